@@ -1,0 +1,43 @@
+# vrft: one-command study kit. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.vrft-installed
+# No hub can be reached in the CPU default: fail fast instead of hanging on a download.
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
+
+.PHONY: help setup test test-fast study lab bench lock clean-outputs
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: $(STAMP)  ## create .venv from requirements-lock.txt (idempotent)
+
+$(STAMP): requirements-lock.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+test: setup  ## install, then run the whole test suite (library, notebooks, a reduced study)
+	$(PY) -m pytest tests vrft_lib
+
+test-fast: setup  ## the tests that train nothing
+	$(PY) -m pytest tests vrft_lib -m "not slow"
+
+study: setup  ## run the embedded default study into outputs/smoke/ and render its report
+	$(VENV)/bin/vrft study params/smoke.yaml --out outputs/smoke
+
+lab: setup  ## open JupyterLab on the notebooks with the kit's environment
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: setup  ## measure speed and memory; figures go to outputs/bench/
+	$(PY) benchmarks/run_all.py
+
+lock:  ## re-pin requirements-lock.txt from the current .venv
+	$(PY) -m pip freeze --exclude-editable | sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements-lock.txt.new
+	mv requirements-lock.txt.new requirements-lock.txt
