@@ -1,0 +1,467 @@
+"""Rewards: one case per behaviour, with literal completions in both TRL formats."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vrft_lib.errors import ConfigError
+from vrft_lib.rewards import (
+    REWARDS,
+    accuracy_reward,
+    build_rewards,
+    completion_text,
+    extract_answer,
+    extract_think,
+    format_reward,
+    normalize_answer,
+    normalized_length_reward,
+)
+
+MC_CHOICES = ["the chair", "the table", "the lamp"]  # right answer: B, "the table"
+
+
+def conv(text: str) -> list[dict]:
+    """A completion in TRL's conversational format."""
+    return [{"role": "assistant", "content": text}]
+
+
+def both_formats(text: str) -> list:
+    return [text, conv(text)]
+
+
+def think(answer: str, reasoning: str = "The wings are swept.\nFour engines.") -> str:
+    return f"<think>\n{reasoning}\n</think>\n<answer>{answer}</answer>"
+
+
+# --- completion_text / extract_answer -----------------------------------------------------------
+
+
+def test_completion_text_handles_both_formats():
+    assert completion_text("abc") == "abc"
+    assert completion_text(conv("abc")) == "abc"
+    assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": "abc"}]}]) == "abc"
+    assert completion_text([{"role": "assistant", "content": None}]) == ""
+    assert completion_text(42) == "42"
+
+
+def test_extract_answer_multiline_block():
+    assert extract_answer("<think>a\nb</think><answer>\nBoeing\n737-300\n</answer>") == "Boeing\n737-300"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<answer>A</answer><answer>B</answer>",
+        "<answer>A</answer></answer>",
+        "<answer><answer>B</answer></answer>",
+        "</answer>B<answer>",
+        "<answer>B",
+        "B</answer>",
+    ],
+)
+def test_extract_answer_rejects_zero_or_several_blocks(text):
+    assert extract_answer(text, "think") is None
+    assert extract_answer(text, "no_think") is None
+
+
+def test_extract_answer_missing_tag_think_vs_no_think():
+    assert extract_answer("737-300", "think") is None
+    assert extract_answer(" 737-300\n", "no_think") == "737-300"
+    # a think tag is a tag: the lenient no_think reading applies to tag-free responses only
+    assert extract_answer("<think>x</think> 737-300", "no_think") is None
+
+
+def test_extract_think():
+    assert extract_think("<think>\nstep\n</think><answer>B</answer>") == "step"
+    assert extract_think("<think>a</think><think>b</think>") is None
+    assert extract_think("</think>a<think>") is None
+    assert extract_think("<answer>B</answer>") is None
+
+
+# --- normalize_answer ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("  F/A-18  ", "f/a-18"),
+        ("737-300.", "737-300"),
+        ("Boeing\t\n 737-300", "boeing 737-300"),
+        ("ＰＯＳＩＴＩＶＥ", "positive"),  # full-width, NFKC
+        ("STRASSE", "strasse"),
+        ("Straße", "strasse"),  # casefold, not lower
+        ("'negative'!", "negative"),
+        ("**B**", "b"),
+        ("(B)", "b"),
+        ("DC-9-30", "dc-9-30"),
+        ("-3", "-3"),
+        ("50%", "50%"),
+        ("...", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_normalize_answer(raw, expected):
+    assert normalize_answer(raw) == expected
+
+
+# --- accuracy_reward ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer, solution",
+    [
+        ("737-300", "737-300"),
+        (" BOEING  737-300. ", "Boeing 737-300"),
+        ("\nPositive\n", "positive"),
+        ("Ｂ７３７", "b737"),  # full-width
+    ],
+)
+def test_accuracy_exact_label_after_normalisation(answer, solution):
+    for c in both_formats(think(answer)):
+        assert accuracy_reward([c], solution=[solution], mode=["think"]) == [1.0]
+
+
+def test_accuracy_label_containing_slash():
+    assert accuracy_reward([think("F/A-18")], solution=["F/A-18"]) == [1.0]
+    assert accuracy_reward([think("F/A-18")], solution=["F-16A/B"]) == [0.0]
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        think("737"),  # prefix of the label
+        think("737-300 or 737-400"),  # superstring / hedge
+        think("737-300, 737-400"),
+        think("737-300/737-400"),
+        think(""),  # empty answer
+        think("   "),
+        "<think>x</think><answer>737-300</answer><answer>737-400</answer>",  # several answers
+        "<think>x</think><answer>737-300</answer><answer>737-300</answer>",
+        "<think>I think it is 737-300</think>",  # missing answer tag in think mode
+        "737-300",  # missing answer tag in think mode
+        "The answer is 737-300",
+    ],
+)
+def test_accuracy_hacks_score_zero(completion):
+    for c in both_formats(completion):
+        assert accuracy_reward([c], solution=["737-300"], mode="think") == [0.0]
+
+
+def test_accuracy_no_think_tagless_answer_is_lenient_but_exact():
+    out = accuracy_reward(["737-300", "it is 737-300", "<answer>737-300</answer>"], solution=["737-300"] * 3,
+                          mode=["no_think"] * 3)
+    assert out == [1.0, 0.0, 1.0]
+
+
+def test_accuracy_default_mode_is_strict():
+    assert accuracy_reward(["737-300"], solution=["737-300"]) == [0.0]
+
+
+@pytest.mark.parametrize(
+    "answer", ["B", "b", "(B)", "B.", "B)", "B:", "B. the table", "(B) the table", "B) The Table.", "the table",
+               "The Table", "**B**"],
+)
+def test_accuracy_multiple_choice_accepted_forms(answer):
+    for c in both_formats(think(answer)):
+        assert accuracy_reward([c], solution=["the table"], choices=[MC_CHOICES], task=["multiple_choice"]) == [1.0]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "A or B",
+        "A, B",
+        "A/B",
+        "A B",
+        "AB",
+        "A",  # wrong letter
+        "the chair",  # wrong text
+        "B. the chair",  # right letter, wrong text
+        "A. the table",  # wrong letter, right text
+        "D",  # letter outside the choices
+        "Z",
+        "table",  # part of the text
+        "the table or the chair",
+        "",
+        "Option B",
+    ],
+)
+def test_accuracy_multiple_choice_hacks_score_zero(answer):
+    for c in both_formats(think(answer)):
+        assert accuracy_reward([c], solution=["the table"], choices=[MC_CHOICES]) == [0.0]
+
+
+def test_accuracy_multiple_choice_slash_choice_is_a_label():
+    choices = ["A/B", "C"]
+    assert accuracy_reward([think("A/B")], solution=["A/B"], choices=[choices]) == [1.0]
+    assert accuracy_reward([think("A")], solution=["A/B"], choices=[choices]) == [1.0]  # letter A
+    assert accuracy_reward([think("A/B")], solution=["C"], choices=[choices]) == [0.0]
+
+
+def test_accuracy_per_sample_columns():
+    completions = [think("B"), think("positive"), conv("<answer>negative</answer>")]
+    out = accuracy_reward(
+        completions,
+        solution=["the table", "positive", "negative"],
+        choices=[MC_CHOICES, [], []],
+        task=["multiple_choice", "binary", "binary"],
+        mode=["think", "think", "no_think"],
+        trainer_state=None,
+        images=[[], [], []],
+        id=["1", "2", "3"],
+    )
+    assert out == [1.0, 1.0, 1.0]
+
+
+def test_accuracy_never_raises_on_odd_inputs():
+    assert accuracy_reward([None, 3, {"x": 1}, [[]]], solution=[None, 1, "", "a"]) == [0.0] * 4
+    assert accuracy_reward([think("a")], solution=[]) == [0.0]  # solution column too short
+    assert accuracy_reward([], solution=[]) == []
+
+
+# --- format_reward ------------------------------------------------------------------------------
+
+
+def test_format_think_multiline():
+    text = "<think>\nStep 1: the nose.\n\nStep 2: the engines.\n</think>\n\n<answer>\n747-400\n</answer>\n"
+    for c in both_formats(text):
+        assert format_reward([c]) == [1.0]
+        assert format_reward([c], mode=["think"]) == [1.0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<answer>B</answer>",  # no think block
+        "<think>x</think>",  # no answer
+        "<answer>B</answer><think>x</think>",  # wrong order
+        "<think>x</think> so <answer>B</answer>",  # text between the blocks
+        "Sure! <think>x</think><answer>B</answer>",  # text around
+        "<think>x</think><answer>B</answer> done",
+        "<think><think>x</think></think><answer>B</answer>",  # nested
+        "<think>x</think><answer>B</answer><answer>C</answer>",  # extra block
+        "<think>x<answer>B</answer></think><answer>B</answer>",
+        "<think>  </think><answer>B</answer>",  # blank think
+        "<think>x</think><answer> </answer>",  # blank answer
+        "<think>x</think><answer>B",  # unclosed
+    ],
+)
+def test_format_think_rejects(text):
+    for c in both_formats(text):
+        assert format_reward([c], mode="think") == [0.0]
+
+
+def test_format_no_think():
+    ok = ["<answer>B</answer>", "  <answer>\nBoeing 737-300\n</answer>\n"]
+    bad = ["B", "<think>x</think><answer>B</answer>", "<answer>B</answer><answer>C</answer>", "x <answer>B</answer>",
+           "<answer></answer>", "<answer>B</answer></think>"]
+    assert format_reward([conv(t) for t in ok], mode="no_think") == [1.0, 1.0]
+    assert format_reward(bad, mode="no_think") == [0.0] * len(bad)
+
+
+def test_format_mode_per_sample_column_wins_over_bound_mode():
+    funcs, _ = build_rewards(["format"], mode="think")
+    fmt = funcs[0]
+    completions = ["<answer>B</answer>", "<think>x</think><answer>B</answer>"]
+    assert fmt(completions) == [0.0, 1.0]  # bound think mode
+    assert fmt(completions, mode=["no_think", "think"]) == [1.0, 1.0]  # the column wins
+
+
+# --- normalized_length_reward -------------------------------------------------------------------
+
+
+def words(n: int) -> str:
+    return " ".join(["w"] * n)
+
+
+def test_length_half_at_target_and_range():
+    reward = normalized_length_reward(alpha=1.0, target_length=10, unit="words")
+    values = reward([words(n) for n in (0, 5, 10, 20, 100, 10_000)])
+    assert values[2] == 0.5
+    assert values[0] == pytest.approx(1 / (1 + math.e))  # sigmoid(-alpha)
+    assert all(0.0 < v < 1.0 for v in values)
+    assert values == sorted(values) and len(set(values)) == len(values)  # increasing
+    assert values[-1] - values[-2] < 1e-3 < values[3] - values[2]  # saturating
+
+
+def test_length_alpha_controls_steepness():
+    gentle = normalized_length_reward(alpha=1.0, target_length=10, unit="words")([words(20)])[0]
+    steep = normalized_length_reward(alpha=4.0, target_length=10, unit="words")([words(20)])[0]
+    assert 0.5 < gentle < steep < 1.0
+
+
+def test_length_tokens_from_completion_ids():
+    reward = normalized_length_reward(target_length=4)
+    assert reward(["anything", conv("x")], completion_ids=[[1, 2, 3, 4], [1] * 12]) == pytest.approx(
+        [0.5, 1 / (1 + math.exp(-2))]
+    )
+
+
+class WhitespaceTokenizer:
+    def encode(self, text, add_special_tokens=False):
+        return text.split()
+
+
+class FakeProcessor:
+    tokenizer = WhitespaceTokenizer()
+
+
+def test_length_tokens_from_tokenizer_and_processor():
+    for tok in (WhitespaceTokenizer(), FakeProcessor()):
+        reward = normalized_length_reward(target_length=3, tokenizer=tok)
+        assert reward([words(3)]) == [0.5]  # no completion_ids: the tokenizer counts
+
+
+def test_length_tokens_without_ids_or_tokenizer_falls_back_to_words():
+    assert normalized_length_reward(target_length=3)([words(3)]) == [0.5]
+
+
+def test_length_units_chars_and_words():
+    text = "<think>abc de</think><answer>B</answer>"
+    assert normalized_length_reward(target_length=len(text), unit="chars")([text]) == [0.5]
+    assert normalized_length_reward(target_length=2, unit="words")(["<think>abc de</think>"]) == [0.5]
+
+
+def test_length_scope_think():
+    reward = normalized_length_reward(target_length=5, unit="chars", scope="think")
+    assert reward.__name__ == "think_length_reward"
+    text = "<think>\nabcde\n</think>\n<answer>a very long answer that is not counted</answer>"
+    missing = "<answer>" + "x" * 100 + "</answer>"
+    unclosed = "<think>" + "x" * 100
+    values = reward([text, conv(text), missing, unclosed])
+    assert values[:2] == [0.5, 0.5]
+    assert values[2] == values[3] == pytest.approx(1 / (1 + math.e))  # L = 0
+
+
+def test_length_scope_think_tokens_uses_tokenizer():
+    reward = normalized_length_reward(target_length=2, scope="think", tokenizer=WhitespaceTokenizer())
+    assert reward(["<think>one two</think><answer>x y z w</answer>"], completion_ids=[[1] * 50]) == [0.5]
+
+
+def test_length_logs_mean_length():
+    logged = {}
+    reward = normalized_length_reward(target_length=2, unit="words")
+    reward(["a b", "a b c d"], log_metric=lambda name, value: logged.update({name: value}))
+    assert logged == {"length_reward/mean_words": 3.0}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"alpha": 0}, "alpha"),
+        ({"alpha": float("nan")}, "alpha"),
+        ({"target_length": 0}, "target_length"),
+        ({"target_length": -5}, "target_length"),
+        ({"unit": "token"}, "did you mean 'tokens'"),
+        ({"scope": "thinking"}, "did you mean 'think'"),
+        ({"unit": "tokens", "scope": "think"}, "tokenizer"),
+    ],
+)
+def test_length_factory_errors(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        normalized_length_reward(**kwargs)
+
+
+# --- registry -----------------------------------------------------------------------------------
+
+
+def test_registry_names():
+    assert set(REWARDS) == {"accuracy", "format", "length"}
+
+
+def test_build_rewards_names_and_weights():
+    funcs, weights = build_rewards(
+        [
+            {"name": "accuracy", "weight": 1.0},
+            {"name": "format", "weight": 0.5},
+            {"name": "length", "weight": 2, "alpha": 1.0, "target_length": 8, "unit": "words", "scope": "think"},
+        ],
+        mode="think",
+    )
+    assert [f.__name__ for f in funcs] == ["accuracy_reward", "format_reward", "think_length_reward"]
+    assert weights == [1.0, 0.5, 2.0]
+    assert all(isinstance(w, float) for w in weights)
+
+
+def test_build_rewards_binds_mode_for_accuracy():
+    funcs, _ = build_rewards(["accuracy"], mode="no_think")
+    assert funcs[0](["737-300"], solution=["737-300"]) == [1.0]
+    funcs, _ = build_rewards(["accuracy"])
+    assert funcs[0](["737-300"], solution=["737-300"]) == [0.0]
+
+
+def test_build_rewards_passes_tokenizer():
+    spec = [{"name": "length", "scope": "think", "target_length": 2}]
+    funcs, _ = build_rewards(spec, tokenizer=WhitespaceTokenizer())
+    assert funcs[0](["<think>a b</think><answer>c</answer>"]) == [0.5]
+
+
+def test_build_rewards_response_and_think_length_have_distinct_names():
+    spec = [{"name": "length", "unit": "words"}, {"name": "length", "unit": "words", "scope": "think"}]
+    funcs, _ = build_rewards(spec)
+    assert [f.__name__ for f in funcs] == ["length_reward", "think_length_reward"]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ([{"name": "acuracy"}], "unknown reward 'acuracy' \\(did you mean 'accuracy'\\?\\)"),
+        ([{"name": "length", "target_lenght": 10}], "unknown parameter 'target_lenght'.*did you mean 'target_length'"),
+        ([{"name": "format", "alpha": 1}], "unknown parameter 'alpha'"),
+        ([{"name": "accuracy", "weight": "high"}], "weight"),
+        ([{"weight": 1.0}], "'name'"),
+        ([{"name": "accuracy"}, {"name": "accuracy"}], "listed twice"),
+        ([{"name": "length", "unit": "parsecs"}], "rewards\\[0\\].*unit"),
+        ({"name": "accuracy"}, "list"),
+    ],
+)
+def test_build_rewards_errors(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        build_rewards(spec)
+
+
+def test_build_rewards_unknown_mode():
+    with pytest.raises(ConfigError, match="did you mean 'think'"):
+        build_rewards(["format"], mode="thinking")
+
+
+# --- property: no parsing function or reward ever raises ----------------------------------------
+
+FRAGMENTS = ["<think>", "</think>", "<answer>", "</answer>", "<answer", "think>", "</", "<", ">", "\n", " ", "A",
+             "B.", "(B)", "737-300", "F/A-18", "ß", "\u0301", "\x00", "🙂", "Ｂ"]
+texts = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=20)), max_size=60).map("".join),
+    # one fragment repeated up to ~100k characters
+    st.tuples(st.sampled_from(FRAGMENTS), st.integers(0, 100_000)).map(lambda t: t[0] * (t[1] // len(t[0]))),
+)
+# Rewards are built once: the property checks the functions, not the factories.
+LENGTH_REWARDS = [
+    normalized_length_reward(target_length=16, unit=unit, scope=scope, tokenizer=WhitespaceTokenizer())
+    for unit in ("tokens", "words", "chars")
+    for scope in ("response", "think")
+] + [normalized_length_reward(alpha=50.0, target_length=1, unit="chars")]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts, as_conv=st.booleans(), mode=st.sampled_from(["think", "no_think", None, "bogus"]),
+       mc=st.booleans())
+def test_property_never_raises_and_stays_in_range(text, as_conv, mode, mc):
+    completion = conv(text) if as_conv else text
+    assert isinstance(completion_text(completion), str)
+    assert extract_answer(text, mode) is None or isinstance(extract_answer(text, mode), str)
+    assert extract_think(text) is None or isinstance(extract_think(text), str)
+    assert isinstance(normalize_answer(text), str)
+    choices = [MC_CHOICES] if mc else [[]]
+    for value in accuracy_reward([completion], solution=["the table"], choices=choices, mode=mode):
+        assert value in (0.0, 1.0)
+    for value in format_reward([completion], mode=mode):
+        assert value in (0.0, 1.0)
+    for reward in LENGTH_REWARDS:
+        (value,) = reward([completion], completion_ids=[list(range(len(text) % 97))])
+        assert 0.0 < value < 1.0

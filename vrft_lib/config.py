@@ -1,0 +1,335 @@
+"""Typed, validated run configuration, and its translation into TRL trainer arguments.
+
+A *run* is one fine-tuning job (``method: grpo`` or ``method: sft``) or a training-free model
+(``method: none``). Its YAML looks like::
+
+    name: rft_banner
+    method: grpo                  # grpo | sft | none
+    model: {name_or_path: Qwen/Qwen2.5-VL-7B-Instruct, dtype: bfloat16}
+    data: {name: banner, root: /data/banner, train_split: train, train_limit: null}
+    train_mode: think             # the prompt mode used for training (think | no_think)
+    rewards:                      # GRPO only; names from vrft_lib.rewards.REWARDS
+      - {name: accuracy, weight: 1.0}
+      - {name: format, weight: 1.0}
+    trainer: {max_steps: 300}     # any GRPOConfig / SFTConfig field, over the paper's defaults
+    seed: 0
+    output_dir: outputs/runs/rft_banner
+
+Defaults are the paper's (Section 4.1). TRL's own defaults differ (``beta=0``, ``loss_type="dapo"``), so
+every paper value is set explicitly in :func:`resolve_trainer_args`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, did_you_mean
+
+METHODS = ("grpo", "sft", "none")
+PROMPT_MODES = ("no_think", "think")
+TINY_MODEL = "tiny"  # model name that means: the cached tiny instruct base (vrft_lib.tiny_base)
+
+# Section 4.1 of the paper. GRPO: 8 rollouts, temperature 1, KL 0.04, 1024 tokens, lr 1e-6, 300 steps,
+# batch 1 per device, gradient accumulation 4; Eq. 3 is group-normalised advantages.
+GRPO_PAPER_DEFAULTS: dict[str, Any] = dict(
+    num_generations=8,
+    temperature=1.0,
+    beta=0.04,
+    loss_type="grpo",
+    scale_rewards="group",
+    max_completion_length=1024,
+    learning_rate=1e-6,
+    max_steps=300,
+    per_device_train_batch_size=1,
+    gradient_accumulation_steps=4,
+)
+# The paper trains SFT for the same 300 steps with LLaMA-Factory and states nothing else; batch and
+# accumulation follow the GRPO run, and the learning rate is LLaMA-Factory's Qwen2-VL SFT example (1e-5).
+SFT_PAPER_DEFAULTS: dict[str, Any] = dict(
+    max_steps=300,
+    per_device_train_batch_size=1,
+    gradient_accumulation_steps=4,
+    learning_rate=1e-5,
+)
+DEFAULT_REWARDS = [{"name": "accuracy", "weight": 1.0}, {"name": "format", "weight": 1.0}]
+
+
+@dataclass
+class ModelSpec:
+    name_or_path: str = "Qwen/Qwen2.5-VL-7B-Instruct"  # hub id, local folder, or "tiny"
+    dtype: str = "auto"                                 # auto | bfloat16 | float16 | float32
+    attn_implementation: str | None = None              # e.g. flash_attention_2 on GPUs
+    min_pixels: int | None = None                       # image size bounds (number of visual tokens)
+    max_pixels: int | None = None
+
+
+@dataclass
+class DataSpec:
+    name: str = "synthetic_banner"   # a benchmark name from vrft_lib.data.list_benchmarks()
+    root: str | None = None          # dataset root for the real benchmarks
+    train_split: str = "train"
+    eval_split: str = "test"
+    train_limit: int | None = None   # rows used for training (None: the whole split)
+    eval_limit: int | None = None
+    classes_in_prompt: bool = False  # list the class names in classification prompts
+    options: dict = field(default_factory=dict)  # loader options, e.g. {num_classes: 8}
+
+
+@dataclass
+class RunConfig:
+    name: str = "run"
+    method: str = "grpo"
+    model: ModelSpec = field(default_factory=ModelSpec)
+    data: DataSpec = field(default_factory=DataSpec)
+    train_mode: str = "think"
+    rewards: list = field(default_factory=lambda: [dict(r) for r in DEFAULT_REWARDS])
+    trainer: dict = field(default_factory=dict)  # overrides of the paper defaults, any TRL config field
+    seed: int = 0
+    output_dir: str | None = None     # default: outputs/runs/<name>
+    device: str = "auto"              # auto | cpu | cuda
+    num_processes: int = 1            # >1: launched with accelerate (see vrft_lib.launch)
+    accelerate_config: str | None = None  # e.g. params/accelerate/zero2.yaml
+    use_vllm: bool = False            # GRPO rollouts through vLLM (colocate); GPU only
+    peft: dict | None = None          # LoRA settings (peft.LoraConfig fields) for single-GPU runs
+    keep_checkpoints: int = 2         # bounded disk: checkpoints kept per run
+    save_steps: int = 50
+    report_to: str = "none"           # none | tensorboard | trackio | wandb
+    print_completions: bool = False   # print TRL's sampled-completion table at each log step
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir or os.path.join("outputs", "runs", self.name))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _check_keys(d: dict, cls, where: str):
+    valid = [f.name for f in dataclasses.fields(cls)]
+    for k in d:
+        if k not in valid:
+            raise ConfigError(
+                f"{where}: unknown key '{k}'{did_you_mean(k, valid)}. Valid keys: {', '.join(valid)}."
+            )
+
+
+def _typed(value, typ, where):
+    """Check a scalar against the dataclass annotation string (light-weight, YAML-friendly)."""
+    t = str(typ)
+    if value is None:
+        if "None" in t:
+            return value
+        raise ConfigError(f"{where}: must not be empty (null).")
+    if t.startswith("int") and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected an integer, got {value!r}.")
+    if t.startswith("bool") and not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {value!r}.")
+    if t.startswith("str") and not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}.")
+    if t.startswith("dict") and not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {value!r}.")
+    if t.startswith("list") and not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list, got {value!r}.")
+    return value
+
+
+def _build(cls, d, where):
+    if d is None:
+        d = {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {d!r}.")
+    _check_keys(d, cls, where)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.name == "model" and cls is RunConfig:
+            v = _build(ModelSpec, {"name_or_path": v} if isinstance(v, str) else v, f"{where}.model")
+        elif f.name == "data" and cls is RunConfig:
+            v = _build(DataSpec, {"name": v} if isinstance(v, str) else v, f"{where}.data")
+        else:
+            v = _typed(v, f.type, f"{where}.{f.name}")
+        kwargs[f.name] = v
+    return cls(**kwargs)
+
+
+def load_run_config(source, where: str | None = None, **overrides) -> RunConfig:
+    """Load and validate a run config from a YAML path, a dict or a RunConfig.
+
+    ``overrides`` replace top-level keys (e.g. ``output_dir=...``).
+
+    >>> cfg = load_run_config({"name": "x", "method": "sft", "trainer": {"max_steps": 5}})
+    >>> cfg.method, cfg.trainer["max_steps"], cfg.train_mode
+    ('sft', 5, 'think')
+    >>> load_run_config({"methdo": "sft"})
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: run config: unknown key 'methdo' (did you mean 'method'?). Valid keys: ...
+    """
+    if isinstance(source, RunConfig):
+        d = source.to_dict()
+        where = where or f"run config '{source.name}'"
+    elif isinstance(source, dict):
+        d = dict(source)
+        where = where or "run config"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise ConfigError(f"Run config file '{path}' does not exist. Give the path of a YAML run config.")
+        try:
+            d = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"Run config file '{path}' is not valid YAML: {e}") from None
+        where = where or str(path)
+    d.update(overrides)
+    cfg = _build(RunConfig, d, where)
+    validate_run_config(cfg, where)
+    return cfg
+
+
+def validate_run_config(cfg: RunConfig, where: str = "run config") -> None:
+    """Check values that do not depend on the machine (see resolve_trainer_args for the rest)."""
+    if cfg.method not in METHODS:
+        raise ConfigError(f"{where}.method: unknown method '{cfg.method}'{did_you_mean(cfg.method, METHODS)}; "
+                          f"use one of {', '.join(METHODS)}.")
+    if cfg.train_mode not in PROMPT_MODES:
+        raise ConfigError(f"{where}.train_mode: unknown mode '{cfg.train_mode}'"
+                          f"{did_you_mean(cfg.train_mode, PROMPT_MODES)}; use think or no_think.")
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"{where}.device: '{cfg.device}' is not auto, cpu or cuda.")
+    if cfg.num_processes < 1:
+        raise ConfigError(f"{where}.num_processes: must be at least 1, got {cfg.num_processes}.")
+    if cfg.keep_checkpoints < 1:
+        raise ConfigError(f"{where}.keep_checkpoints: must be at least 1, got {cfg.keep_checkpoints}.")
+    from .data import list_benchmarks
+
+    if cfg.data.name not in list_benchmarks():
+        raise ConfigError(f"{where}.data.name: unknown benchmark '{cfg.data.name}'"
+                          f"{did_you_mean(cfg.data.name, list_benchmarks())}; available: "
+                          f"{', '.join(list_benchmarks())}.")
+    if cfg.method == "grpo":
+        from .rewards import build_rewards
+
+        class _ModelTokenizer:  # stands in for the model's tokenizer, which train() passes
+            def encode(self, text, add_special_tokens=False):
+                return text.split()
+
+        try:
+            build_rewards(cfg.rewards, mode=cfg.train_mode, tokenizer=_ModelTokenizer())
+        except ConfigError as e:
+            raise ConfigError(f"{where}.rewards: {e}") from None
+    for key, value in cfg.trainer.items():
+        if key in _MANAGED_KEYS:
+            raise ConfigError(f"{where}.trainer.{key}: set by the kit from the run config; use "
+                              f"'{_MANAGED_KEYS[key]}' at the top level of the run config instead.")
+
+
+# Trainer fields the kit derives from the run config itself.
+_MANAGED_KEYS = {
+    "output_dir": "output_dir", "seed": "seed", "save_total_limit": "keep_checkpoints",
+    "report_to": "report_to", "use_vllm": "use_vllm", "use_cpu": "device",
+}
+
+
+def detect_device(requested: str = "auto") -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def trainer_config_class(method: str):
+    if method == "grpo":
+        from trl import GRPOConfig
+
+        return GRPOConfig
+    if method == "sft":
+        from trl import SFTConfig
+
+        return SFTConfig
+    raise ConfigError(f"method '{method}' trains nothing; there are no trainer arguments.")
+
+
+def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processes: int | None = None) -> dict:
+    """The exact keyword arguments given to ``GRPOConfig`` / ``SFTConfig`` for this run.
+
+    Paper defaults, then the run's ``trainer`` overrides, then what the kit manages (output dir, seed,
+    checkpoints, logging) and what the machine allows (no bf16 or checkpointing on a CPU). Checks the
+    GRPO batch arithmetic: processes x per-device batch x steps per generation must be divisible by
+    ``num_generations``. Needs no GPU and loads no model.
+    """
+    device = detect_device(device or cfg.device)
+    nproc = num_processes or cfg.num_processes
+    where = f"run '{cfg.name}'"
+    cls = trainer_config_class(cfg.method)
+    valid = {f.name for f in dataclasses.fields(cls)}
+    for key in cfg.trainer:
+        if key not in valid:
+            raise ConfigError(f"{where}.trainer: unknown {cls.__name__} field '{key}'"
+                              f"{did_you_mean(key, valid)}.")
+    args: dict[str, Any] = dict(GRPO_PAPER_DEFAULTS if cfg.method == "grpo" else SFT_PAPER_DEFAULTS)
+    args.update(
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.keep_checkpoints,
+        report_to=cfg.report_to,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        output_dir=str(cfg.run_dir / "trainer"),
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+    )
+    if cfg.method == "grpo":
+        args.update(log_completions=True, num_completions_to_print=4)
+        if cfg.use_vllm:
+            args.update(use_vllm=True, vllm_mode="colocate")
+    else:
+        args.update(assistant_only_loss=False, completion_only_loss=True, max_length=None)
+    args.update(cfg.trainer)
+    on_gpu = device == "cuda"
+    if not on_gpu:
+        for key in ("bf16", "fp16", "tf32"):
+            if cfg.trainer.get(key):
+                raise ConfigError(f"{where}.trainer.{key}: needs a GPU, and this run is on the CPU. "
+                                  f"Remove '{key}' or run on a GPU node (device: cuda).")
+        if cfg.use_vllm:
+            raise ConfigError(f"{where}.use_vllm: vLLM needs a GPU, and this run is on the CPU. "
+                              "Set use_vllm: false for CPU runs.")
+        args.update(bf16=False, fp16=False, use_cpu=True)
+        args.setdefault("activation_checkpointing", False)
+    else:
+        args.setdefault("bf16", True)
+        args.setdefault("activation_checkpointing", True)
+    if cfg.method == "grpo":
+        n_gen = args["num_generations"]
+        if n_gen < 2:
+            raise ConfigError(f"{where}.trainer.num_generations: GRPO needs at least 2 rollouts per prompt "
+                              f"(group-normalised advantages), got {n_gen}.")
+        steps_per_gen = args.get("steps_per_generation") or args["gradient_accumulation_steps"]
+        gen_batch = args.get("generation_batch_size") or args["per_device_train_batch_size"] * nproc * steps_per_gen
+        if gen_batch % n_gen:
+            raise ConfigError(
+                f"{where}.trainer: the generation batch (processes {nproc} x per_device_train_batch_size "
+                f"{args['per_device_train_batch_size']} x steps per generation {steps_per_gen} = {gen_batch}) "
+                f"must be divisible by num_generations ({n_gen}). Raise per_device_train_batch_size or "
+                f"gradient_accumulation_steps, or lower num_generations."
+            )
+    return args
+
+
+def dump_yaml(data, path) -> None:
+    """Write YAML atomically (write, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+    os.replace(tmp, path)

@@ -1,0 +1,340 @@
+"""Evaluate a model on a benchmark split, with and without ``<think>``.
+
+::
+
+    from vrft_lib.evaluate import evaluate
+    metrics = evaluate({"model": "outputs/runs/rft_banner/model", "data": {"name": "synthetic_banner"},
+                        "output_dir": "outputs/evals/rft_banner"})
+
+    python -m vrft_lib.evaluate EVAL.yaml
+
+Generation is batched (left padding, greedy by default) through HF ``generate``, or through vLLM
+(``backend: vllm``, GPU). Both prompt modes run in the same batches. The output folder gets
+``predictions.jsonl`` (id, mode, response, extracted answer, correct, response length in tokens),
+``metrics.json`` (per mode: accuracy with a 95% bootstrap interval, n, format compliance, mean
+response length, per-class and mean per-class accuracy for classification, circular accuracy for
+multiple choice when asked), ``config.yaml``, ``provenance.json`` and ``DONE`` (written last).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import DataSpec, ModelSpec, PROMPT_MODES, _build, dump_yaml
+from .errors import ConfigError, VrftError, did_you_mean
+from .provenance import provenance, write_json
+
+DONE = "DONE"
+
+
+@dataclass
+class EvalConfig:
+    name: str = "eval"
+    model: ModelSpec = field(default_factory=ModelSpec)
+    data: DataSpec = field(default_factory=DataSpec)
+    modes: list = field(default_factory=lambda: list(PROMPT_MODES))
+    batch_size: int = 16
+    max_new_tokens: int = 1024        # the paper's maximum response length
+    do_sample: bool = False           # greedy by default
+    temperature: float = 1.0          # used only when do_sample
+    backend: str = "hf"               # hf | vllm
+    circular: bool = False            # multiple choice: also score every rotation of the choices
+    bootstrap: int = 1000             # resamples for the 95% interval
+    seed: int = 0
+    device: str = "auto"
+    output_dir: str | None = None
+    progress: bool = True
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.output_dir or os.path.join("outputs", "evals", self.name))
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def load_eval_config(source, **overrides) -> EvalConfig:
+    """An EvalConfig from a YAML path, a dict or an EvalConfig (validated)."""
+    import yaml
+
+    if isinstance(source, EvalConfig):
+        d, where = source.to_dict(), f"eval config '{source.name}'"
+    elif isinstance(source, dict):
+        d, where = dict(source), "eval config"
+    else:
+        p = Path(source)
+        if not p.exists():
+            raise ConfigError(f"Eval config file '{p}' does not exist.")
+        d, where = yaml.safe_load(p.read_text()) or {}, str(p)
+    d.update(overrides)
+    if isinstance(d.get("model"), str):
+        d["model"] = {"name_or_path": d["model"]}
+    if isinstance(d.get("data"), str):
+        d["data"] = {"name": d["data"]}
+    model = _build(ModelSpec, d.pop("model", {}), f"{where}.model")
+    data = _build(DataSpec, d.pop("data", {}), f"{where}.data")
+    cfg = _build(EvalConfig, d, where)
+    cfg.model, cfg.data = model, data
+    for m in cfg.modes:
+        if m not in PROMPT_MODES:
+            raise ConfigError(f"{where}.modes: unknown mode '{m}'{did_you_mean(m, PROMPT_MODES)}; "
+                              "use think and/or no_think.")
+    if cfg.backend not in ("hf", "vllm"):
+        raise ConfigError(f"{where}.backend: '{cfg.backend}' is not hf or vllm.")
+    if cfg.batch_size < 1 or cfg.max_new_tokens < 1:
+        raise ConfigError(f"{where}: batch_size and max_new_tokens must be at least 1.")
+    return cfg
+
+
+# ----------------------------------------------------------------------------------------------
+# Metrics
+# ----------------------------------------------------------------------------------------------
+
+def bootstrap_interval(correct, resamples: int = 1000, seed: int = 0, level: float = 0.95):
+    """Percentile bootstrap interval of the mean of 0/1 outcomes, as (low, high).
+
+    >>> bootstrap_interval([1, 1, 1, 1])
+    (1.0, 1.0)
+    >>> lo, hi = bootstrap_interval([0, 1] * 50); lo < 0.5 < hi
+    True
+    """
+    import numpy as np
+
+    x = np.asarray(correct, dtype=float)
+    if x.size == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = rng.choice(x, size=(resamples, x.size), replace=True).mean(axis=1)
+    a = (1 - level) / 2
+    return (float(np.quantile(means, a)), float(np.quantile(means, 1 - a)))
+
+
+def summarize(preds: list[dict], task: str, resamples: int = 1000, seed: int = 0) -> dict:
+    """Metrics of one mode's predictions (see the module docstring)."""
+    import numpy as np
+
+    main = [p for p in preds if p.get("rotation", 0) == 0]
+    correct = [float(p["correct"]) for p in main]
+    out = {
+        "n": len(main),
+        "accuracy": float(np.mean(correct)) if correct else float("nan"),
+        "accuracy_ci95": bootstrap_interval(correct, resamples, seed),
+        "format_rate": float(np.mean([p["format_ok"] for p in main])) if main else float("nan"),
+        "mean_response_tokens": float(np.mean([p["response_tokens"] for p in main])) if main else float("nan"),
+    }
+    if task in ("classification", "binary"):
+        per_class: dict[str, list[float]] = {}
+        for p in main:
+            per_class.setdefault(p["solution"], []).append(float(p["correct"]))
+        out["per_class_accuracy"] = {k: float(np.mean(v)) for k, v in sorted(per_class.items())}
+        out["mean_per_class_accuracy"] = float(np.mean(list(out["per_class_accuracy"].values()))) if per_class else float("nan")
+    rotated = [p for p in preds if p.get("rotation", 0) > 0]
+    if rotated:
+        by_id: dict[str, bool] = {}
+        for p in preds:
+            by_id[p["id"]] = by_id.get(p["id"], True) and bool(p["correct"])
+        circ = [float(v) for v in by_id.values()]
+        out["circular_accuracy"] = float(np.mean(circ))
+        out["circular_accuracy_ci95"] = bootstrap_interval(circ, resamples, seed)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Generation
+# ----------------------------------------------------------------------------------------------
+
+def _rotations(row, circular: bool):
+    """The row itself, plus every rotation of its choices when circular evaluation is asked."""
+    yield 0, row
+    choices = list(row.get("choices") or [])
+    if circular and len(choices) > 1:
+        for r in range(1, len(choices)):
+            yield r, dict(row, choices=choices[r:] + choices[:r])
+
+
+def build_requests(ds, modes, classes=None, circular=False):
+    """One request per (row, mode, rotation): the prompt messages and the row it scores against."""
+    from .prompts import build_messages
+
+    reqs = []
+    for row in ds:
+        for rot, r in _rotations(row, circular):
+            for mode in modes:
+                reqs.append({"row": r, "mode": mode, "rotation": rot,
+                             "messages": build_messages(r, mode, classes=classes)})
+    return reqs
+
+
+class HFGenerator:
+    """Batched greedy/sampled generation with ``model.generate`` and left padding."""
+
+    def __init__(self, model, processor, max_new_tokens, do_sample=False, temperature=1.0):
+        self.model, self.processor = model, processor
+        self.kw = dict(max_new_tokens=max_new_tokens, do_sample=do_sample)
+        if do_sample:
+            self.kw["temperature"] = temperature
+        processor.tokenizer.padding_side = "left"
+
+    def __call__(self, batch):
+        import torch
+
+        texts = [self.processor.apply_chat_template(q["messages"], add_generation_prompt=True, tokenize=False)
+                 for q in batch]
+        images = [list(q["row"]["images"]) for q in batch]
+        inputs = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
+        inputs = inputs.to(self.model.device)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, **self.kw)
+        gen = out[:, inputs["input_ids"].shape[1]:]
+        tok = self.processor.tokenizer
+        stops = {tok.pad_token_id, *([self.model.generation_config.eos_token_id]
+                                     if isinstance(self.model.generation_config.eos_token_id, int)
+                                     else (self.model.generation_config.eos_token_id or []))}
+        results = []
+        for ids in gen.tolist():
+            n = next((i for i, t in enumerate(ids) if t in stops), len(ids))
+            results.append((tok.decode(ids[:n], skip_special_tokens=True), n))
+        return results
+
+
+class VLLMGenerator:  # pragma: no cover - needs a GPU and the gpu extra
+    """Generation through vLLM (GPU): the same prompts, one call for all requests."""
+
+    def __init__(self, model_path, processor, max_new_tokens, do_sample=False, temperature=1.0, seed=0):
+        from vllm import LLM, SamplingParams
+
+        self.processor = processor
+        self.llm = LLM(model=model_path, limit_mm_per_prompt={"image": 2}, seed=seed)
+        self.params = SamplingParams(max_tokens=max_new_tokens, temperature=temperature if do_sample else 0.0)
+
+    def __call__(self, batch):
+        prompts = [{"prompt": self.processor.apply_chat_template(q["messages"], add_generation_prompt=True,
+                                                                 tokenize=False),
+                    "multi_modal_data": {"image": list(q["row"]["images"])}} for q in batch]
+        outs = self.llm.generate(prompts, self.params, use_tqdm=False)
+        return [(o.outputs[0].text, len(o.outputs[0].token_ids)) for o in outs]
+
+
+def score(request, response: str, n_tokens: int) -> dict:
+    from .rewards import accuracy_reward, extract_answer, format_reward
+
+    row, mode = request["row"], request["mode"]
+    kw = dict(solution=[row["solution"]], choices=[list(row.get("choices") or [])], task=[row["task"]], mode=[mode])
+    return {
+        "id": row["id"], "mode": mode, "rotation": request["rotation"], "solution": row["solution"],
+        "response": response, "answer": extract_answer(response, mode=mode),
+        "correct": bool(accuracy_reward([response], **kw)[0] == 1.0),
+        "format_ok": bool(format_reward([response], mode=[mode])[0] == 1.0),
+        "response_tokens": int(n_tokens),
+    }
+
+
+def evaluate(config, model=None, processor=None, **overrides) -> dict:
+    """Evaluate and return the metrics dict (also written to ``metrics.json``).
+
+    ``model``/``processor`` may be given to reuse an already loaded model (e.g. in a notebook).
+    """
+    from tqdm.auto import tqdm
+
+    from .data import benchmark_info, load_benchmark
+    from .train import resolve_model_path
+
+    cfg = load_eval_config(config, **overrides)
+    out = cfg.out_dir
+    if (out / DONE).exists():
+        return json.loads((out / "metrics.json").read_text())
+    t0 = time.perf_counter()
+    d = cfg.data
+    ds = load_benchmark(d.name, d.eval_split, root=d.root, limit=d.eval_limit, seed=cfg.seed, **d.options)
+    info = benchmark_info(ds)
+    classes = info.get("classes") if d.classes_in_prompt else None
+    requests = build_requests(ds, cfg.modes, classes=classes, circular=cfg.circular)
+    model_path = resolve_model_path(cfg.model.name_or_path) if isinstance(cfg.model.name_or_path, str) else None
+    if cfg.backend == "vllm":
+        from .config import detect_device
+
+        if detect_device(cfg.device) != "cuda":
+            raise ConfigError(f"eval '{cfg.name}'.backend: vLLM needs a GPU, and this machine has none. "
+                              "Use backend: hf.")
+        from .models import load_processor
+
+        processor = processor or load_processor(model_path, cfg.model.min_pixels, cfg.model.max_pixels)
+        generate = VLLMGenerator(model_path, processor, cfg.max_new_tokens, cfg.do_sample, cfg.temperature, cfg.seed)
+    else:
+        import torch
+        from transformers.trainer_utils import set_seed
+
+        from .config import detect_device
+        from .models import load_model_and_processor
+
+        if model is None:
+            model, processor = load_model_and_processor(
+                model_path, dtype=cfg.model.dtype, attn_implementation=cfg.model.attn_implementation,
+                min_pixels=cfg.model.min_pixels, max_pixels=cfg.model.max_pixels)
+            model.to(torch.device(detect_device(cfg.device)))
+        set_seed(cfg.seed)
+        generate = HFGenerator(model, processor, cfg.max_new_tokens, cfg.do_sample, cfg.temperature)
+
+    # Longest prompts first: batches of similar length waste less padding.
+    order = sorted(range(len(requests)), key=lambda i: -len(requests[i]["row"]["question"]))
+    preds: list[dict | None] = [None] * len(requests)
+    gen_seconds = 0.0
+    bar = tqdm(total=len(requests), desc=f"eval {cfg.name}", disable=not cfg.progress, unit="sample")
+    for start in range(0, len(order), cfg.batch_size):
+        idx = order[start:start + cfg.batch_size]
+        t = time.perf_counter()
+        outs = generate([requests[i] for i in idx])
+        gen_seconds += time.perf_counter() - t
+        for i, (text, n) in zip(idx, outs):
+            preds[i] = score(requests[i], text, n)
+        bar.update(len(idx))
+    bar.close()
+
+    metrics = {"name": cfg.name, "benchmark": d.name, "split": d.eval_split, "task": info.get("task"),
+               "model": cfg.model.name_or_path, "modes": {}}
+    for mode in cfg.modes:
+        metrics["modes"][mode] = summarize([p for p in preds if p["mode"] == mode], info.get("task"),
+                                           cfg.bootstrap, cfg.seed)
+    metrics["seconds"] = round(time.perf_counter() - t0, 2)
+    metrics["generation_seconds"] = round(gen_seconds, 2)
+    metrics["samples_per_second"] = round(len(preds) / gen_seconds, 3) if gen_seconds else None
+
+    out.mkdir(parents=True, exist_ok=True)
+    dump_yaml(cfg.to_dict(), out / "config.yaml")
+    tmp = out / "predictions.jsonl.tmp"
+    with open(tmp, "w") as f:
+        for p in preds:
+            f.write(json.dumps(p) + "\n")
+    os.replace(tmp, out / "predictions.jsonl")
+    write_json(metrics, out / "metrics.json")
+    write_json(provenance(eval=cfg.name, seed=cfg.seed, model_path=model_path), out / "provenance.json")
+    (out / DONE).write_text("ok\n")
+    return metrics
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vrft_lib.evaluate", description="Evaluate one model.")
+    parser.add_argument("config", help="eval config YAML")
+    parser.add_argument("--output-dir")
+    parser.add_argument("--debug", action="store_true")
+    ns = parser.parse_args(argv)
+    try:
+        metrics = evaluate(ns.config, **({"output_dir": ns.output_dir} if ns.output_dir else {}))
+    except VrftError as e:
+        if ns.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({m: {"accuracy": v["accuracy"], "n": v["n"]} for m, v in metrics["modes"].items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""A generic synthetic instruction mix: what makes the tiny model an "instruct" model.
+
+The real Qwen2.5-VL-7B-Instruct arrives able to look at an image, follow the prompt format and pick an
+answer among the options a question offers. The tiny CPU model gets the same head start from a short
+SFT on this mix: naming colours and shapes, counting, yes/no questions, picking among "X or Y" options,
+listed options and lettered choices, in both prompt modes. None of it is one of the three benchmarks
+(no banners, no aircraft, no spatial relations), so training-free accuracy on them stays low and
+fine-tuning has something to learn.
+
+Rows follow the benchmark schema of :mod:`vrft_lib.data` and are registered as the benchmark
+``synthetic_instruct``.
+"""
+
+from __future__ import annotations
+
+import random
+
+from PIL import Image, ImageDraw
+
+COLOURS = {
+    "red": (220, 30, 30), "green": (30, 170, 60), "blue": (40, 70, 220), "yellow": (235, 210, 30),
+    "purple": (140, 50, 170), "orange": (245, 140, 20), "black": (20, 20, 20), "white": (250, 250, 250),
+}
+SHAPES = ("circle", "square", "triangle")
+NUMBER_WORDS = {1: "1", 2: "2", 3: "3", 4: "4"}
+KINDS = ("colour", "shape", "count", "yes_no", "either_or", "options", "letter")
+
+
+def _draw_shape(draw, shape, box, fill):
+    x0, y0, x1, y1 = box
+    if shape == "circle":
+        draw.ellipse(box, fill=fill)
+    elif shape == "square":
+        draw.rectangle(box, fill=fill)
+    else:
+        draw.polygon([((x0 + x1) / 2, y0), (x1, y1), (x0, y1)], fill=fill)
+
+
+def _background(rng):
+    g = rng.randint(120, 170)  # mid grey, so black and white shapes both stand out
+    return (g, g, g)
+
+
+def _one_shape_image(rng, size, colour, shape, big=None):
+    img = Image.new("RGB", (size, size), _background(rng))
+    d = ImageDraw.Draw(img)
+    if big is None:
+        s = rng.randint(size // 2, size - 8)
+    else:
+        s = rng.randint(int(size * 0.7), size - 6) if big == "big" else rng.randint(size // 5, size // 3)
+    x, y = rng.randint(2, size - s - 2), rng.randint(2, size - s - 2)
+    _draw_shape(d, shape, (x, y, x + s, y + s), COLOURS[colour])
+    return img
+
+
+def _count_image(rng, size, n):
+    img = Image.new("RGB", (size, size), _background(rng))
+    d = ImageDraw.Draw(img)
+    cell = size // 2
+    cells = rng.sample([(0, 0), (0, 1), (1, 0), (1, 1)], n)
+    for cx, cy in cells:
+        s = cell - 6
+        x, y = cx * cell + 3, cy * cell + 3
+        _draw_shape(d, rng.choice(SHAPES), (x, y, x + s, y + s), COLOURS[rng.choice(["red", "blue", "yellow", "black"])])
+    return img
+
+
+BRIGHT, DARK = ("yellow", "white", "orange"), ("black", "purple", "blue")
+WARM, COOL = ("red", "orange", "yellow"), ("blue", "green", "purple")
+
+
+def _either_or(rng, colour, shape):
+    """Two words offered by the question, the right one, and why."""
+    pairs = ["colour", "round", "size"]
+    if colour in BRIGHT + DARK:
+        pairs.append("bright")
+    if colour in WARM + COOL:
+        pairs.append("warm")
+    kind = rng.choice(pairs)
+    if kind == "colour":
+        other = rng.choice([c for c in COLOURS if c != colour])
+        return [colour, other], colour, f"The shape is {colour}, not {other}, so the answer is {colour}."
+    if kind == "round":
+        a = "round" if shape == "circle" else "angular"
+        return ["round", "angular"], a, f"The shape is a {shape}, which is {a}, so the answer is {a}."
+    if kind == "size":
+        a = rng.choice(["big", "small"])
+        return ["big", "small"], a, f"The shape fills {'most' if a == 'big' else 'little'} of the image, so it is {a}."
+    if kind == "bright":
+        a = "bright" if colour in BRIGHT else "dark"
+        return ["bright", "dark"], a, f"The shape is {colour}, a {a} colour, so the answer is {a}."
+    a = "warm" if colour in WARM else "cool"
+    return ["warm", "cool"], a, f"The shape is {colour}, a {a} colour, so the answer is {a}."
+
+
+def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = None) -> dict:
+    """One instruction example in the benchmark schema (images as PIL)."""
+    kind = kind or KINDS[index % len(KINDS)]
+    colour, shape = rng.choice(list(COLOURS)), rng.choice(SHAPES)
+    img = _one_shape_image(rng, size, colour, shape)
+    choices: list[str] = []
+    options: list[str] | None = None
+    task = "classification"
+    if kind == "colour":
+        q, a = "What colour is the shape in the image?", colour
+        why = f"The image shows a {colour} {shape}, so its colour is {colour}."
+    elif kind == "shape":
+        q, a = "What shape is shown in the image?", shape
+        why = f"The image shows a {colour} {shape}, so the shape is a {shape}."
+    elif kind == "count":
+        n = rng.randint(1, 4)
+        img = _count_image(rng, size, n)
+        q, a = "How many shapes are in the image?", NUMBER_WORDS[n]
+        why = f"I count the shapes one by one and find {n}, so there are {n} shapes."
+    elif kind == "yes_no":
+        asked = rng.choice([colour, rng.choice(list(COLOURS))])
+        a = "yes" if asked == colour else "no"
+        q, task = f"Is the shape {asked}: yes or no?", "binary"
+        why = f"The shape is {colour}, which {'is' if a == 'yes' else 'is not'} {asked}, so the answer is {a}."
+    elif kind == "either_or":
+        # Pick one of two words offered by the question: the skill a binary benchmark asks for.
+        words, a, why = _either_or(rng, colour, shape)
+        img = _one_shape_image(rng, size, colour, shape, big=a if words == ["big", "small"] else None)
+        if rng.random() < 0.5:
+            words = words[::-1]
+        q, task = f"Is the shape {words[0]} or {words[1]}?", "binary"
+    elif kind == "options":
+        if rng.random() < 0.5:
+            q, a, options = "What colour is the shape?", colour, list(COLOURS)
+        else:
+            q, a, options = "What shape is it?", shape, list(SHAPES)
+        why = f"The image shows a {colour} {shape}; {a} is one of the options, so the answer is {a}."
+    else:  # letter: multiple choice with lettered options
+        k = rng.randint(2, 4)
+        if rng.random() < 0.5:
+            q, a, pool = "Which colour is the shape?", colour, [c for c in COLOURS if c != colour]
+        else:
+            q, a, pool = "Which shape is shown?", shape, [s for s in SHAPES if s != shape]
+        choices = rng.sample(pool, min(k - 1, len(pool))) + [a]
+        rng.shuffle(choices)
+        task = "multiple_choice"
+        why = f"The image shows a {colour} {shape}, and {a} is one of the choices, so I pick that choice."
+    return {"id": f"instruct-{index:06d}", "images": [img], "question": q, "solution": a, "choices": choices,
+            "task": task, "rationale": why, "kind": kind,
+            "options": options}
+
+
+def option_classes(row) -> list[str] | None:
+    """The option list shown in the prompt for ``options`` rows (None for the other kinds)."""
+    return row.get("options")
+
+
+def generate(split: str = "train", limit: int | None = None, seed: int = 0, image_size: int = 56) -> list[dict]:
+    """Rows of the instruction mix; ``split`` selects a disjoint seed stream."""
+    n = limit if limit is not None else 2048
+    offset = {"train": 0, "val": 1, "test": 2}[split]
+    rng = random.Random(seed * 1000 + offset * 7919 + 17)
+    return [make_row(rng, i, image_size) for i in range(n)]
+
+
+def corpus_texts() -> list[str]:
+    """Words of this mix, for training the tiny tokenizer."""
+    rng = random.Random(0)
+    texts = []
+    for i in range(200):
+        r = make_row(rng, i, 28)
+        texts += [r["question"], r["rationale"], r["solution"], " ".join(r["choices"])]
+    texts += list(COLOURS) + list(SHAPES)
+    return texts

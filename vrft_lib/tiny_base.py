@@ -1,0 +1,145 @@
+"""The tiny instruct base: the CPU default's stand-in for Qwen2.5-VL-7B-Instruct.
+
+``ensure_tiny_base()`` builds a random tiny Qwen2.5-VL (:func:`vrft_lib.models.build_tiny_model`), then
+teaches it the prompt format with a short SFT on the generic instruction mix of
+:mod:`vrft_lib.synthetic_instruct`, in both prompt modes. The result is cached under
+``$VRFT_CACHE`` (default ``~/.cache/vrft``) in a folder keyed by its recipe (and the source of the code
+that makes it), so it is built once per machine; a lock lets concurrent processes share one build.
+
+Run ``vrft tiny-base`` to build it ahead of time and print its path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from .provenance import provenance, write_json
+
+RECIPE = {
+    "version": 1,
+    "seed": 0,
+    "arch": None,            # None: vrft_lib.models.TINY_ARCH
+    "instruct_rows": 2048,   # rows of the instruction mix, each used in both prompt modes
+    "image_size": 56,
+    "sft": {                 # SFTConfig overrides; the random model needs a high learning rate
+        "max_steps": 320,
+        "per_device_train_batch_size": 16,
+        "learning_rate": 3e-3,
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": 20,
+        "weight_decay": 0.0,
+    },
+}
+_SOURCES = ("models.py", "synthetic_instruct.py", "prompts.py", "tiny_base.py")
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("VRFT_CACHE", Path.home() / ".cache" / "vrft"))
+
+
+def recipe_key(recipe: dict | None = None) -> str:
+    """A short hash of the recipe and of the code that turns it into a model."""
+    h = hashlib.sha256(json.dumps(recipe or RECIPE, sort_keys=True).encode())
+    here = Path(__file__).parent
+    for name in _SOURCES:
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def instruct_sft_dataset(rows: int, seed: int, image_size: int):
+    """The instruction mix as prompt/completion SFT data, every row in both prompt modes."""
+    from datasets import Dataset, Features, Image, List, Value
+
+    from . import prompts
+    from .synthetic_instruct import generate, option_classes
+
+    records = []
+    for row in generate("train", limit=rows, seed=seed, image_size=image_size):
+        for mode in prompts.MODES:
+            records.append({
+                "prompt": prompts.build_messages(row, mode, classes=option_classes(row)),
+                "completion": [{"role": "assistant", "content": prompts.sft_target(row, mode)}],
+                "images": row["images"],
+            })
+    import random
+
+    random.Random(seed).shuffle(records)
+    msg = List({"role": Value("string"), "content": Value("string")})
+    prompt_msg = List({"role": Value("string"),
+                       "content": List({"type": Value("string"), "text": Value("string")})})
+    features = Features({"prompt": prompt_msg, "completion": msg, "images": List(Image())})
+    return Dataset.from_list(records, features=features)
+
+
+def build_tiny_base(path, recipe: dict | None = None) -> str:
+    """Build the tiny instruct base into ``path`` (no caching; see :func:`ensure_tiny_base`)."""
+    from transformers.trainer_utils import set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    from .models import TINY_ARCH, build_tiny_model, load_processor
+
+    recipe = recipe or RECIPE
+    path = Path(path)
+    t0 = time.perf_counter()
+    random_dir = path / "random-init"
+    build_tiny_model(random_dir, seed=recipe["seed"], arch=recipe["arch"] or TINY_ARCH)
+    set_seed(recipe["seed"])
+    processor = load_processor(str(random_dir))
+    data = instruct_sft_dataset(recipe["instruct_rows"], recipe["seed"], recipe["image_size"])
+    args = SFTConfig(
+        output_dir=str(path / "sft"), bf16=False, fp16=False, use_cpu=True, activation_checkpointing=False,
+        report_to="none", logging_steps=20, save_strategy="no", max_length=None, completion_only_loss=True,
+        seed=recipe["seed"], data_seed=recipe["seed"], dataloader_num_workers=0, disable_tqdm=False,
+        **recipe["sft"],
+    )
+    trainer = SFTTrainer(model=str(random_dir), args=args, train_dataset=data, processing_class=processor)
+    trainer.train()
+    model_dir = path / "model"
+    trainer.save_model(str(model_dir))
+    processor.save_pretrained(str(model_dir))
+    shutil.copy(random_dir / "vrft_tiny.json", model_dir / "vrft_tiny.json")
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    write_json(provenance(recipe=recipe, key=recipe_key(recipe), seconds=round(time.perf_counter() - t0, 1),
+                          first_loss=losses[0] if losses else None, final_loss=losses[-1] if losses else None),
+               model_dir / "tiny_base.json")
+    shutil.rmtree(path / "sft", ignore_errors=True)
+    shutil.rmtree(random_dir, ignore_errors=True)
+    return str(model_dir)
+
+
+def ensure_tiny_base(recipe: dict | None = None, force: bool = False) -> str:
+    """Path of the cached tiny instruct base, built on first use (well under two minutes on 2 cores)."""
+    key = recipe_key(recipe)
+    final = cache_root() / f"tiny-instruct-{key}"
+    model_dir = final / "model"
+    if (final / "DONE").exists() and not force:
+        return str(model_dir)
+    with _file_lock(cache_root() / f"tiny-instruct-{key}.lock"):
+        if (final / "DONE").exists() and not force:
+            return str(model_dir)
+        print(f"[vrft] building the tiny instruct base (once per machine) into {final}")
+        tmp = cache_root() / f"tiny-instruct-{key}.building"
+        shutil.rmtree(tmp, ignore_errors=True)
+        build_tiny_base(tmp, recipe)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        (final / "DONE").write_text(key + "\n")
+    return str(model_dir)

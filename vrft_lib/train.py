@@ -1,0 +1,276 @@
+"""Fine-tune a model by GRPO (RFT) or SFT with TRL, from one run config.
+
+The same code runs three ways::
+
+    # in a notebook or a Python session
+    from vrft_lib.train import train
+    run_dir = train("params/runs/rft_banner.yaml")
+
+    # from the command line, one process
+    python -m vrft_lib.train params/runs/rft_banner.yaml
+
+    # several processes (GPUs, or CPU processes for a test)
+    accelerate launch --num_processes 2 -m vrft_lib.train params/runs/rft_banner.yaml
+
+A run folder holds ``config.yaml`` (resolved), ``provenance.json``, ``trainer_args.json``, the final
+``model/``, ``steps.csv`` (one row per optimizer step), ``completions.parquet`` (GRPO: every sampled
+completion with its rewards), ``trainer/checkpoint-*`` (the last few, for resuming) and ``DONE``, the
+completion marker written last. Running the same config again resumes from the last checkpoint, and
+does nothing when ``DONE`` exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .config import RunConfig, TINY_MODEL, dump_yaml, load_run_config, resolve_trainer_args
+from .errors import ConfigError, VrftError
+from .provenance import provenance, write_json
+
+DONE = "DONE"
+
+# Friendly names for the per-step table (TRL's keys are kept as well).
+STEP_COLUMNS = {
+    "rewards/accuracy_reward/mean": "accuracy_reward",
+    "rewards/format_reward/mean": "format_reward",
+    "rewards/length_reward/mean": "length_reward",
+    "rewards/think_length_reward/mean": "length_reward",
+    "completions/mean_length": "mean_completion_length",
+}
+
+
+def is_done(run_dir) -> bool:
+    return (Path(run_dir) / DONE).exists()
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """``tiny`` means the cached tiny instruct base (built on first use); anything else is checked."""
+    if name_or_path == TINY_MODEL:
+        from .tiny_base import ensure_tiny_base
+
+        return ensure_tiny_base()
+    from .models import resolve_model_path as _resolve
+
+    return _resolve(name_or_path)
+
+
+def _check_run_dir(cfg: RunConfig) -> None:
+    """Refuse to mix two different runs in one folder (nothing a user made is overwritten)."""
+    saved = cfg.run_dir / "config.yaml"
+    if not saved.exists():
+        return
+    import yaml
+
+    old = yaml.safe_load(saved.read_text()) or {}
+    new = cfg.to_dict()
+    ignore = {"output_dir", "print_completions", "report_to"}
+    diff = sorted(k for k in set(old) | set(new) if k not in ignore and old.get(k) != new.get(k))
+    if diff:
+        raise ConfigError(
+            f"Output folder '{cfg.run_dir}' holds a different run (its config.yaml differs in: "
+            f"{', '.join(diff)}). Use another output_dir, or delete that folder to start over."
+        )
+
+
+class _StepTimer:
+    """A TrainerCallback that records the wall time of every optimizer step."""
+
+    def __init__(self):
+        from transformers import TrainerCallback
+
+        timer = self
+
+        class Callback(TrainerCallback):
+            def on_step_begin(self, args, state, control, **kwargs):
+                timer.t0 = time.perf_counter()
+
+            def on_step_end(self, args, state, control, **kwargs):
+                timer.times[state.global_step] = time.perf_counter() - timer.t0
+
+        self.t0 = time.perf_counter()
+        self.times: dict[int, float] = {}
+        self.callback = Callback()
+
+
+def steps_table(log_history, step_times=None):
+    """One row per optimizer step from ``trainer.state.log_history`` (a pandas DataFrame)."""
+    import pandas as pd
+
+    rows = [dict(h) for h in log_history if "step" in h and "train_runtime" not in h]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    df = df.groupby("step", as_index=False).last()
+    for src, dst in STEP_COLUMNS.items():
+        if src in df:
+            df[dst] = df[src]
+    if step_times:
+        df["step_time"] = df["step"].map(step_times)
+    front = [c for c in ["step", "loss", "reward", "accuracy_reward", "format_reward", "length_reward",
+                         "mean_completion_length", "kl", "learning_rate", "step_time"] if c in df]
+    return df[front + [c for c in df.columns if c not in front]]
+
+
+def _collect_completions(trainer_dir: Path, out: Path) -> None:
+    import pandas as pd
+
+    files = sorted(glob.glob(str(trainer_dir / "completions" / "completions_*.parquet")))
+    if not files:
+        return
+    df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    for col in ("prompt", "completion"):
+        if col in df:
+            df[col] = df[col].map(_message_text)
+    tmp = out.with_name(out.name + ".tmp")
+    df.to_parquet(tmp)
+    os.replace(tmp, out)
+
+
+def _message_text(m) -> str:
+    """Flatten conversational messages (as TRL logs them) into plain text."""
+    if isinstance(m, str):
+        return m
+    try:
+        parts = []
+        for msg in m:
+            content = msg["content"]
+            if isinstance(content, str):
+                parts.append(content)
+            else:
+                parts.extend(c.get("text", "") for c in content if isinstance(c, dict) and c.get("type") == "text")
+        return "\n".join(p for p in parts if p)
+    except (TypeError, KeyError):
+        return str(m)
+
+
+def _silence_completion_table(enabled: bool) -> None:
+    """TRL prints a wide table of completions at each log step; keep it unless asked."""
+    if enabled:
+        return
+    import trl.trainer.grpo_trainer as g
+
+    g.print_prompt_completions_sample = lambda *a, **k: None
+
+
+def build_trainer(cfg: RunConfig, model_path: str, processor, train_dataset, args: dict, callbacks=()):
+    """TRL's GRPOTrainer or SFTTrainer for this run (rewards looked up in the registry)."""
+    peft_config = None
+    if cfg.peft:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(**cfg.peft)
+    init = {k: v for k, v in {"dtype": cfg.model.dtype, "attn_implementation": cfg.model.attn_implementation}.items()
+            if v}
+    args = dict(args, model_init_kwargs=init)
+    if cfg.method == "grpo":
+        from trl import GRPOConfig, GRPOTrainer
+
+        from .rewards import build_rewards
+
+        funcs, weights = build_rewards(cfg.rewards, mode=cfg.train_mode, tokenizer=processor.tokenizer)
+        args["reward_weights"] = weights
+        return GRPOTrainer(model=model_path, reward_funcs=funcs, args=GRPOConfig(**args),
+                           train_dataset=train_dataset, processing_class=processor, peft_config=peft_config,
+                           callbacks=list(callbacks))
+    from trl import SFTConfig, SFTTrainer
+
+    return SFTTrainer(model=model_path, args=SFTConfig(**args), train_dataset=train_dataset,
+                      processing_class=processor, peft_config=peft_config, callbacks=list(callbacks))
+
+
+def train_dataset_for(cfg: RunConfig):
+    """The run's training data in TRL's format (GRPO: prompt + solution; SFT: prompt + completion)."""
+    from .data import benchmark_info, load_benchmark
+    from .prompts import to_grpo_dataset, to_sft_dataset
+
+    d = cfg.data
+    ds = load_benchmark(d.name, d.train_split, root=d.root, limit=d.train_limit, seed=cfg.seed, **d.options)
+    classes = benchmark_info(ds).get("classes") if d.classes_in_prompt else None
+    convert = to_grpo_dataset if cfg.method == "grpo" else to_sft_dataset
+    return convert(ds, cfg.train_mode, classes=classes)
+
+
+def train(config, **overrides) -> Path:
+    """Train one run and return its run folder. ``config``: a YAML path, a dict or a RunConfig."""
+    from accelerate import PartialState
+    from transformers.trainer_utils import get_last_checkpoint, set_seed
+
+    cfg = load_run_config(config, **overrides)
+    if cfg.method == "none":
+        raise ConfigError(f"run '{cfg.name}' has method 'none' (training-free): there is nothing to train.")
+    run_dir = cfg.run_dir
+    if is_done(run_dir):
+        print(f"[vrft] run '{cfg.name}' already finished in {run_dir}; nothing to do.")
+        return run_dir
+    state = PartialState()
+    _check_run_dir(cfg)
+    args = resolve_trainer_args(cfg, num_processes=state.num_processes)
+    if state.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        dump_yaml(cfg.to_dict(), run_dir / "config.yaml")
+        write_json(args, run_dir / "trainer_args.json")
+        write_json(provenance(run=cfg.name, seed=cfg.seed, num_processes=state.num_processes), run_dir / "provenance.json")
+    set_seed(cfg.seed)
+    _silence_completion_table(cfg.print_completions)
+
+    from .models import load_processor
+
+    model_path = resolve_model_path(cfg.model.name_or_path)
+    processor = load_processor(model_path, min_pixels=cfg.model.min_pixels, max_pixels=cfg.model.max_pixels)
+    dataset = train_dataset_for(cfg)
+    timer = _StepTimer()
+    trainer = build_trainer(cfg, model_path, processor, dataset, args, callbacks=[timer.callback])
+    trainer_dir = Path(args["output_dir"])
+    resume = get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
+    if resume and state.is_main_process:
+        print(f"[vrft] resuming run '{cfg.name}' from {resume}")
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    train_seconds = time.perf_counter() - t0
+
+    final = run_dir / "model"
+    trainer.save_model(str(final))
+    if state.is_main_process:
+        processor.save_pretrained(str(final))
+        table = steps_table(trainer.state.log_history, timer.times)
+        tmp = run_dir / "steps.csv.tmp"
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, run_dir / "steps.csv")
+        _collect_completions(trainer_dir, run_dir / "completions.parquet")
+        shutil.rmtree(trainer_dir / "completions", ignore_errors=True)
+        times = [t for t in timer.times.values()]
+        write_json({"run": cfg.name, "method": cfg.method, "train_seconds": round(train_seconds, 2),
+                    "steps": int(trainer.state.global_step), "resumed_from": resume,
+                    "mean_step_seconds": round(sum(times) / len(times), 4) if times else None,
+                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, run_dir / DONE)
+    state.wait_for_everyone()
+    return run_dir
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vrft_lib.train", description="Train one GRPO or SFT run.")
+    parser.add_argument("config", help="run config YAML")
+    parser.add_argument("--output-dir", help="override the run's output_dir")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for configuration errors")
+    ns = parser.parse_args(argv)
+    overrides = {"output_dir": ns.output_dir} if ns.output_dir else {}
+    try:
+        run_dir = train(ns.config, **overrides)
+    except VrftError as e:
+        if ns.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({"run_dir": str(run_dir)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
