@@ -159,6 +159,22 @@ def load_model_and_processor(name_or_path: str, dtype: str = "auto", attn_implem
     return model, processor
 
 
+def freeze_vision_tower(model, train_merger: bool = True) -> int:
+    """Freeze the vision encoder's patch embedding and blocks (optionally keep the merger trainable).
+
+    Returns the number of parameters frozen. LLaMA-Factory, the paper's SFT tool, freezes the vision
+    tower by default; the kit leaves it trainable unless a run sets ``freeze_vision: true``.
+    """
+    visual = model.model.visual if hasattr(model, "model") and hasattr(model.model, "visual") else model.visual
+    frozen = 0
+    for name, param in visual.named_parameters():
+        if train_merger and name.startswith("merger."):
+            continue
+        param.requires_grad_(False)
+        frozen += param.numel()
+    return frozen
+
+
 def is_tiny_model(path: str) -> bool:
     return os.path.exists(os.path.join(str(path), TINY_MARKER))
 

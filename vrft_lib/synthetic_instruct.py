@@ -23,7 +23,20 @@ COLOURS = {
 }
 SHAPES = ("circle", "square", "triangle")
 NUMBER_WORDS = {1: "1", 2: "2", 3: "3", 4: "4"}
-KINDS = ("colour", "shape", "count", "yes_no", "either_or", "options", "letter")
+KINDS = ("colour", "shape", "count", "yes_no", "either_or", "options", "letter", "rule")
+# Everyday words for the "rule" kind, which teaches answering with whichever of two offered words a
+# stated rule picks: the skill an instruct model brings to any binary question. A general vocabulary,
+# as a real instruct model has; no benchmark's visual cue is taught by it.
+WORDS = (
+    "alpha", "beta", "apple", "river", "stone", "cloud", "north", "south", "east", "west", "happy", "sad",
+    "good", "bad", "positive", "negative", "true", "false", "open", "closed", "hot", "cold", "fast", "slow",
+    "light", "heavy", "early", "late", "first", "last", "inside", "outside", "up", "down", "old", "new",
+    "high", "low", "calm", "angry", "sweet", "sour", "rich", "poor", "safe", "risky", "clean", "dirty",
+    "friend", "enemy", "start", "stop", "win", "lose", "day", "night", "summer", "winter", "city", "village",
+    "cat", "dog", "tree", "flower", "paper", "metal", "glass", "wood", "salt", "sugar", "pass", "fail",
+    "agree", "disagree", "accept", "reject", "like", "dislike", "strong", "weak", "full", "empty", "near", "far",
+    "loud", "quiet", "hard", "soft", "wet", "dry", "thin", "thick", "kind", "cruel", "brave", "afraid",
+)
 
 
 def _draw_shape(draw, shape, box, fill):
@@ -130,6 +143,15 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         else:
             q, a, options = "What shape is it?", shape, list(SHAPES)
         why = f"The image shows a {colour} {shape}; {a} is one of the options, so the answer is {a}."
+    elif kind == "rule":
+        w1, w2 = rng.sample(WORDS, 2)
+        target = rng.choice(SHAPES)
+        a = w1 if shape == target else w2
+        words = [w1, w2] if rng.random() < 0.5 else [w2, w1]
+        q, task = (f"If the shape is a {target}, answer {w1}; otherwise answer {w2}. "
+                   f"Which is it: {words[0]} or {words[1]}?"), "binary"
+        why = (f"The shape is a {shape}, {'which is' if shape == target else 'not'} a {target}, "
+               f"so the answer is {a}.")
     else:  # letter: multiple choice with lettered options
         k = rng.randint(2, 4)
         if rng.random() < 0.5:
@@ -165,5 +187,5 @@ def corpus_texts() -> list[str]:
     for i in range(200):
         r = make_row(rng, i, 28)
         texts += [r["question"], r["rationale"], r["solution"], " ".join(r["choices"])]
-    texts += list(COLOURS) + list(SHAPES)
+    texts += list(COLOURS) + list(SHAPES) + list(WORDS)
     return texts

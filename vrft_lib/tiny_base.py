@@ -28,10 +28,11 @@ RECIPE = {
     "arch": None,            # None: vrft_lib.models.TINY_ARCH
     "instruct_rows": 2048,   # rows of the instruction mix, each used in both prompt modes
     "image_size": 56,
+    "freeze_vision": False,  # True trains only the merger and the LM (slower to ground colours here)
     "sft": {                 # SFTConfig overrides; the random model needs a high learning rate
-        "max_steps": 320,
+        "max_steps": 640,
         "per_device_train_batch_size": 16,
-        "learning_rate": 3e-3,
+        "learning_rate": 1e-3,  # 3e-3 blew up the vision features (colours collapsed)
         "lr_scheduler_type": "cosine",
         "warmup_steps": 20,
         "weight_decay": 0.0,
@@ -110,7 +111,13 @@ def build_tiny_base(path, recipe: dict | None = None) -> str:
         seed=recipe["seed"], data_seed=recipe["seed"], dataloader_num_workers=0, disable_tqdm=False,
         **recipe["sft"],
     )
-    trainer = SFTTrainer(model=str(random_dir), args=args, train_dataset=data, processing_class=processor)
+    model = str(random_dir)
+    if recipe.get("freeze_vision"):
+        from .models import freeze_vision_tower, load_model_and_processor
+
+        model, _ = load_model_and_processor(str(random_dir))
+        freeze_vision_tower(model)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=processor)
     trainer.train()
     model_dir = path / "model"
     trainer.save_model(str(model_dir))

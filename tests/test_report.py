@@ -1,0 +1,367 @@
+"""The study report: Table 1, findings, figures and files, on fake study folders (no model is run)."""
+
+import json
+import re
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from vrft_lib import report
+from vrft_lib.errors import VrftError
+
+BENCHMARKS = {
+    "synthetic_banner": {"label": "Banner-Analysis", "task_kind": "binary"},
+    "synthetic_aircraft": {"label": "FGVC-Aircraft", "task_kind": "perception"},
+    "synthetic_spatial": {"label": "SAT", "task_kind": "reasoning"},
+}
+PAPER = {
+    "Banner-Analysis": {"training_free": {"no_think": 80.72, "think": 80.11}, "sft": {"no_think": 90.74, "think": 90.21},
+                        "rft": {"no_think": 97.22, "think": 97.83}},
+    "FGVC-Aircraft": {"training_free": {"no_think": 55.48, "think": 47.55}, "sft": {"no_think": 75.85, "think": 75.84},
+                      "rft": {"no_think": 63.57, "think": 83.32}},
+    "SAT": {"training_free": {"no_think": 56.85, "think": 49.84}, "sft": {"no_think": 58.24, "think": 59.62},
+            "rft": {"no_think": 61.01, "think": 62.23}},
+}
+LENGTH_BENCHMARKS = ("synthetic_aircraft", "synthetic_spatial")
+
+# Our accuracies (%), chosen so that every finding is known: thinking hurts training-free (by 10) and
+# SFT (by 8), helps RFT (by 10); RFT beats SFT everywhere; the length reward lowers aircraft (-12) and
+# raises spatial (+12). Intervals are +-3 points, so every difference above is outside noise.
+DEFAULT_ACC = {}
+for _k in BENCHMARKS:
+    DEFAULT_ACC.update({
+        (_k, "training_free", "no_think"): 60.0, (_k, "training_free", "think"): 50.0,
+        (_k, "sft", "no_think"): 70.0, (_k, "sft", "think"): 62.0,
+        (_k, "rft", "no_think"): 75.0, (_k, "rft", "think"): 85.0,
+    })
+DEFAULT_ACC.update({
+    ("synthetic_aircraft", "rft_length", "no_think"): 70.0, ("synthetic_aircraft", "rft_length", "think"): 73.0,
+    ("synthetic_spatial", "rft_length", "no_think"): 78.0, ("synthetic_spatial", "rft_length", "think"): 97.0,
+})
+
+
+def _write_json(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def make_fake_study(tmp, acc=None, seeds=(0,), synthetic=True, ci_half=3.0, n=200, reference=True,
+                    seed_offsets=None, response_text=None, skip=()):
+    """Write a study folder under ``tmp`` and return its path.
+
+    ``acc``: overrides of DEFAULT_ACC, ``{(benchmark key, variant, mode): accuracy %}``.
+    ``seed_offsets``: ``{seed: points}`` added to every accuracy of that seed.
+    ``skip``: ``(key, variant, seed)`` runs left without a DONE file.
+    """
+    numbers = {**DEFAULT_ACC, **(acc or {})}
+    root = tmp / "study"
+    root.mkdir(parents=True, exist_ok=True)
+    study = {
+        "name": "fake-study", "description": "A fake study for the report tests.", "synthetic": synthetic,
+        "seeds": list(seeds), "model": {"name_or_path": "tiny"},
+        "variants": ["training_free", "sft", "rft", "rft_length"],
+        "benchmarks": {k: dict(v, length_reward=k in LENGTH_BENCHMARKS) for k, v in BENCHMARKS.items()},
+    }
+    if reference:
+        study["reference"] = {"source": "arXiv 2504.05682 Table 1 (Qwen2.5-VL-7B-Instruct)", "table1": PAPER}
+    (root / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
+    offsets = seed_offsets or {}
+    for key in BENCHMARKS:
+        variants = ["training_free", "sft", "rft"] + (["rft_length"] if key in LENGTH_BENCHMARKS else [])
+        for variant in variants:
+            for seed in seeds:
+                run = root / "runs" / key / variant / f"seed{seed}"
+                modes = {}
+                for mode in ("no_think", "think"):
+                    a = (numbers[(key, variant, mode)] + offsets.get(seed, 0.0)) / 100
+                    modes[mode] = {"n": n, "accuracy": a,
+                                   "accuracy_ci95": [a - ci_half / 100, a + ci_half / 100],
+                                   "format_rate": 0.9 if mode == "think" else 1.0,
+                                   "mean_response_tokens": (300.0 if variant == "rft_length" else 100.0)
+                                   if mode == "think" else 5.0}
+                _write_json(run / "eval" / "metrics.json", {
+                    "name": f"{key}-{variant}", "benchmark": key, "split": "test", "task": "binary",
+                    "model": "tiny", "modes": modes, "seconds": 12.5, "samples_per_second": 32.0})
+                _write_json(run / "eval" / "provenance.json", {
+                    "created": "2025-01-01T00:00:00", "python": "3.11.9",
+                    "packages": {"torch": "2.9.0", "trl": "1.16.0"}, "git_commit": "abc123",
+                    "hardware": {"machine": "x86_64", "cpu_count": 16}, "command": ["vrft", "study"]})
+                preds = []
+                for i in range(6):
+                    for mode in ("no_think", "think"):
+                        correct = (i % 2 == 0) if variant == "rft" else (i % 3 == 0)
+                        text = response_text if (response_text and i == 0) else f"<think>reasoning {variant} {i}</think><answer>left</answer>"
+                        preds.append({"id": f"{key}-test-{i:06d}", "mode": mode, "rotation": 0, "solution": "left",
+                                      "response": text, "answer": "left" if correct else "right",
+                                      "correct": correct, "format_ok": True, "response_tokens": 40 + i})
+                (run / "eval" / "predictions.jsonl").write_text("\n".join(json.dumps(p) for p in preds) + "\n")
+                if variant != "training_free":
+                    steps = pd.DataFrame({"step": range(1, 21), "loss": [1 / s for s in range(1, 21)]})
+                    if variant.startswith("rft"):
+                        steps["reward"] = [s / 20 for s in range(1, 21)]
+                        steps["accuracy_reward"] = [s / 25 for s in range(1, 21)]
+                        steps["mean_completion_length"] = [(200 if variant == "rft_length" else 80) + s
+                                                           for s in range(1, 21)]
+                        steps["kl"] = 0.01
+                        if variant == "rft_length":
+                            steps["length_reward"] = 0.6
+                    (run / "train").mkdir(parents=True, exist_ok=True)
+                    steps.to_csv(run / "train" / "steps.csv", index=False)
+                    _write_json(run / "train" / "DONE", {"train_seconds": 100.0, "steps": 20, "mean_step_seconds": 5.0})
+                if (key, variant, seed) not in skip:
+                    _write_json(run / "DONE", {"run_id": f"{key}/{variant}/seed{seed}", "wall_seconds": 120.0,
+                                               "finished": "2025-01-01T01:00:00"})
+    return root
+
+
+def _finding(found, fid):
+    return next(f for f in found if f["id"] == fid)
+
+
+def _analyse(root):
+    collected = report.collect_study(root)
+    table = report.table1(collected)
+    return collected, table, report.findings(table, collected, collected["study"])
+
+
+def test_table1_cells_equal_inputs(tmp_path):
+    collected, table, _ = _analyse(make_fake_study(tmp_path))
+    assert not collected["missing"]
+    for (key, variant, mode), acc in DEFAULT_ACC.items():
+        row = table[(table.benchmark == key) & (table.method == variant) & (table["mode"] == mode)].iloc[0]
+        assert row["accuracy"] == pytest.approx(acc)
+        assert row["ci_low"] == pytest.approx(acc - 3) and row["ci_high"] == pytest.approx(acc + 3)
+        assert row["n"] == 200 and row["n_seeds"] == 1
+        if variant != "rft_length":
+            assert row["paper_accuracy"] == PAPER[BENCHMARKS[key]["label"]][variant][mode]
+        else:
+            assert pd.isna(row["paper_accuracy"])
+    assert len(table) == 3 * 3 * 2 + 2 * 2
+
+
+def test_findings_follow_the_numbers(tmp_path):
+    _, _, found = _analyse(make_fake_study(tmp_path))
+    f = _finding(found, "think.rft.synthetic_spatial")
+    assert f["direction"] == "up" and f["difference"] == pytest.approx(10.0) and f["within_noise"] is False
+    assert "thinking helps accuracy by 10.00 points" in f["text"]
+    assert "do not overlap" in f["text"]
+    f = _finding(found, "think.sft.synthetic_aircraft")
+    assert f["direction"] == "down" and "thinking hurts accuracy by 8.00 points" in f["text"]
+    f = _finding(found, "rft_vs_sft.synthetic_banner.think")
+    assert "RFT beats SFT by 23.00 points" in f["text"]
+    f = _finding(found, "length_reward.synthetic_spatial")
+    assert f["difference"] == pytest.approx(12.0) and f["consistent_with_paper"] is True
+    assert "raises final accuracy by 12.00 points" in f["text"] and "300 vs 100 tokens" in f["text"]
+    f = _finding(found, "length_reward.synthetic_aircraft")
+    assert f["difference"] == pytest.approx(-12.0) and "lowers final accuracy" in f["text"]
+    assert not any(f["id"] == "length_reward.synthetic_banner" for f in found)
+    claims = {f["id"]: f["consistent_with_paper"] for f in found if f["group"] == "paper"}
+    assert claims == {k: True for k in report.PAPER_CLAIMS}
+
+
+def test_flipped_numbers_flip_the_findings(tmp_path):
+    flipped = {}
+    for k in BENCHMARKS:
+        flipped[(k, "sft", "think")] = 80.0           # thinking now helps SFT (+10)
+        flipped[(k, "rft", "think")] = 65.0           # and hurts RFT (-10); RFT now trails SFT with think
+    flipped[("synthetic_spatial", "rft_length", "think")] = 50.0   # length reward hurts reasoning
+    flipped[("synthetic_aircraft", "rft_length", "think")] = 90.0  # and helps perception
+    _, _, found = _analyse(make_fake_study(tmp_path, acc=flipped))
+    assert "thinking helps accuracy by 10.00 points" in _finding(found, "think.sft.synthetic_banner")["text"]
+    assert "thinking hurts accuracy by 10.00 points" in _finding(found, "think.rft.synthetic_banner")["text"]
+    assert "RFT trails SFT by 15.00 points" in _finding(found, "rft_vs_sft.synthetic_banner.think")["text"]
+    assert _finding(found, "length_reward.synthetic_spatial")["consistent_with_paper"] is False
+    claims = {f["id"]: f["consistent_with_paper"] for f in found if f["group"] == "paper"}
+    assert claims == {"paper.think_hurts_training_free": True, "paper.think_hurts_sft": False,
+                      "paper.think_helps_rft": False, "paper.rft_beats_sft_with_think": False,
+                      "paper.length_reward_helps_reasoning": False, "paper.length_reward_hurts_perception": False}
+    assert "not consistent with the paper" in _finding(found, "paper.think_hurts_sft")["text"]
+
+
+def test_overlapping_intervals_are_within_noise(tmp_path):
+    acc = {("synthetic_banner", "rft", "think"): 77.0}  # +2 over w/o think; intervals +-3 overlap
+    _, _, found = _analyse(make_fake_study(tmp_path, acc=acc))
+    f = _finding(found, "think.rft.synthetic_banner")
+    assert f["within_noise"] is True and f["difference"] == pytest.approx(2.0)
+    assert "the difference is within noise" in f["text"]
+    assert "do not overlap" in _finding(found, "think.rft.synthetic_aircraft")["text"]
+    claim = _finding(found, "paper.think_helps_rft")
+    assert claim["n_within_noise"] == 1 and claim["consistent_with_paper"] is True
+
+
+def test_paper_own_numbers_reproduce_the_paper_claims(tmp_path):
+    acc = {(k, m, md): PAPER[v["label"]][m][md] for k, v in BENCHMARKS.items()
+           for m in ("training_free", "sft", "rft") for md in ("no_think", "think")}
+    acc[("synthetic_spatial", "rft_length", "think")] = 64.0
+    acc[("synthetic_aircraft", "rft_length", "think")] = 80.0
+    _, table, found = _analyse(make_fake_study(tmp_path, acc=acc))
+    claims = {f["id"]: f["consistent_with_paper"] for f in found if f["group"] == "paper"}
+    assert all(claims.values()), claims
+    # SFT on SAT: thinking helps in the paper (+1.38), the majority rule still reads "hurts SFT".
+    assert _finding(found, "paper.think_hurts_sft")["n_agree"] == 2
+    f = _finding(found, "think.sft.synthetic_aircraft")  # 75.84 vs 75.85
+    assert f["direction"] == "down" and f["consistent_with_paper"] is True
+
+
+def test_tie_is_no_difference(tmp_path):
+    acc = {("synthetic_banner", "sft", "think"): 70.0}
+    _, _, found = _analyse(make_fake_study(tmp_path, acc=acc))
+    f = _finding(found, "think.sft.synthetic_banner")
+    assert f["direction"] == "none" and "thinking makes no difference" in f["text"]
+
+
+def test_report_files_single_offline_html(tmp_path):
+    root = make_fake_study(tmp_path, response_text="<script>alert('x')</script> & more")
+    paths = report.build_report(root)
+    assert set(paths) == {"report", "table1", "metrics"} and all(p.is_file() for p in paths.values())
+    page = paths["report"].read_text()
+    assert page.count("plotly.js v") == 1                 # the library inlined exactly once
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page)  # nothing is fetched: no script src at all
+    for heading in ("Table 1", "Figure 1", "Figure 2", "Findings", "How it was made"):
+        assert f">{heading}</h2>" in page
+    assert page.count('class="plotly-graph-div"') >= 3    # Table 1 bars, Figure 2, training curves
+    assert "Figure 2: accuracy and response length" in page
+    assert "Table 1 as bars" in page
+    # escaping of run text
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in page
+    # paper numbers present and labelled
+    assert "Paper (different model and data)" in page and "83.32" in page
+    assert "arXiv 2504.05682 Table 1" in page and "Only the pattern" in page
+    # how it was made
+    assert "abc123" in page and "torch" in page and "2.9.0" in page and "Total wall time" in page
+    assert "fake-study" in page and "synthetic" in page.lower()
+    assert not list(root.glob(".*.tmp")) and not list(root.glob("*.tmp"))
+
+
+def test_table1_csv_and_metrics_json(tmp_path):
+    root = make_fake_study(tmp_path)
+    paths = report.build_report(root)
+    csv = pd.read_csv(paths["table1"])
+    for col in ("benchmark", "label", "method", "mode", "accuracy", "ci_low", "ci_high", "n", "n_seeds",
+                "format_rate", "mean_response_tokens", "paper_accuracy"):
+        assert col in csv.columns
+    row = csv[(csv.benchmark == "synthetic_aircraft") & (csv.method == "rft") & (csv["mode"] == "think")].iloc[0]
+    assert row.accuracy == pytest.approx(85.0) and row.paper_accuracy == pytest.approx(83.32)
+    assert row.format_rate == pytest.approx(90.0) and row.mean_response_tokens == pytest.approx(100.0)
+
+    def no_nan(x):
+        raise AssertionError(f"metrics.json holds {x}")
+
+    m = json.loads(paths["metrics"].read_text(), parse_constant=no_nan)
+    assert {"study", "table1", "findings", "runs", "missing", "timings", "provenance"} <= set(m)
+    assert all({"id", "text", "consistent_with_paper"} <= set(f) for f in m["findings"])
+    assert m["timings"]["total_wall_seconds"] == pytest.approx(120.0 * 11)
+    assert len(m["runs"]) == 11 and m["figure2"]["benchmarks"] == ["FGVC-Aircraft", "SAT"]
+    assert m["figure1"]["benchmark"] == "synthetic_spatial" and len(m["figure1"]["examples"]) == 4
+
+
+def test_missing_runs_are_listed_not_fatal(tmp_path):
+    root = make_fake_study(tmp_path, skip=[("synthetic_spatial", "sft", 0), ("synthetic_aircraft", "sft", 0)])
+    shutil.rmtree(root / "runs" / "synthetic_banner" / "rft")
+    _write_json(root / "last_invocation.json", {"ran": [], "total_seconds": 50.0, "failures": [
+        {"run_id": "synthetic_spatial/sft/seed0", "error": "CUDA out of memory <oops>", "notebook": "x"}]})
+    paths = report.build_report(root)
+    collected, table, found = _analyse(root)
+    status = {(m["benchmark"], m["variant"]): m["status"] for m in collected["missing"]}
+    assert status == {("synthetic_spatial", "sft"): "failed", ("synthetic_aircraft", "sft"): "unfinished",
+                      ("synthetic_banner", "rft"): "not started"}
+    page = paths["report"].read_text()
+    assert "Missing runs" in page and "no DONE file" in page and "no run folder" in page
+    assert "CUDA out of memory &lt;oops&gt;" in page
+    assert "<td class='num missing'>—</td>" in page
+    f = _finding(found, "think.sft.synthetic_spatial")
+    assert f["difference"] is None and "cannot be compared" in f["text"]
+    m = json.loads(paths["metrics"].read_text())
+    assert len(m["missing"]) == 3 and len(m["missing_cells"]) == 6
+    claim = _finding(found, "paper.rft_beats_sft_with_think")
+    assert claim["n_checked"] == 0 and claim["consistent_with_paper"] is None
+    assert "cannot be checked" in claim["text"]
+    claim = _finding(found, "paper.think_hurts_sft")
+    assert claim["n_checked"] == 1 and "checked on 1 of 3 benchmarks" in claim["text"]
+
+
+def test_empty_study_still_renders(tmp_path):
+    root = tmp_path / "empty"
+    root.mkdir()
+    (root / "study.yaml").write_text(yaml.safe_dump({"name": "empty", "seeds": [0],
+                                                     "benchmarks": {"sat": {"label": "SAT"}}}))
+    paths = report.build_report(root)
+    page = paths["report"].read_text()
+    assert page.count("plotly.js v") == 1 and "Missing runs" in page
+    found = json.loads(paths["metrics"].read_text())["findings"]
+    assert all(f["consistent_with_paper"] is None for f in found if f["group"] == "paper")
+
+
+def test_multiple_seeds_aggregate(tmp_path):
+    root = make_fake_study(tmp_path, seeds=(0, 1, 2), seed_offsets={0: -2.0, 1: 0.0, 2: 2.0})
+    collected, table, _ = _analyse(root)
+    row = table[(table.benchmark == "synthetic_banner") & (table.method == "rft") & (table["mode"] == "think")].iloc[0]
+    assert row["n_seeds"] == 3 and row["seeds"] == "0 1 2"
+    assert row["accuracy"] == pytest.approx(85.0) and row["accuracy_std"] == pytest.approx(2.0)
+    assert row["ci_low"] == pytest.approx(82.0) and row["ci_high"] == pytest.approx(88.0)
+    page = report.build_report(root)["report"].read_text()
+    assert "85.00 ± 2.00" in page and "3 seeds" in page
+
+
+def test_missing_study_yaml_raises(tmp_path):
+    with pytest.raises(VrftError, match="study.yaml"):
+        report.build_report(tmp_path)
+    assert report.main([str(tmp_path)]) == 2
+
+
+def test_main_writes_files(tmp_path, capsys):
+    root = make_fake_study(tmp_path, synthetic=False)
+    out = tmp_path / "out"
+    assert report.main([str(root), "--out", str(out)]) == 0
+    assert (out / "report.html").is_file() and (out / "table1.csv").is_file()
+    page = (out / "report.html").read_text()
+    assert "<td>Paper</td>" in page and "different model and data" not in page
+
+
+def test_figure1_examples_and_images(tmp_path):
+    root = make_fake_study(tmp_path)
+    from PIL import Image
+
+    ex_dir = root / "runs" / "synthetic_spatial" / "rft_length" / "seed0" / "eval" / "examples"
+    ex_dir.mkdir(parents=True)
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(ex_dir / "synthetic_spatial-test-000002.png")
+    fig1 = report.figure1_examples(report.collect_study(root), lookup_inputs=False)
+    assert fig1["benchmark"] == "synthetic_spatial"
+    ids = [e["id"] for e in fig1["examples"]]
+    # rft is right on even ids, rft_length on multiples of 3: ids 2, 3, 4 disagree; the first two come
+    # first, then the rest in id order
+    assert ids == ["synthetic_spatial-test-000002", "synthetic_spatial-test-000003",
+                   "synthetic_spatial-test-000000", "synthetic_spatial-test-000001"]
+    first = fig1["examples"][0]
+    assert first["image_b64"] and first["rft"]["correct"] is True and first["rft_length"]["correct"] is False
+    assert fig1["examples"][1]["image_b64"] is None
+    page = report.build_report(root, lookup_inputs=False)["report"].read_text()
+    assert "data:image/png;base64," in page and "RFT + length reward</th>" in page
+
+
+def test_task_kind_fallback_by_label(tmp_path):
+    root = make_fake_study(tmp_path)
+    study = yaml.safe_load((root / "study.yaml").read_text())
+    for spec in study["benchmarks"].values():
+        spec.pop("task_kind")
+    (root / "study.yaml").write_text(yaml.safe_dump(study))
+    _, table, found = _analyse(root)
+    kinds = dict(zip(table.benchmark, table.task_kind))
+    assert kinds == {"synthetic_banner": "binary", "synthetic_aircraft": "perception", "synthetic_spatial": "reasoning"}
+    assert _finding(found, "paper.length_reward_helps_reasoning")["consistent_with_paper"] is True
+
+
+def test_figure1_looks_up_synthetic_questions(tmp_path):
+    root = make_fake_study(tmp_path)
+    cfg = {"name": "e", "data": {"name": "synthetic_spatial", "root": None, "eval_split": "test", "eval_limit": 8,
+                                 "options": {}}, "seed": 0}
+    for variant in ("rft", "rft_length"):
+        (root / "runs" / "synthetic_spatial" / variant / "seed0" / "eval" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    fig1 = report.figure1_examples(report.collect_study(root))
+    ex = fig1["examples"][0]
+    assert ex["question"].endswith("?") and ex["choices"] and ex["image_b64"]
+    page = report.build_report(root)["report"].read_text()
+    assert "(not recorded with the predictions)" not in page and "<b>Choices:</b>" in page

@@ -1,0 +1,98 @@
+"""The few calls an experiment notebook makes: from its parameters to a trained, evaluated run.
+
+A notebook's ``parameters`` cell holds plain values (``run``: a run config dict, ``evaluation``: an
+eval config dict, ``output_dir``); :func:`prepare` turns them into validated configs whose outputs
+land under ``output_dir``::
+
+    output_dir/train/   the training run (vrft_lib.train): model/, steps.csv, completions.parquet, DONE
+    output_dir/eval/    the evaluation (vrft_lib.evaluate): predictions.jsonl, metrics.json, DONE
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from .config import RunConfig, load_run_config
+from .evaluate import EvalConfig, load_eval_config
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    """Deep-merge ``extra`` into a copy of ``base`` (mappings merge, everything else replaces).
+
+    >>> _merge({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"c": 3}})
+    {'a': {'b': 1, 'c': 3}, 'd': 1}
+    """
+    out = copy.deepcopy(base)
+    for k, v in (extra or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def prepare(run: dict, evaluation: dict, output_dir) -> tuple[RunConfig, EvalConfig]:
+    """Validated run and eval configs for one experiment whose outputs go under ``output_dir``.
+
+    A training-free run (``method: none``) evaluates ``run["model"]`` itself; otherwise the eval
+    reads the trained ``output_dir/train/model``. The eval inherits the run's model options and data
+    (benchmark, root, options, eval split and limit) unless ``evaluation`` overrides them.
+    """
+    out = Path(output_dir).resolve()
+    cfg = load_run_config(dict(run), output_dir=str(out / "train"))
+    model = dict(vars(cfg.model))
+    if cfg.method != "none":
+        model["name_or_path"] = str(cfg.run_dir / "model")
+    ev = _merge({"name": cfg.name, "model": model, "data": dict(vars(cfg.data)), "seed": cfg.seed,
+                 "device": cfg.device}, evaluation or {})
+    ev["output_dir"] = str(out / "eval")
+    return cfg, load_eval_config(ev)
+
+
+def sample_rows(cfg: RunConfig, n: int = 8, split: str | None = None):
+    """The first ``n`` rows of the run's benchmark split (with images), for a look at the data."""
+    from .data import load_benchmark
+
+    d = cfg.data
+    return load_benchmark(d.name, split or d.train_split, root=d.root, limit=n, seed=cfg.seed, **d.options)
+
+
+def show_samples(cfg: RunConfig, n: int = 8, mode: str | None = None):
+    """A plotly grid of sample images titled with their question and answer."""
+    from .plots import image_grid
+
+    rows = sample_rows(cfg, n)
+    titles = [f"{r['question'][:48]}<br>→ {r['solution']}" for r in rows]
+    return image_grid([r["images"][0] for r in rows], titles, cols=4)
+
+
+def read_steps(run_dir):
+    import pandas as pd
+
+    path = Path(run_dir) / "steps.csv"
+    return pd.read_csv(path) if path.exists() else pd.DataFrame()
+
+
+def read_predictions(eval_dir):
+    import pandas as pd
+
+    path = Path(eval_dir) / "predictions.jsonl"
+    return pd.read_json(path, lines=True) if path.exists() else pd.DataFrame()
+
+
+def metrics_table(metrics: dict):
+    """One row per prompt mode: accuracy with its interval, format compliance, response length."""
+    import pandas as pd
+
+    rows = []
+    for mode, m in metrics["modes"].items():
+        lo, hi = m["accuracy_ci95"]
+        rows.append({"mode": mode, "accuracy %": round(100 * m["accuracy"], 1),
+                     "95% CI": f"[{100 * lo:.1f}, {100 * hi:.1f}]", "n": m["n"],
+                     "format %": round(100 * m["format_rate"], 1),
+                     "mean tokens": round(m["mean_response_tokens"], 1),
+                     **({"mean per-class %": round(100 * m["mean_per_class_accuracy"], 1)}
+                        if "mean_per_class_accuracy" in m else {}),
+                     **({"circular %": round(100 * m["circular_accuracy"], 1)} if "circular_accuracy" in m else {})})
+    return pd.DataFrame(rows).set_index("mode")

@@ -1,0 +1,85 @@
+"""Run training in a child process under ``accelerate launch`` and stream its log.
+
+One process trains in the calling process (a notebook kernel, a script). More than one process
+(``num_processes > 1`` in the run config) launches::
+
+    accelerate launch [--config_file CFG] --num_processes N [--cpu] -m vrft_lib.train RUN.yaml
+
+and prints the child's output line by line as it comes, so a notebook cell shows the live log.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .config import RunConfig, detect_device, dump_yaml, load_run_config
+from .errors import VrftError
+
+
+class LaunchError(VrftError, RuntimeError):
+    """A launched training process failed."""
+
+
+def accelerate_command(cfg: RunConfig, run_yaml: str | os.PathLike, device: str | None = None) -> list[str]:
+    """The ``accelerate launch`` command line for a run (no GPU needed to build it).
+
+    >>> cfg = load_run_config({"name": "x", "method": "sft", "num_processes": 2, "device": "cpu"})
+    >>> " ".join(accelerate_command(cfg, "run.yaml")[3:])
+    '--num_processes 2 --num_machines 1 --mixed_precision no --dynamo_backend no --cpu -m vrft_lib.train run.yaml'
+    """
+    cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+    if cfg.accelerate_config:
+        path = Path(cfg.accelerate_config)
+        if not path.exists():
+            from .errors import ConfigError
+
+            raise ConfigError(f"run '{cfg.name}'.accelerate_config: file '{path}' does not exist. Use one of "
+                              "params/accelerate/*.yaml or your own accelerate config.")
+        cmd += ["--config_file", str(path)]
+    cmd += ["--num_processes", str(cfg.num_processes)]
+    if not cfg.accelerate_config:
+        cmd += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    if detect_device(device or cfg.device) == "cpu":
+        cmd += ["--cpu"]
+    cmd += ["-m", "vrft_lib.train", str(run_yaml)]
+    return cmd
+
+
+def launch_training(config, stream=None, **overrides) -> Path:
+    """Train a run in ``num_processes`` processes with accelerate; return its run folder.
+
+    The resolved run config is written to ``<run_dir>/launch.yaml`` and handed to the child.
+    """
+    cfg = load_run_config(config, **overrides)
+    run_dir = cfg.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_yaml = run_dir / "launch.yaml"
+    dump_yaml(cfg.to_dict(), run_yaml)
+    cmd = accelerate_command(cfg, run_yaml)
+    stream = stream or sys.stdout
+    print("[vrft] " + " ".join(cmd), file=stream, flush=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                          bufsize=1) as proc:
+        tail: list[str] = []
+        for line in proc.stdout:
+            print(line, end="", file=stream, flush=True)
+            tail = (tail + [line])[-30:]
+        code = proc.wait()
+    if code != 0:
+        raise LaunchError(f"training run '{cfg.name}' failed in accelerate launch (exit code {code}); "
+                          f"its last lines:\n{''.join(tail)}")
+    return run_dir
+
+
+def train_run(config, **overrides) -> Path:
+    """Train in this process, or under accelerate when the run asks for several processes."""
+    cfg = load_run_config(config, **overrides)
+    if cfg.num_processes > 1:
+        return launch_training(cfg)
+    from .train import train
+
+    return train(cfg)
