@@ -161,14 +161,15 @@ def _rotations(row, circular: bool):
 
 def build_requests(ds, modes, classes=None, circular=False):
     """One request per (row, mode, rotation): the prompt messages and the row it scores against."""
-    from .prompts import build_messages
+    from .prompts import build_messages, with_class_choices
 
     reqs = []
     for row in ds:
+        row = with_class_choices(row, classes)
         for rot, r in _rotations(row, circular):
             for mode in modes:
                 reqs.append({"row": r, "mode": mode, "rotation": rot,
-                             "messages": build_messages(r, mode, classes=classes)})
+                             "messages": build_messages(r, mode)})
     return reqs
 
 
@@ -305,6 +306,7 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     metrics["generation_seconds"] = round(gen_seconds, 2)
     metrics["samples_per_second"] = round(len(preds) / gen_seconds, 3) if gen_seconds else None
+    metrics = json.loads(json.dumps(metrics))  # the same values a later reader of metrics.json gets
 
     out.mkdir(parents=True, exist_ok=True)
     dump_yaml(cfg.to_dict(), out / "config.yaml")

@@ -38,6 +38,7 @@ __all__ = [
     "user_text",
     "build_messages",
     "sft_target",
+    "with_class_choices",
     "to_grpo_dataset",
     "to_sft_dataset",
 ]
@@ -139,13 +140,29 @@ def sft_answer(row) -> str:
     return answer_letter(row) if _choices(row) else str(row.get("solution", "")).strip()
 
 
+def with_class_choices(row, classes: Sequence[str] | None):
+    """The row with its class list as lettered choices, when ``classes`` is given.
+
+    A row that has choices already, or a class list longer than the 26 letters, is returned as is
+    (the classes then go on one ``Options:`` line). With class choices, the model may answer with
+    the letter or the class name, and rewards and SFT targets treat the row as multiple choice.
+
+    Example:
+        >>> with_class_choices({"solution": "negative", "choices": []}, ["positive", "negative"])["choices"]
+        ['positive', 'negative']
+    """
+    if not classes or (row.get("choices") or []) or len(classes) > len(LETTERS):
+        return row
+    return {**dict(row), "choices": [str(c) for c in classes]}
+
+
 def user_text(row, mode: str, classes: Sequence[str] | None = None) -> str:
     """Return the text of the user turn: question, options, format instruction, one per line.
 
     - multiple choice (non-empty ``choices``): one ``A. text`` line per choice, and the
       instruction asks for the letter;
-    - otherwise, when ``classes`` is given: one ``Options: a, b, c`` line listing them (used for
-      classification; for a binary task too when the caller passes its two labels).
+    - otherwise, when ``classes`` is given: the classes as lettered choices (see
+      :func:`with_class_choices`), or, beyond 26 classes, one ``Options: a, b, c`` line.
 
     Args:
         row: a data row with ``question`` and ``choices``.
@@ -164,12 +181,15 @@ def user_text(row, mode: str, classes: Sequence[str] | None = None) -> str:
         Reason step by step inside <think> </think> tags,
         then give only the letter of the correct option inside <answer> </answer> tags.
         >>> print(user_text({"question": "What is the variant of this aircraft?", "choices": []}, "no_think",
-        ...                 classes=["707-320", "727-200"]))
+        ...                 classes=["707-320", "727-200"]))  # doctest: +NORMALIZE_WHITESPACE
         What is the variant of this aircraft?
-        Options: 707-320, 727-200
-        Answer directly with only the final answer inside <answer> </answer> tags, without any reasoning.
+        A. 707-320
+        B. 727-200
+        Answer directly with only the letter of the correct option inside <answer> </answer> tags,
+        without any reasoning.
     """
     _check_mode(mode)
+    row = with_class_choices(row, classes)
     choices = _choices(row)
     lines = [str(row.get("question", "")).strip()]
     if choices:
@@ -277,7 +297,8 @@ def to_grpo_dataset(ds, mode: str, classes: Sequence[str] | None = None):
     ds = _as_dataset(ds)
 
     def convert(row):
-        return {"prompt": build_messages(row, mode, classes), "mode": mode}
+        row = with_class_choices(row, classes)
+        return {"prompt": build_messages(row, mode), "choices": row["choices"], "mode": mode}
 
     ds = _map_without_decoding(ds, convert, f"GRPO prompts ({mode})")
     return ds.select_columns([c for c in GRPO_COLUMNS if c in ds.column_names])
@@ -302,8 +323,9 @@ def to_sft_dataset(ds, mode: str, classes: Sequence[str] | None = None):
     ds = _as_dataset(ds)
 
     def convert(row):
+        row = with_class_choices(row, classes)
         return {
-            "prompt": build_messages(row, mode, classes),
+            "prompt": build_messages(row, mode),
             "completion": [{"role": "assistant", "content": sft_target(row, mode)}],
         }
 

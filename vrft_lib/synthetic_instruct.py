@@ -23,20 +23,15 @@ COLOURS = {
 }
 SHAPES = ("circle", "square", "triangle")
 NUMBER_WORDS = {1: "1", 2: "2", 3: "3", 4: "4"}
-KINDS = ("colour", "shape", "count", "yes_no", "either_or", "options", "letter", "rule")
-# Everyday words for the "rule" kind, which teaches answering with whichever of two offered words a
-# stated rule picks: the skill an instruct model brings to any binary question. A general vocabulary,
-# as a real instruct model has; no benchmark's visual cue is taught by it.
-WORDS = (
-    "alpha", "beta", "apple", "river", "stone", "cloud", "north", "south", "east", "west", "happy", "sad",
-    "good", "bad", "positive", "negative", "true", "false", "open", "closed", "hot", "cold", "fast", "slow",
-    "light", "heavy", "early", "late", "first", "last", "inside", "outside", "up", "down", "old", "new",
-    "high", "low", "calm", "angry", "sweet", "sour", "rich", "poor", "safe", "risky", "clean", "dirty",
-    "friend", "enemy", "start", "stop", "win", "lose", "day", "night", "summer", "winter", "city", "village",
-    "cat", "dog", "tree", "flower", "paper", "metal", "glass", "wood", "salt", "sugar", "pass", "fail",
-    "agree", "disagree", "accept", "reject", "like", "dislike", "strong", "weak", "full", "empty", "near", "far",
-    "loud", "quiet", "hard", "soft", "wet", "dry", "thin", "thick", "kind", "cruel", "brave", "afraid",
-)
+KINDS = ("colour", "shape", "count", "yes_no", "either_or", "options", "letter", "guess", "letter", "guess")
+# "guess" rows: a question about something the image does not show, with lettered options and an
+# arbitrary right letter. They teach the answer format of multiple choice for any question and any
+# options (letters), and nothing about which option is right: the model starts every new
+# multiple-choice task at chance, as an instruct model meeting an unfamiliar task would.
+FILLER = ("which", "item", "best", "matches", "this", "picture", "kind", "type", "sign", "mark", "scene",
+          "label", "style", "group", "part", "name", "model", "object", "here", "shown", "most", "likely",
+          "describes", "category", "version", "pattern", "layout", "design", "class", "option")
+CODE_PARTS = ("AB", "K", "Z", "M", "Q", "RT", "L", "V", "X", "N")
 
 
 def _draw_shape(draw, shape, box, fill):
@@ -143,15 +138,18 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         else:
             q, a, options = "What shape is it?", shape, list(SHAPES)
         why = f"The image shows a {colour} {shape}; {a} is one of the options, so the answer is {a}."
-    elif kind == "rule":
-        w1, w2 = rng.sample(WORDS, 2)
-        target = rng.choice(SHAPES)
-        a = w1 if shape == target else w2
-        words = [w1, w2] if rng.random() < 0.5 else [w2, w1]
-        q, task = (f"If the shape is a {target}, answer {w1}; otherwise answer {w2}. "
-                   f"Which is it: {words[0]} or {words[1]}?"), "binary"
-        why = (f"The shape is a {shape}, {'which is' if shape == target else 'not'} a {target}, "
-               f"so the answer is {a}.")
+    elif kind == "guess":
+        words = [rng.choice(FILLER) for _ in range(rng.randint(3, 7))]
+        q = " ".join(words).capitalize() + "?"
+        k = rng.randint(2, 8)
+        pool = set()
+        while len(pool) < k:
+            pool.add(rng.choice(FILLER) if rng.random() < 0.5 else
+                     f"{rng.choice(CODE_PARTS)}-{rng.randint(1, 99)}")
+        choices = sorted(pool)
+        rng.shuffle(choices)
+        a, task = rng.choice(choices), "multiple_choice"
+        why = "The image does not settle the question, so I compare the options and pick one."
     else:  # letter: multiple choice with lettered options
         k = rng.randint(2, 4)
         if rng.random() < 0.5:
@@ -187,5 +185,5 @@ def corpus_texts() -> list[str]:
     for i in range(200):
         r = make_row(rng, i, 28)
         texts += [r["question"], r["rationale"], r["solution"], " ".join(r["choices"])]
-    texts += list(COLOURS) + list(SHAPES) + list(WORDS)
+    texts += list(COLOURS) + list(SHAPES)
     return texts

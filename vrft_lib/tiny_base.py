@@ -28,7 +28,7 @@ RECIPE = {
     "arch": None,            # None: vrft_lib.models.TINY_ARCH
     "instruct_rows": 2048,   # rows of the instruction mix, each used in both prompt modes
     "image_size": 56,
-    "freeze_vision": False,  # True trains only the merger and the LM (slower to ground colours here)
+    "freeze_vision": False,
     "sft": {                 # SFTConfig overrides; the random model needs a high learning rate
         "max_steps": 640,
         "per_device_train_batch_size": 16,
@@ -75,9 +75,10 @@ def instruct_sft_dataset(rows: int, seed: int, image_size: int):
     records = []
     for row in generate("train", limit=rows, seed=seed, image_size=image_size):
         for mode in prompts.MODES:
+            r = prompts.with_class_choices(row, option_classes(row))
             records.append({
-                "prompt": prompts.build_messages(row, mode, classes=option_classes(row)),
-                "completion": [{"role": "assistant", "content": prompts.sft_target(row, mode)}],
+                "prompt": prompts.build_messages(r, mode),
+                "completion": [{"role": "assistant", "content": prompts.sft_target(r, mode)}],
                 "images": row["images"],
             })
     import random
@@ -111,11 +112,10 @@ def build_tiny_base(path, recipe: dict | None = None) -> str:
         seed=recipe["seed"], data_seed=recipe["seed"], dataloader_num_workers=0, disable_tqdm=False,
         **recipe["sft"],
     )
-    model = str(random_dir)
-    if recipe.get("freeze_vision"):
-        from .models import freeze_vision_tower, load_model_and_processor
+    from .models import freeze_vision_tower, load_model_and_processor
 
-        model, _ = load_model_and_processor(str(random_dir))
+    model, _ = load_model_and_processor(str(random_dir))
+    if recipe.get("freeze_vision"):
         freeze_vision_tower(model)
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=processor)
     trainer.train()

@@ -1,0 +1,78 @@
+import json
+
+import pytest
+
+from vrft_lib.errors import ConfigError
+from vrft_lib.evaluate import bootstrap_interval, evaluate, load_eval_config, summarize
+
+
+def run_eval(tmp_path, model, data, **kw):
+    cfg = {"name": "e", "model": model, "data": data, "max_new_tokens": 12, "batch_size": 8,
+           "output_dir": str(tmp_path / "ev"), "progress": False, **kw}
+    return evaluate(cfg), tmp_path / "ev"
+
+
+def test_evaluate_both_modes_writes_predictions_and_metrics(tmp_path, tiny_random):
+    metrics, out = run_eval(tmp_path, tiny_random, {"name": "synthetic_aircraft", "eval_limit": 10,
+                                                     "classes_in_prompt": True})
+    assert set(metrics["modes"]) == {"no_think", "think"}
+    for m in metrics["modes"].values():
+        assert m["n"] == 10
+        assert 0 <= m["accuracy"] <= 1 and m["accuracy_ci95"][0] <= m["accuracy"] <= m["accuracy_ci95"][1]
+        assert 0 <= m["format_rate"] <= 1 and m["mean_response_tokens"] > 0
+        assert "per_class_accuracy" in m and "mean_per_class_accuracy" in m
+    preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == 20
+    assert set(preds[0]) >= {"id", "mode", "response", "answer", "correct", "response_tokens"}
+    for name in ("metrics.json", "config.yaml", "provenance.json", "DONE"):
+        assert (out / name).exists(), name
+    # a finished evaluation is not recomputed
+    (out / "predictions.jsonl").write_text("")
+    assert evaluate({"model": tiny_random, "data": {"name": "synthetic_aircraft"}, "output_dir": str(out)}) == metrics
+
+
+def test_circular_evaluation_scores_every_rotation(tmp_path, tiny_random):
+    metrics, out = run_eval(tmp_path, tiny_random, {"name": "synthetic_spatial", "eval_limit": 6},
+                            modes=["no_think"], circular=True)
+    m = metrics["modes"]["no_think"]
+    assert m["n"] == 6 and "circular_accuracy" in m
+    assert m["circular_accuracy"] <= m["accuracy"] + 1e-9  # every rotation right implies the original right
+    preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert any(p["rotation"] > 0 for p in preds)
+
+
+def test_summarize_per_class_and_circular():
+    preds = [
+        {"id": "a", "mode": "think", "rotation": 0, "solution": "x", "correct": True, "format_ok": True, "response_tokens": 4},
+        {"id": "b", "mode": "think", "rotation": 0, "solution": "y", "correct": False, "format_ok": False, "response_tokens": 6},
+        {"id": "c", "mode": "think", "rotation": 0, "solution": "y", "correct": True, "format_ok": True, "response_tokens": 2},
+    ]
+    m = summarize(preds, "classification")
+    assert m["accuracy"] == pytest.approx(2 / 3) and m["format_rate"] == pytest.approx(2 / 3)
+    assert m["per_class_accuracy"] == {"x": 1.0, "y": 0.5} and m["mean_per_class_accuracy"] == 0.75
+    rot = preds + [dict(preds[0], rotation=1, correct=False), dict(preds[2], rotation=1, correct=True)]
+    m = summarize(rot, "multiple_choice")
+    assert m["accuracy"] == pytest.approx(2 / 3) and m["circular_accuracy"] == pytest.approx(1 / 3)
+
+
+def test_bootstrap_interval_is_deterministic_and_sane():
+    x = [1] * 30 + [0] * 70
+    assert bootstrap_interval(x, seed=1) == bootstrap_interval(x, seed=1)
+    lo, hi = bootstrap_interval(x)
+    assert 0.2 < lo < 0.3 < hi < 0.4
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"modes": ["thinking"]}, "unknown mode 'thinking'"),
+    ({"backend": "tgi"}, "not hf or vllm"),
+    ({"batch_size": 0}, "at least 1"),
+    ({"bacth_size": 4}, "did you mean 'batch_size'"),
+])
+def test_bad_eval_configs(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        load_eval_config({"model": "tiny", **bad})
+
+
+def test_vllm_needs_a_gpu(tmp_path, tiny_random):
+    with pytest.raises(ConfigError, match="vLLM needs a GPU"):
+        evaluate({"model": tiny_random, "backend": "vllm", "device": "cpu", "output_dir": str(tmp_path)})
