@@ -59,7 +59,10 @@ def test_modes():
         (BINARY, "no_think", None, f"Is the content of this banner positive or negative?\n{NO_THINK_TEXT}"),
         (CLASSIFICATION, "think", None, f"Which aircraft variant is shown?\n{THINK_TEXT}"),
         (CLASSIFICATION, "no_think", ["F/A-18", "737-300", "Cessna 172"],
-         f"Which aircraft variant is shown?\nOptions: F/A-18, 737-300, Cessna 172\n{NO_THINK_TEXT}"),
+         f"Which aircraft variant is shown?\nA. F/A-18\nB. 737-300\nC. Cessna 172\n{NO_THINK_CHOICE}"),
+        (CLASSIFICATION, "no_think", [f"class {k}" for k in range(30)],
+         "Which aircraft variant is shown?\nOptions: " + ", ".join(f"class {k}" for k in range(30))
+         + f"\n{NO_THINK_TEXT}"),
         (MULTIPLE_CHOICE, "think", None,
          f"Did the camera move left or right between the two frames?\nA. left\nB. right\n{THINK_CHOICE}"),
         (MULTIPLE_CHOICE, "no_think", ["ignored"],
@@ -133,7 +136,8 @@ def test_grpo_dataset_columns(dataset):
     row = grpo[2]
     assert row["prompt"] == build_messages(MULTIPLE_CHOICE, "think")
     assert len(row["images"]) == 2 and isinstance(row["images"][0], Image.Image)
-    assert "Options: F/A-18, 737-300" in grpo[1]["prompt"][0]["content"][-1]["text"]
+    assert "A. F/A-18\nB. 737-300" in grpo[1]["prompt"][0]["content"][-1]["text"]
+    assert grpo["choices"][1] == ["F/A-18", "737-300"]  # so that the rewards accept the letter too
 
 
 def test_sft_dataset_columns(dataset):

@@ -57,6 +57,30 @@ SFT_PAPER_DEFAULTS: dict[str, Any] = dict(
     gradient_accumulation_steps=4,
     learning_rate=1e-5,
 )
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-4`` as a string; researchers write learning rates that way."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    __import__("re").compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", __import__("re").X),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str):
+    """``yaml.safe_load`` that also reads ``1e-4`` as a float.
+
+    >>> load_yaml("lr: 1e-4\nsteps: 300")
+    {'lr': 0.0001, 'steps': 300}
+    """
+    return yaml.load(text, Loader=_Loader)
+
+
 DEFAULT_REWARDS = [{"name": "accuracy", "weight": 1.0}, {"name": "format", "weight": 1.0}]
 
 
@@ -184,7 +208,7 @@ def load_run_config(source, where: str | None = None, **overrides) -> RunConfig:
         if not path.exists():
             raise ConfigError(f"Run config file '{path}' does not exist. Give the path of a YAML run config.")
         try:
-            d = yaml.safe_load(path.read_text()) or {}
+            d = load_yaml(path.read_text()) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"Run config file '{path}' is not valid YAML: {e}") from None
         where = where or str(path)

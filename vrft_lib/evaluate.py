@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import DataSpec, ModelSpec, PROMPT_MODES, _build, dump_yaml
+from .config import DataSpec, ModelSpec, PROMPT_MODES, _build, dump_yaml, load_yaml
 from .errors import ConfigError, VrftError, did_you_mean
 from .provenance import provenance, write_json
 
@@ -72,7 +72,7 @@ def load_eval_config(source, **overrides) -> EvalConfig:
         p = Path(source)
         if not p.exists():
             raise ConfigError(f"Eval config file '{p}' does not exist.")
-        d, where = yaml.safe_load(p.read_text()) or {}, str(p)
+        d, where = load_yaml(p.read_text()) or {}, str(p)
     d.update(overrides)
     if isinstance(d.get("model"), str):
         d["model"] = {"name_or_path": d["model"]}

@@ -28,7 +28,10 @@ def accelerate_command(cfg: RunConfig, run_yaml: str | os.PathLike, device: str 
 
     >>> cfg = load_run_config({"name": "x", "method": "sft", "num_processes": 2, "device": "cpu"})
     >>> " ".join(accelerate_command(cfg, "run.yaml")[3:])
-    '--num_processes 2 --num_machines 1 --mixed_precision no --dynamo_backend no --cpu -m vrft_lib.train run.yaml'
+    '--num_processes 2 --num_machines 1 --mixed_precision no --dynamo_backend no --multi_gpu -m vrft_lib.train run.yaml'
+
+    ``--multi_gpu`` is accelerate's torchrun launcher; on a CPU machine the processes join a gloo
+    group (the run config's ``device: cpu``), which is how the tests run two CPU processes.
     """
     cmd = [sys.executable, "-m", "accelerate.commands.launch"]
     if cfg.accelerate_config:
@@ -42,8 +45,8 @@ def accelerate_command(cfg: RunConfig, run_yaml: str | os.PathLike, device: str 
     cmd += ["--num_processes", str(cfg.num_processes)]
     if not cfg.accelerate_config:
         cmd += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    if detect_device(device or cfg.device) == "cpu":
-        cmd += ["--cpu"]
+        if cfg.num_processes > 1:
+            cmd += ["--multi_gpu"]
     cmd += ["-m", "vrft_lib.train", str(run_yaml)]
     return cmd
 
@@ -62,6 +65,8 @@ def launch_training(config, stream=None, **overrides) -> Path:
     stream = stream or sys.stdout
     print("[vrft] " + " ".join(cmd), file=stream, flush=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if detect_device(cfg.device) == "cpu":
+        env["ACCELERATE_USE_CPU"] = "true"
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                           bufsize=1) as proc:
         tail: list[str] = []

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import dump_yaml, load_run_config, resolve_trainer_args
+from .config import dump_yaml, load_run_config, load_yaml, resolve_trainer_args
 from .errors import ConfigError, VrftError, did_you_mean
 from .experiment import _merge, prepare
 from .provenance import peak_rss_mb, write_json
@@ -77,7 +77,7 @@ def load_study(path) -> dict:
     if not p.exists():
         raise ConfigError(f"Study file '{p}' does not exist. Give a study YAML such as params/smoke.yaml.")
     try:
-        study = yaml.safe_load(p.read_text()) or {}
+        study = load_yaml(p.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"Study file '{p}' is not valid YAML: {e}") from None
     if not isinstance(study, dict):

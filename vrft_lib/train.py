@@ -206,11 +206,15 @@ def train(config, **overrides) -> Path:
     if cfg.method == "none":
         raise ConfigError(f"run '{cfg.name}' has method 'none' (training-free): there is nothing to train.")
     run_dir = cfg.run_dir
+    _check_run_dir(cfg)
     if is_done(run_dir):
         print(f"[vrft] run '{cfg.name}' already finished in {run_dir}; nothing to do.")
         return run_dir
-    state = PartialState()
-    _check_run_dir(cfg)
+    # The same device choice as the trainer's (a CPU run joins a gloo group when launched in several
+    # processes); PartialState is shared, so the first one made decides.
+    from .config import detect_device
+
+    state = PartialState(cpu=detect_device(cfg.device) == "cpu")
     args = resolve_trainer_args(cfg, num_processes=state.num_processes)
     if state.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)

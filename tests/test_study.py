@@ -1,0 +1,107 @@
+"""`vrft study` end to end on a reduced study (slow), plus its planning (fast)."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from vrft_lib.errors import ConfigError
+from vrft_lib.study import expand_study, load_study, resolve_plan
+
+
+def vrft(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "vrft_lib.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_smoke_study_expands_to_the_papers_matrix(tmp_path):
+    study = load_study("params/smoke.yaml")
+    runs = expand_study(study, tmp_path)
+    ids = {r.run_id for r in runs}
+    for b in ("synthetic_banner", "synthetic_aircraft", "synthetic_spatial"):
+        for v in ("training_free", "sft", "rft"):
+            assert f"{b}/{v}/seed0" in ids
+    assert "synthetic_aircraft/rft_length/seed0" in ids and "synthetic_spatial/rft_length/seed0" in ids
+    assert "synthetic_banner/rft_length/seed0" not in ids
+    rl = next(r for r in runs if r.run_id == "synthetic_spatial/rft_length/seed0")
+    assert [x["name"] for x in rl.parameters["run"]["rewards"]] == ["accuracy", "format", "length"]
+    plan = resolve_plan(runs)
+    for p in plan:
+        assert (p["trainer_args"] is None) == (p["variant"] == "training_free")
+        if p["variant"] in ("rft", "rft_length"):
+            assert p["trainer_args"]["beta"] == 0.04 and p["trainer_args"]["loss_type"] == "grpo"
+
+
+def test_dry_run_json_loads_no_model(tmp_path):
+    proc = vrft("study", "params/smoke.yaml", "--out", tmp_path / "o", "--dry-run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert len(plan["runs"]) == 11 and not (tmp_path / "o").exists()
+    text = vrft("study", "params/smoke.yaml", "--out", tmp_path / "o", "--dry-run").stdout
+    assert "synthetic_spatial/rft_length/seed0" in text
+
+
+@pytest.mark.parametrize("patch, match", [
+    ({"benchmarks": {"synthetic_banner": {"lable": "x"}}}, "unknown key 'lable' \\(did you mean 'label'\\?\\)"),
+    ({"variants": ["rft", "ppo"]}, "unknown variant 'ppo'"),
+    ({"seeds": []}, "seeds must be a non-empty list"),
+    ({"reference": "paper_tabel1"}, "did you mean 'paper_table1'"),
+    ({"sedes": [0]}, "did you mean 'seeds'"),
+])
+def test_bad_study_files_name_the_key(tmp_path, patch, match):
+    study = yaml.safe_load(open("params/smoke.yaml"))
+    for k, v in patch.items():
+        if isinstance(v, dict) and isinstance(study.get(k), dict):
+            for kk, vv in v.items():
+                study[k][kk].update(vv)
+        else:
+            study[k] = v
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(study))
+    with pytest.raises(ConfigError, match=match):
+        load_study(p)
+    proc = vrft("study", p, "--dry-run")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "error:" in proc.stderr
+
+
+@pytest.mark.slow
+def test_reduced_study_reports_every_cell(mini_study):
+    out = mini_study["out"]
+    assert (out / "report.html").exists() and (out / "report.ipynb").exists()
+    table = pd.read_csv(out / "table1.csv")
+    main = table[table["method"].isin(["training_free", "sft", "rft"])]
+    assert len(main) == 2 * 3 * 2  # benchmarks x methods x modes
+    assert main["accuracy"].notna().all() and main["paper_accuracy"].notna().all()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["findings"], "no findings were generated"
+    html = (out / "report.html").read_text()
+    for section in ("Table 1", "Figure 1", "Figure 2", "Findings", "How it was made"):
+        assert section in html, section
+    for run in ("synthetic_banner/rft/seed0", "synthetic_spatial/rft_length/seed0"):
+        d = out / "runs" / run
+        assert (d / "DONE").exists() and (d / "notebook.ipynb").exists() and (d / "parameters.yaml").exists()
+        assert (d / "train" / "steps.csv").exists() and (d / "eval" / "metrics.json").exists()
+    steps = pd.read_csv(out / "runs/synthetic_spatial/rft_length/seed0/train/steps.csv")
+    assert steps["length_reward"].notna().all()
+
+
+@pytest.mark.slow
+def test_second_study_run_recomputes_nothing(mini_study):
+    before = (mini_study["out"] / "runs/synthetic_banner/rft/seed0/DONE").read_text()
+    proc = vrft("study", mini_study["params"], "--out", mini_study["out"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "7 already finished, 0 to run" in proc.stdout + proc.stderr
+    assert (mini_study["out"] / "runs/synthetic_banner/rft/seed0/DONE").read_text() == before
+
+
+@pytest.mark.slow
+def test_a_different_study_in_the_same_folder_is_refused(mini_study, tmp_path):
+    other = yaml.safe_load(mini_study["params"].read_text())
+    other["seeds"] = [1]
+    p = tmp_path / "other.yaml"
+    p.write_text(yaml.safe_dump(other))
+    proc = vrft("study", p, "--out", mini_study["out"])
+    assert proc.returncode == 2 and "holds a different study" in proc.stderr
