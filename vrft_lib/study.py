@@ -264,6 +264,12 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
             if not done:
                 todo.append(r)
         skipped = len(runs) - len(todo)
+        if any(r.parameters["run"].get("model") == "tiny" for r in todo):
+            from .tiny_base import ensure_tiny_base
+
+            t = time.perf_counter()
+            print(f"[vrft] tiny instruct base: {ensure_tiny_base()}", file=stream, flush=True)
+            timings["tiny_base"] = round(time.perf_counter() - t, 2)
         print(f"[vrft] study '{study['name']}': {len(runs)} runs, {skipped} already finished, {len(todo)} to run "
               f"-> {out}", file=stream, flush=True)
         bar = tqdm(todo, desc="study", unit="run", file=stream, disable=not todo)
@@ -282,7 +288,8 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
         bar.close()
     t_report = time.perf_counter()
     render_report(out)
-    summary = {"study": study["name"], "out": str(out), "runs": len(runs), "ran": list(timings),
+    summary = {"study": study["name"], "out": str(out), "runs": len(runs),
+               "ran": [k for k in timings if k != "tiny_base"],
                "failures": failures, "run_seconds": timings,
                "report_seconds": round(time.perf_counter() - t_report, 2),
                "total_seconds": round(time.perf_counter() - t_start, 2),
