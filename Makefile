@@ -10,7 +10,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
 
-.PHONY: help setup test test-fast study lab bench lock clean-outputs
+.PHONY: help setup test test-fast test-slurm study lab bench lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ test: setup  ## install, then run the whole test suite (library, notebooks, a re
 
 test-fast: setup  ## the tests that train nothing
 	$(PY) -m pytest tests vrft_lib -m "not slow"
+
+test-slurm: setup  ## the Slurm hand-off against a real one-node Slurm on loopback (root; installs slurm-wlm, munge)
+	bash scripts/slurm_local_test.sh
 
 study: setup  ## run the embedded default study into outputs/smoke/ and render its report
 	$(VENV)/bin/vrft study params/smoke.yaml --out outputs/smoke

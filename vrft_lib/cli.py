@@ -84,6 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="with --dry-run: machine-readable plan")
     s.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
     s.add_argument("--report-only", action="store_true", help="only re-render the report from finished runs")
+    s.add_argument("--no-report", action="store_true", help="run the runs but do not render the report "
+                   "(what each cluster job does; the report job renders it)")
+    s.add_argument("--submit", choices=["slurm"], help="submit one cluster job per unfinished run, then the "
+                   "report job, and return (with --dry-run: print the jobs only)")
+    s.add_argument("--partition", help="with --submit: the Slurm partition of every job (default: the study's "
+                   "slurm.partition)")
+    s.add_argument("--time", help="with --submit: the time limit of each run job, minutes or [D-]HH:MM:SS "
+                   "(default: the study's slurm.train.time / slurm.evaluate.time)")
+    s.add_argument("--status", action="store_true", help="show where each run stands: done, its Slurm job's "
+                   "state, or not submitted")
     s.set_defaults(func=_cmd_study)
 
     s = sub.add_parser("train", help="train one GRPO or SFT run from a run YAML")

@@ -352,8 +352,11 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
 
 def dump_yaml(data, path) -> None:
     """Write YAML atomically (write, then rename)."""
+    import tempfile
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")  # unique per writer
+    with os.fdopen(fd, "w") as f:
+        f.write(yaml.safe_dump(data, sort_keys=False))
     os.replace(tmp, path)

@@ -74,10 +74,13 @@ def provenance(**extra) -> dict:
 
 def write_json(data, path) -> None:
     """Write JSON atomically (write, then rename), so that a reader never sees half a file."""
+    import tempfile
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")  # unique per writer
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(data, indent=2, default=str))
     os.replace(tmp, path)
 
 

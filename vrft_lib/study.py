@@ -123,6 +123,33 @@ def load_study(path) -> dict:
     return study
 
 
+def select_runs(runs: list, only: str | None) -> list:
+    """The runs ``--only`` names: the run whose id is exactly ``only``, else the ids matching it as a glob
+    (or containing it). Exact first, so ``sat/rft/seed1`` is not also ``sat/rft/seed10``."""
+    if not only:
+        return list(runs)
+    exact = [r for r in runs if r.run_id == only]
+    return exact or [r for r in runs if fnmatch.fnmatch(r.run_id, only) or fnmatch.fnmatch(r.run_id, f"*{only}*")]
+
+
+def _study_path(study: dict, value: str, where: str) -> str:
+    """An absolute path for a relative path written in a study: from the working directory, else the
+    study file's folder, else the kit's root. Notebooks run in notebooks/, so relative paths must not
+    reach them."""
+    p = Path(value).expanduser()
+    if p.is_absolute():
+        return str(p)
+    bases = [Path.cwd()]
+    if study.get("_source"):
+        bases.append(Path(study["_source"]).parent)
+    bases.append(Path(__file__).resolve().parent.parent)
+    for base in bases:
+        if (base / p).exists():
+            return str((base / p).resolve())
+    raise ConfigError(f"study '{study['name']}': {where}: file '{value}' not found (looked in "
+                      f"{', '.join(str(b) for b in bases)}). Use one of params/accelerate/*.yaml or an absolute path.")
+
+
 def _run_dict(study: dict, key: str, variant: str, seed: int) -> dict:
     """The run config (a dict) of one run of the study."""
     b = study["benchmarks"][key]
@@ -142,6 +169,8 @@ def _run_dict(study: dict, key: str, variant: str, seed: int) -> dict:
             run["rewards"].append(copy.deepcopy(study["length_reward"]))
     elif method == "sft":
         run.update(_merge(study.get("sft") or {}, b.get("sft") or {}))
+    if run.get("accelerate_config"):
+        run["accelerate_config"] = _study_path(study, run["accelerate_config"], "accelerate_config")
     return run
 
 
@@ -235,7 +264,7 @@ def _dir_size_mb(path: Path) -> float:
 
 
 def run_study(params, out=None, only=None, force=False, fail_fast=False, report_only=False,
-              stream=sys.stdout) -> dict:
+              no_report=False, stream=sys.stdout) -> dict:
     """Run a study end to end (see the module docstring); return a summary dict."""
     from tqdm.auto import tqdm
 
@@ -243,7 +272,7 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
     out = Path(out or Path("outputs") / study["name"]).resolve()
     runs = expand_study(study, out)
     if only:
-        runs = [r for r in runs if fnmatch.fnmatch(r.run_id, only) or fnmatch.fnmatch(r.run_id, f"*{only}*")]
+        runs = select_runs(runs, only)
         if not runs:
             raise ConfigError(f"--only '{only}' matches no run of study '{study['name']}'. Run ids look like "
                               f"'{expand_study(study, out)[0].run_id}'; see `vrft study {params} --dry-run`.")
@@ -264,14 +293,14 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
             if not done:
                 todo.append(r)
         skipped = len(runs) - len(todo)
+        print(f"[vrft] study '{study['name']}': {len(runs)} runs, {skipped} already finished, {len(todo)} to run "
+              f"-> {out}", file=stream, flush=True)
         if any(r.parameters["run"].get("model") == "tiny" for r in todo):
             from .tiny_base import ensure_tiny_base
 
             t = time.perf_counter()
             print(f"[vrft] tiny instruct base: {ensure_tiny_base()}", file=stream, flush=True)
             timings["tiny_base"] = round(time.perf_counter() - t, 2)
-        print(f"[vrft] study '{study['name']}': {len(runs)} runs, {skipped} already finished, {len(todo)} to run "
-              f"-> {out}", file=stream, flush=True)
         bar = tqdm(todo, desc="study", unit="run", file=stream, disable=not todo)
         for r in bar:
             bar.set_postfix_str(r.run_id)
@@ -287,7 +316,8 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
                     break
         bar.close()
     t_report = time.perf_counter()
-    render_report(out)
+    if not no_report:  # cluster run jobs leave the report to the study's report job
+        render_report(out)
     summary = {"study": study["name"], "out": str(out), "runs": len(runs),
                "ran": [k for k in timings if k != "tiny_base"],
                "failures": failures, "run_seconds": timings,
@@ -295,7 +325,8 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
                "total_seconds": round(time.perf_counter() - t_start, 2),
                "peak_rss_mb": round(peak_rss_mb(), 1), "output_mb": round(_dir_size_mb(out), 1)}
     write_json(summary, out / "last_invocation.json")
-    print(f"[vrft] report: {out / 'report.html'}   (output folder {summary['output_mb']:.0f} MB, "
+    print(("[vrft] report not rendered (--no-report)" if no_report else f"[vrft] report: {out / 'report.html'}")
+          + f"   (output folder {summary['output_mb']:.0f} MB, "
           f"{summary['total_seconds']:.0f} s)", file=stream, flush=True)
     if failures:
         lines = "\n".join(f"  - {f['run_id']}: {f['error']} (notebook: {f['notebook']})" for f in failures)
@@ -313,12 +344,24 @@ def _short_error(e: Exception) -> str:
 
 
 def run_study_cli(ns) -> int:
+    if getattr(ns, "status", False):
+        from .slurm import format_status, study_status
+
+        study = load_study(ns.params)
+        print(format_status(study_status(ns.out or Path("outputs") / study["name"])))
+        return 0
+    if getattr(ns, "submit", None):
+        from .slurm import submit_study
+
+        submit_study(ns.params, out=ns.out, only=ns.only, partition=ns.partition, time=ns.time,
+                     dry_run=ns.dry_run, force=ns.force, as_json=ns.json)
+        return 0
     if ns.dry_run:
         study = load_study(ns.params)
         out = Path(ns.out or Path("outputs") / study["name"]).resolve()
         runs = expand_study(study, out)
         if ns.only:
-            runs = [r for r in runs if fnmatch.fnmatch(r.run_id, ns.only) or fnmatch.fnmatch(r.run_id, f"*{ns.only}*")]
+            runs = select_runs(runs, ns.only)
         plan = resolve_plan(runs)
         if ns.json:
             print(json.dumps({"study": study["name"], "out": str(out), "runs": plan}, indent=2, default=str))
@@ -330,5 +373,5 @@ def run_study_cli(ns) -> int:
                 print(f"  [{p['status']:7s}] {p['run_id']:42s} {p['notebook']:20s} {steps}")
         return 0
     run_study(ns.params, out=ns.out, only=ns.only, force=ns.force, fail_fast=ns.fail_fast,
-              report_only=ns.report_only)
+              report_only=ns.report_only, no_report=getattr(ns, "no_report", False))
     return 0

@@ -240,7 +240,15 @@ def train(config, **overrides) -> Path:
     train_seconds = time.perf_counter() - t0
 
     final = run_dir / "model"
-    trainer.save_model(str(final))
+    if cfg.peft:
+        # model/ must be a full checkpoint (the evaluation loads it as one): keep the adapter in adapter/
+        # and save the base weights with the adapter merged in.
+        trainer.save_model(str(run_dir / "adapter"))
+        if state.is_main_process:
+            merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+            merged.save_pretrained(str(final))
+    else:
+        trainer.save_model(str(final))
     if state.is_main_process:
         processor.save_pretrained(str(final))
         table = steps_table(trainer.state.log_history, timer.times)
