@@ -85,6 +85,9 @@ def load_study(path) -> dict:
     for k in study:
         if k not in STUDY_KEYS:
             raise ConfigError(f"{p}: unknown key '{k}'{did_you_mean(k, STUDY_KEYS)}. Valid keys: {', '.join(STUDY_KEYS)}.")
+    from .validate import check_study_fields
+
+    check_study_fields(study, p)  # types of the study's own fields, before they are used
     study.setdefault("name", p.stem)
     study.setdefault("seeds", [0])
     study.setdefault("variants", list(VARIANTS))
@@ -276,9 +279,12 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
         if not runs:
             raise ConfigError(f"--only '{only}' matches no run of study '{study['name']}'. Run ids look like "
                               f"'{expand_study(study, out)[0].run_id}'; see `vrft study {params} --dry-run`.")
-    resolve_plan(runs)  # validate everything before any work starts
-    if not force:
-        _check_out_dir(study, out)
+    from .validate import validate_study
+
+    # Everything the runs to do need (configs, data files, models, machine, output folder) is
+    # checked before any work starts; finished runs are skipped, so they need nothing.
+    pending = [r for r in runs if force or not (Path(r.run_dir) / "DONE").exists()]
+    validate_study(study, [] if report_only else pending, out, force=force)
     out.mkdir(parents=True, exist_ok=True)
     dump_yaml({k: v for k, v in study.items() if not k.startswith("_")}, out / "study.yaml")
     t_start = time.perf_counter()
@@ -362,6 +368,10 @@ def run_study_cli(ns) -> int:
         runs = expand_study(study, out)
         if ns.only:
             runs = select_runs(runs, ns.only)
+        from .validate import validate_study
+
+        # configs and the output folder only: a dry run is for a login node, with no GPU and no data
+        validate_study(study, runs, out, force=ns.force, check_environment=False)
         plan = resolve_plan(runs)
         if ns.json:
             print(json.dumps({"study": study["name"], "out": str(out), "runs": plan}, indent=2, default=str))

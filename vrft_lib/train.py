@@ -61,6 +61,46 @@ def resolve_model_path(name_or_path: str) -> str:
     return _resolve(name_or_path)
 
 
+def last_complete_checkpoint(trainer_dir) -> str | None:
+    """The newest ``checkpoint-N`` folder that was written to the end, or None.
+
+    The Trainer writes a checkpoint's files one after the other and ``trainer_state.json`` last, so a
+    run killed while saving leaves a folder without it; resuming from that folder fails (no
+    trainer_state.json) on every later attempt. Such a folder is passed over.
+    """
+    import re
+
+    found = []
+    for path in Path(trainer_dir).glob("checkpoint-*"):
+        match = re.fullmatch(r"checkpoint-(\d+)", path.name)
+        if match and path.is_dir():
+            found.append((int(match.group(1)), path))
+    for _, path in sorted(found, reverse=True):
+        if (path / "trainer_state.json").is_file():
+            return str(path)
+    return None
+
+
+def _restore_weights(trainer, checkpoint: str) -> None:
+    """Load a checkpoint's weights into the trainer's model the way ``from_pretrained`` reads them.
+
+    The Trainer resumes with a plain ``load_state_dict(strict=False)`` of the checkpoint's
+    ``model.safetensors``, but a Qwen2.5-VL checkpoint is saved under the original key names
+    (``model.layers.*``, ``visual.*``) while the module's are ``model.language_model.layers.*`` and
+    ``model.visual.*``: no weight matches, and training would go on from the base model's weights
+    with the optimizer state of the checkpoint (huggingface/transformers#43701). DeepSpeed and FSDP
+    restore their own states, and LoRA adapters load by name, so they are left to the Trainer.
+    """
+    if trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled:
+        return
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if getattr(model, "peft_config", None):
+        return
+    loaded = type(model).from_pretrained(checkpoint, dtype=next(model.parameters()).dtype)
+    model.load_state_dict(loaded.state_dict(), strict=True)
+    del loaded
+
+
 def _check_run_dir(cfg: RunConfig) -> None:
     """Refuse to mix two different runs in one folder (nothing a user made is overwritten)."""
     saved = cfg.run_dir / "config.yaml"
@@ -200,7 +240,7 @@ def train_dataset_for(cfg: RunConfig):
 def train(config, **overrides) -> Path:
     """Train one run and return its run folder. ``config``: a YAML path, a dict or a RunConfig."""
     from accelerate import PartialState
-    from transformers.trainer_utils import get_last_checkpoint, set_seed
+    from transformers.trainer_utils import set_seed
 
     cfg = load_run_config(config, **overrides)
     if cfg.method == "none":
@@ -232,9 +272,11 @@ def train(config, **overrides) -> Path:
     timer = _StepTimer()
     trainer = build_trainer(cfg, model_path, processor, dataset, args, callbacks=[timer.callback])
     trainer_dir = Path(args["output_dir"])
-    resume = get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
-    if resume and state.is_main_process:
-        print(f"[vrft] resuming run '{cfg.name}' from {resume}")
+    resume = last_complete_checkpoint(trainer_dir) if trainer_dir.is_dir() else None
+    if resume:
+        _restore_weights(trainer, resume)
+        if state.is_main_process:
+            print(f"[vrft] resuming run '{cfg.name}' from {resume}")
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.perf_counter() - t0

@@ -1,0 +1,728 @@
+"""Check a study, or one run, before any work starts.
+
+A study is hours of GPU time, so everything that can be checked cheaply is checked up front, in the
+process that runs ``vrft study``, before the first notebook starts: the run and eval configs (types,
+ranges, the TRL trainer fields, batch arithmetic), the data each run will read (dataset roots,
+annotation files, splits, class lists: file checks only, no image is decoded), the models (a hub id
+with no network and no local copy), what this machine allows (GPU-only options on a CPU) and the
+output folder (a different study, unfinished runs of a different config, write permission). Each
+problem is a :class:`~vrft_lib.errors.VrftError` whose one-paragraph message names the study file,
+the run, the field or path, what is wrong and how to fix it. Nothing here loads a model, and the
+checks are deterministic apart from a connection attempt to the hub for a hub id that is neither
+cached nor marked offline.
+
+::
+
+    from vrft_lib.study import expand_study, load_study
+    from vrft_lib.validate import validate_study
+
+    study = load_study("params/smoke.yaml")
+    validate_study(study, expand_study(study, "outputs/smoke"), "outputs/smoke")
+
+What needs the images themselves (a corrupt file) is found when the data are loaded: the loaders'
+``on_bad_image`` option chooses between stopping with the file's name and skipping with a count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+import re
+import types
+import typing
+from pathlib import Path
+
+from .errors import ConfigError, DataError, ModelError, VrftError, did_you_mean
+
+SYNTHETIC_BENCHMARKS = ("synthetic_banner", "synthetic_aircraft", "synthetic_spatial")
+TASK_KINDS = ("perception", "reasoning", "binary")
+SAT_HEAD_ROWS = 256           # rows of a SAT file whose answers are checked up front
+HUB_PROBE_SECONDS = 3.0       # connection attempt to the hub for a hub id that is not cached
+FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+# Study fields and the types they take (beyond what load_study checks).
+_MAPPING = (dict, type(None))
+STUDY_FIELD_TYPES = {
+    "name": (str,), "description": (str, type(None)), "synthetic": (bool,), "model": (str, dict),
+    "train_mode": (str,), "benchmarks": (dict,), "variants": (list,), "rft": _MAPPING, "sft": _MAPPING,
+    "length_reward": _MAPPING, "evaluation": _MAPPING, "run_defaults": _MAPPING, "reference": (str, dict, type(None)),
+    "slurm": _MAPPING, "seeds": (list,),
+}
+BENCHMARK_FIELD_TYPES = {
+    "label": (str,), "task_kind": (str,), "data": (str, dict), "length_reward": (bool, type(None)),
+    "rft": _MAPPING, "sft": _MAPPING, "evaluation": _MAPPING, "run_defaults": _MAPPING,
+}
+_TYPE_NAMES = {str: "a string", dict: "a mapping", list: "a list", bool: "true or false", int: "an integer",
+               float: "a number", type(None): "null"}
+
+# Trainer fields with a range (checked on the resolved arguments, paper defaults included).
+_AT_LEAST_ONE = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_completion_length",
+                 "steps_per_generation", "generation_batch_size", "num_iterations", "max_prompt_length",
+                 "max_length")
+_POSITIVE = ("learning_rate", "temperature", "num_train_epochs")
+_NON_NEGATIVE = ("beta", "weight_decay", "warmup_steps", "max_grad_norm", "epsilon")
+
+
+# ----------------------------------------------------------------------------------------------
+# the study
+# ----------------------------------------------------------------------------------------------
+
+
+def check_study_fields(study: dict, source=None) -> None:
+    """Check the types and values of a study's own fields (a raw or a loaded study dict).
+
+    Meant for :func:`vrft_lib.study.load_study`, before it fills in defaults: a wrong type there
+    (``rft: 5``, a benchmark given as a list) would otherwise surface as a traceback.
+
+    >>> check_study_fields({"benchmarks": {"b": {"task_kind": "reasonning"}}}, "s.yaml")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: s.yaml: benchmarks.b.task_kind: unknown kind 'reasonning' (did you mean 'reasoning'?); ...
+    """
+    src = str(source or study.get("_source") or f"study '{study.get('name', '?')}'")
+    for key, allowed in STUDY_FIELD_TYPES.items():
+        if key in study:
+            _check_type(study[key], allowed, f"{src}: {key}")
+    if "variants" in study:
+        for v in study["variants"]:
+            _check_type(v, (str,), f"{src}: variants")
+    if isinstance(study.get("train_mode"), str):
+        from .config import PROMPT_MODES
+
+        mode = study["train_mode"]
+        if mode not in PROMPT_MODES:
+            raise ConfigError(f"{src}: train_mode: unknown mode '{mode}'{did_you_mean(mode, PROMPT_MODES)}; "
+                              f"use {' or '.join(PROMPT_MODES)}.")
+    if isinstance(study.get("model"), dict) and not study["model"].get("name_or_path"):
+        raise ConfigError(f"{src}: model: a mapping must name the model in 'name_or_path' "
+                          "(e.g. {name_or_path: Qwen/Qwen2.5-VL-7B-Instruct, dtype: bfloat16}).")
+    rft = study.get("rft") or {}
+    if "rewards" in rft and not isinstance(rft["rewards"], list):
+        raise ConfigError(f"{src}: rft.rewards: expected a list like [{{name: accuracy}}, {{name: format}}], "
+                          f"got {rft['rewards']!r}.")
+    for key, spec in (study.get("benchmarks") or {}).items():
+        where = f"{src}: benchmarks.{key}"
+        _check_type(spec, (dict, type(None)), where)
+        for field, allowed in BENCHMARK_FIELD_TYPES.items():
+            if spec and field in spec:
+                _check_type(spec[field], allowed, f"{where}.{field}")
+        kind = (spec or {}).get("task_kind")
+        if kind is not None and kind not in TASK_KINDS:
+            raise ConfigError(f"{where}.task_kind: unknown kind '{kind}'{did_you_mean(kind, TASK_KINDS)}; "
+                              f"use one of {', '.join(TASK_KINDS)} (the report's findings group by it).")
+        variants = study.get("variants") or ["rft_length"]
+        if (spec or {}).get("length_reward") and "rft_length" in variants and not study.get("length_reward"):
+            raise ConfigError(f"{where}.length_reward is true, but the study has no top-level 'length_reward' "
+                              "entry (e.g. {name: length, target_length: 64, scope: think}). Add one, or set "
+                              f"benchmarks.{key}.length_reward: false.")
+
+
+def _check_type(value, allowed: tuple, where: str) -> None:
+    if isinstance(value, bool) and bool not in allowed:
+        ok = False
+    else:
+        ok = isinstance(value, allowed)
+    if not ok:
+        expected = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in allowed if t is not type(None))
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}.")
+
+
+def validate_study(study: dict, runs: list, out_dir, *, force: bool = False, check_environment: bool = True) -> None:
+    """Check everything the runs of a study need, before any of them starts.
+
+    Args:
+        study: a study dict from :func:`vrft_lib.study.load_study`.
+        runs: the runs to check (:func:`vrft_lib.study.expand_study`, maybe filtered by ``--only``).
+        out_dir: the study's output folder.
+        force: the runs will be recomputed (``--force``): finished run folders are replaced, so a
+            different study in ``out_dir`` is not an error.
+        check_environment: also check what depends on this machine: the dataset files, the models
+            (a local copy or hub access), that a GPU asked for exists, the notebooks and kernel, write
+            permission. ``False`` checks only the configs and the output folder, which is what
+            ``--dry-run`` needs on a login node with no GPU and no data. GPU-only options are always
+            checked against the device a run resolves to here.
+
+    Raises:
+        ConfigError, DataError, ModelError: the first problem found, named in one paragraph.
+    """
+    from .experiment import prepare
+    from .study import notebooks_dir  # the runs' working folder (papermill's cwd)
+
+    src = study.get("_source") or f"study '{study.get('name', '?')}'"
+    out = Path(out_dir).resolve()
+    check_study_fields(study, src)
+    cache: dict = {}
+    for run in runs:
+        try:
+            cfg, ev = prepare(run.parameters["run"], run.parameters["evaluation"], run.run_dir)
+            validate_run(cfg, ev, check_environment=check_environment, _cache=cache, _cwd=notebooks_dir())
+        except VrftError as e:
+            raise _in_study(e, study, src, run) from None
+    if check_environment:
+        _check_notebooks(runs, src)
+        _check_writable(out)
+    if not force:
+        from .study import _check_out_dir
+
+        _check_out_dir(study, out)
+    conflicts = [(run, diff) for run, diff in run_dir_conflicts(runs)
+                 if not (force and (Path(run.run_dir) / "DONE").exists())]
+    if conflicts:
+        listing = "; ".join(f"{r.run_id} in '{Path(r.run_dir) / 'train'}' (differs in: {', '.join(d)})"
+                            for r, d in conflicts)
+        raise ConfigError(
+            f"Output folder '{out}' holds unfinished runs of a different config: {listing}. They would "
+            "be refused when they resume. Delete those run folders to start them over (finished runs are "
+            "replaced by --force), or use another --out."
+        )
+
+
+def _in_study(e: VrftError, study: dict, src: str, run) -> VrftError:
+    """The same error, prefixed with the study file and the run (and where an unknown key was set)."""
+    msg = str(e)
+    origin = ""
+    m = re.search(r"unknown (?:key|\w+ field) '([^']+)'", msg)
+    if m:
+        found = _find_key(study, run.benchmark, m.group(1))
+        if found:
+            origin = f"; set in {', '.join(found)}"
+    prefix = f"Study file '{src}', run {run.run_id} (benchmarks.{run.benchmark}, variant {run.variant}{origin}): "
+    try:
+        return type(e)(prefix + msg)
+    except TypeError:  # an error class with another constructor
+        return ConfigError(prefix + msg)
+
+
+def _find_key(study: dict, benchmark: str, key: str) -> list[str]:
+    """Dotted paths of the study sections (feeding a run) that set ``key``."""
+    sections = [(name, study.get(name)) for name in ("run_defaults", "rft", "sft", "evaluation", "length_reward")]
+    spec = (study.get("benchmarks") or {}).get(benchmark) or {}
+    sections += [(f"benchmarks.{benchmark}.{name}", spec.get(name))
+                 for name in ("data", "run_defaults", "rft", "sft", "evaluation")]
+    found = []
+
+    def walk(node, path, depth):
+        if not isinstance(node, dict) or depth > 3:
+            return
+        for k, v in node.items():
+            if k == key:
+                found.append(f"{path}.{k}")
+            walk(v, f"{path}.{k}", depth + 1)
+
+    for name, node in sections:
+        walk(node, name, 0)
+    return found
+
+
+def run_dir_conflicts(runs: list) -> list[tuple]:
+    """``(run, differing keys)`` for each run whose folder already holds a training run of another config.
+
+    The same comparison as :func:`vrft_lib.train._check_run_dir`, which would refuse such a run when it
+    starts (after the runs before it have spent their time).
+    """
+    import yaml
+
+    from .experiment import prepare
+
+    conflicts = []
+    for run in runs:
+        saved = Path(run.run_dir) / "train" / "config.yaml"
+        if not saved.exists():
+            continue
+        cfg, _ = prepare(run.parameters["run"], run.parameters["evaluation"], run.run_dir)
+        try:
+            old = yaml.safe_load(saved.read_text()) or {}
+        except yaml.YAMLError:
+            old = {}
+        new = cfg.to_dict()
+        ignore = {"output_dir", "print_completions", "report_to"}
+        diff = sorted(k for k in set(old) | set(new) if k not in ignore and old.get(k) != new.get(k))
+        if diff:
+            conflicts.append((run, diff))
+    return conflicts
+
+
+def _check_notebooks(runs: list, src: str) -> None:
+    from .study import notebooks_dir
+
+    folder = notebooks_dir()
+    for name in sorted({r.notebook for r in runs} | {"report.ipynb"}):
+        if not (folder / name).is_file():
+            raise ConfigError(
+                f"Notebook '{folder / name}' is missing: the runs of '{src}' execute the kit's notebooks. "
+                "Install the kit from a checkout (`pip install -e .`), or set VRFT_NOTEBOOKS to the folder "
+                "that holds training_free.ipynb, sft.ipynb, rft.ipynb and report.ipynb."
+            )
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    except ImportError:  # pragma: no cover - papermill depends on jupyter_client
+        return
+    try:
+        KernelSpecManager().get_kernel_spec("python3")
+    except NoSuchKernel:
+        raise ConfigError(
+            "No Jupyter kernel named 'python3' is installed, and the study executes its notebooks with it. "
+            "Install one for this environment: `python -m ipykernel install --sys-prefix --name python3`."
+        ) from None
+
+
+def _check_writable(out: Path) -> None:
+    existing = out
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise ConfigError(f"Output folder '{out}': '{existing}' is a file, not a folder. Choose another --out.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"Output folder '{out}' cannot be created or written ('{existing}' is not writable). "
+                          "Choose another --out, or fix the folder's permissions.")
+
+
+# ----------------------------------------------------------------------------------------------
+# one run
+# ----------------------------------------------------------------------------------------------
+
+
+def validate_run(cfg, evaluation=None, *, check_environment: bool = True, _cache: dict | None = None,
+                 _cwd=None) -> None:
+    """Check one run (and its evaluation) before it starts: trainer arguments, data, model, machine.
+
+    Args:
+        cfg: a run config (YAML path, dict or :class:`~vrft_lib.config.RunConfig`).
+        evaluation: its eval config (dict or :class:`~vrft_lib.evaluate.EvalConfig`), if any.
+        check_environment: also check what depends on this machine: dataset files, the model (a
+            local copy or hub access), a GPU asked for by ``device: cuda``, report_to integrations.
+
+    >>> validate_run({"name": "r", "method": "sft", "model": "tiny", "data": {"name": "synthetic_banner"},
+    ...               "save_steps": 0})
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: run 'r'.save_steps: must be at least 1, got 0.
+    """
+    from .config import detect_device, load_run_config, resolve_trainer_args
+    from .evaluate import EvalConfig, load_eval_config
+
+    cfg = load_run_config(cfg)
+    ev = load_eval_config(evaluation) if evaluation is not None and not isinstance(evaluation, EvalConfig) else evaluation
+    cache = {} if _cache is None else _cache
+    where = f"run '{cfg.name}'"
+    device = detect_device(cfg.device)
+    if check_environment:
+        _check_device_exists(cfg.device, f"{where}.device")
+    if cfg.save_steps < 1:
+        raise ConfigError(f"{where}.save_steps: must be at least 1, got {cfg.save_steps}.")
+    _check_model_options(cfg.model, device, f"{where}.model")
+    if cfg.method != "none":
+        args = resolve_trainer_args(cfg)  # GPU-only options on a CPU, batch arithmetic, unknown fields
+        _check_trainer_values(cfg, args, where)
+        acc = cfg.accelerate_config
+        if check_environment and acc and cfg.num_processes > 1 and not (Path(_cwd or ".") / acc).is_file():
+            raise ConfigError(f"{where}.accelerate_config: file '{acc}' does not exist (relative paths are read from "
+                              f"'{Path(_cwd or '.').resolve()}', where the run starts). Use one of "
+                              "params/accelerate/*.yaml or your own accelerate config.")
+        if cfg.peft:
+            _check_peft(cfg.peft, f"{where}.peft")
+        if check_environment:
+            _check_report_to(cfg.report_to, f"{where}.report_to")
+    # The notebooks show samples of the training split, also for a training-free run.
+    _check_data(cfg.data, "train_split", cfg.seed, cfg.data.train_limit, f"{where}.data", cache, check_environment,
+                _cwd)
+    if check_environment:
+        _check_model_cached(cfg.model.name_or_path, f"{where}.model", cache, _cwd)
+    if ev is not None:
+        _check_eval(ev, cache, check_environment, _cwd)
+
+
+def _run_path(value, cwd, where: str) -> str:
+    """The path a run will open for ``value``: relative paths are read from the run's working folder.
+
+    A study's runs start in the notebooks' folder (papermill's working directory), so a relative path
+    that exists from here may not exist there; that is an error with the absolute path to use instead.
+    """
+    text = os.path.expanduser(str(value))
+    if cwd is None or os.path.isabs(text):
+        return text
+    there = Path(cwd) / text
+    if not there.exists() and Path(text).exists():
+        raise ConfigError(f"{where}: the relative path '{value}' exists from the current folder, but the runs start "
+                          f"in '{Path(cwd).resolve()}' (the notebooks' folder), where it does not. Give the absolute "
+                          f"path instead: '{Path(text).resolve()}'.")
+    return str(there)
+
+
+def _check_eval(ev, cache: dict, check_environment: bool = True, cwd=None) -> None:
+    from .config import detect_device
+
+    where = f"eval '{ev.name}'"
+    if check_environment:
+        _check_device_exists(ev.device, f"{where}.device")
+    device = detect_device(ev.device)
+    if ev.backend == "vllm" and device != "cuda":
+        raise ConfigError(f"{where}.backend: vLLM needs a GPU, and this eval runs on the CPU. Use backend: hf, "
+                          "or run on a GPU node.")
+    if ev.bootstrap < 1:
+        raise ConfigError(f"{where}.bootstrap: must be at least 1 (resamples of the 95% interval), got {ev.bootstrap}.")
+    if ev.do_sample and not (isinstance(ev.temperature, (int, float)) and ev.temperature > 0):
+        raise ConfigError(f"{where}.temperature: sampling needs a temperature above 0, got {ev.temperature!r}.")
+    _check_model_options(ev.model, device, f"{where}.model")
+    _check_data(ev.data, "eval_split", ev.seed, ev.data.eval_limit, f"{where}.data", cache, check_environment, cwd)
+
+
+def _check_device_exists(requested: str, where: str) -> None:
+    if requested == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{where}: 'cuda' asks for a GPU, and this machine has none (torch sees no CUDA "
+                              "device). Use device: auto (or cpu) here, or run on a GPU node.")
+
+
+def _check_model_options(spec, device: str, where: str) -> None:
+    if spec.dtype not in DTYPES:
+        raise ConfigError(f"{where}.dtype: unknown dtype '{spec.dtype}'{did_you_mean(spec.dtype, DTYPES)}; "
+                          f"use one of {', '.join(DTYPES)}.")
+    if spec.attn_implementation in FLASH_ATTENTION and device != "cuda":
+        raise ConfigError(f"{where}.attn_implementation: '{spec.attn_implementation}' needs a GPU, and this run "
+                          "is on the CPU. Remove it (or use sdpa) for CPU runs.")
+    for key in ("min_pixels", "max_pixels"):
+        value = getattr(spec, key)
+        if value is not None and value < 1:
+            raise ConfigError(f"{where}.{key}: must be a positive number of pixels, got {value}.")
+    if spec.min_pixels and spec.max_pixels and spec.min_pixels > spec.max_pixels:
+        raise ConfigError(f"{where}: min_pixels ({spec.min_pixels}) is above max_pixels ({spec.max_pixels}).")
+
+
+def _check_model_cached(name: str, where: str, cache: dict, cwd=None) -> None:
+    """A model that is neither ``tiny`` nor loadable here (no local copy, no hub access) is an error."""
+    from .config import TINY_MODEL
+
+    if name == TINY_MODEL or ("model", name) in cache:
+        return
+    from .models import is_hub_id, resolve_model_path
+
+    if cwd is not None and not os.path.isabs(os.path.expanduser(name)) and (
+            Path(name).exists() or (Path(cwd) / name).exists()):
+        name = _run_path(name, cwd, where)  # a local folder, as the run will see it
+    try:
+        resolve_model_path(name)
+        if is_hub_id(name):
+            from huggingface_hub import try_to_load_from_cache
+
+            if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+                _probe_hub(name)
+    except ModelError as e:
+        raise ModelError(f"{where}: {e}") from None
+    cache[("model", name)] = True
+
+
+def _probe_hub(name: str) -> None:
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    url = urlparse(endpoint)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=HUB_PROBE_SECONDS):
+            pass
+    except OSError as exc:
+        raise ModelError(
+            f"Model '{name}' is a hub id that is not in the local Hugging Face cache, and the hub "
+            f"({endpoint}) cannot be reached from this machine ({type(exc).__name__}: {exc}). Download it once "
+            f"on a machine with network (`huggingface-cli download {name} --local-dir /path/to/model`) and "
+            "set the model to that local path."
+        ) from None
+
+
+def _check_peft(peft: dict, where: str) -> None:
+    try:
+        from peft import LoraConfig
+    except ImportError:
+        raise ConfigError(f"{where}: LoRA needs the 'peft' package, which is not installed. "
+                          "Install it (`pip install peft`) or remove 'peft' from the run config.") from None
+    valid = [f.name for f in dataclasses.fields(LoraConfig)]
+    for key in peft:
+        if key not in valid:
+            raise ConfigError(f"{where}: unknown LoraConfig field '{key}'{did_you_mean(key, valid)}.")
+
+
+def _check_report_to(value: str, where: str) -> None:
+    if value in ("none", None):
+        return
+    from transformers.integrations.integration_utils import (INTEGRATION_TO_CALLBACK,
+                                                             get_available_reporting_integrations)
+
+    names = ["none", "all", *INTEGRATION_TO_CALLBACK]
+    if value not in names:
+        raise ConfigError(f"{where}: unknown integration '{value}'{did_you_mean(value, names)}; use none, "
+                          "tensorboard, trackio or wandb.")
+    if value != "all" and value not in get_available_reporting_integrations():
+        raise ConfigError(f"{where}: '{value}' is not installed in this environment. Install it, or use "
+                          "report_to: none.")
+
+
+# ----------------------------------------------------------------------------------------------
+# trainer arguments: types, choices and ranges of the TRL fields the run sets
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_trainer_values(cfg, args: dict, where: str) -> None:
+    from .config import trainer_config_class
+
+    cls = trainer_config_class(cfg.method)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in cfg.trainer.items():
+        if key not in fields:  # resolve_trainer_args has refused it already
+            continue
+        problem = _type_problem(value, fields[key].type)
+        if problem:
+            raise ConfigError(f"{where}.trainer.{key}: expected {problem}, got {value!r}.")
+        _check_enum(value, fields[key].type, f"{where}.trainer.{key}")
+    for key, value in args.items():
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if key == "max_steps" and value != -1 and value < 1:
+            raise ConfigError(f"{where}.trainer.max_steps: must be at least 1 (or -1 to train by epochs), got {value}.")
+        if key in _AT_LEAST_ONE and value < 1:
+            raise ConfigError(f"{where}.trainer.{key}: must be at least 1, got {value}.")
+        if key in _POSITIVE and not value > 0:
+            raise ConfigError(f"{where}.trainer.{key}: must be above 0, got {value}.")
+        if key in _NON_NEGATIVE and value < 0:
+            raise ConfigError(f"{where}.trainer.{key}: must not be negative, got {value}.")
+        if key == "top_p" and not 0 < value <= 1:
+            raise ConfigError(f"{where}.trainer.top_p: must be in (0, 1], got {value}.")
+
+
+def _union_args(annotation) -> tuple:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _type_problem(value, annotation) -> str | None:
+    """What ``value`` should have been for a dataclass field of this annotation, or None if it fits.
+
+    >>> _type_problem("80", int), _type_problem(80, int), _type_problem(1, float), _type_problem(True, int)
+    ('an integer', None, None, 'an integer')
+    >>> _type_problem(None, int | None), _type_problem("x", int | None)
+    (None, 'an integer or null')
+    """
+    accepted = []
+    for a in _union_args(annotation):
+        origin = typing.get_origin(a) or a
+        if a is type(None) or a is None:
+            accepted.append(type(None))
+        elif origin is typing.Literal:
+            if value in typing.get_args(a):
+                return None
+        elif isinstance(origin, type) and issubclass(origin, enum.Enum):
+            accepted.append(str)
+        elif origin in (int, float, bool, str, list, dict, tuple):
+            accepted.append(origin)
+        else:
+            return None  # a type this light check does not model
+    if not accepted or all(t is type(None) for t in accepted):
+        return None
+
+    def fits(kind):
+        if kind is type(None):
+            return value is None
+        if kind is bool:
+            return isinstance(value, bool)
+        if kind is int:
+            return isinstance(value, int) and not isinstance(value, bool)
+        if kind is float:
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind in (list, tuple):
+            return isinstance(value, (list, tuple))
+        return isinstance(value, kind)
+
+    if any(fits(k) for k in accepted):
+        return None
+    names = list(dict.fromkeys(_TYPE_NAMES.get(k, k.__name__) for k in accepted))
+    return " or ".join(names)
+
+
+def _check_enum(value, annotation, where: str) -> None:
+    if not isinstance(value, str):
+        return
+    for a in _union_args(annotation):
+        if isinstance(a, type) and issubclass(a, enum.Enum):
+            valid = [str(m.value) for m in a]
+            if value not in valid:
+                raise ConfigError(f"{where}: unknown value '{value}'{did_you_mean(value, valid)}; "
+                                  f"valid values: {', '.join(valid)}.")
+
+
+# ----------------------------------------------------------------------------------------------
+# data: the files a run will read, checked without decoding images
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_data(spec, split_field: str, seed: int, limit, where: str, cache: dict, files: bool = True,
+                cwd=None) -> None:
+    split = getattr(spec, split_field)
+    key = ("data", spec.name, str(spec.root), split, json.dumps(spec.options, sort_keys=True, default=str),
+           limit, seed, files)
+    if key in cache:
+        return
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        field = "train_limit" if split_field == "train_split" else "eval_limit"
+        raise ConfigError(f"{where}.{field}: must be a positive integer or null (the whole split), got {limit!r}.")
+    try:
+        root = _run_path(spec.root, cwd, f"{where}.root") if files and spec.root not in (None, "") else spec.root
+        check_benchmark_files(spec.name, split, root=root, limit=limit, seed=seed, files=files, **spec.options)
+    except DataError as e:
+        raise DataError(f"{where} ({split_field} '{split}', root {spec.root!r}): {e}") from None
+    cache[key] = True
+
+
+def check_benchmark_files(name: str, split: str, root=None, limit=None, seed: int = 0, *, files: bool = True,
+                          **options) -> None:
+    """Check, without decoding any image, that ``load_benchmark(name, split, root, ...)`` finds its files.
+
+    Checks the benchmark's options, the root, the split, the annotation files, that every label is in
+    the class list, that the split is not empty and (with ``on_bad_image="error"``) that the image
+    files the run will read exist. Synthetic benchmarks draw one row. Corrupt images are found when
+    the data are loaded. ``files=False`` checks only the option names and a fixed list of splits
+    (no file is read).
+
+    >>> check_benchmark_files("synthetic_spatial", "test", num_objects=2)
+    >>> check_benchmark_files("synthetic_spatial", "tset")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.DataError: Unknown split 'tset' for benchmark 'synthetic_spatial' (did you mean 'test'?). ...
+
+    Raises:
+        DataError: naming the file or option, what is wrong and how to fix it.
+    """
+    from . import data
+
+    loader = data._get_loader(name)
+    valid = data.benchmark_options(name)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        listing = ", ".join(f"{k}={v!r}" for k, v in valid.items()) or "none"
+        raise DataError(f"Unknown option {', '.join(repr(u) for u in unknown)} for benchmark '{name}'"
+                        f"{did_you_mean(unknown[0], valid)}. Valid options (with defaults): {listing}.")
+    if loader.splits is not None and split not in loader.splits:
+        raise DataError(f"Unknown split '{split}' for benchmark '{name}'{did_you_mean(split, loader.splits)}. "
+                        f"Valid splits: {', '.join(loader.splits)}.")
+    opts = {**valid, **options}
+    if name in SYNTHETIC_BENCHMARKS:
+        data.load_benchmark(name, split, limit=1, seed=seed, **options)  # checks option values; one row
+        return
+    if not files:
+        return
+    if not loader.needs_root:
+        return  # a registered loader we know nothing about
+    path = data._require_root(name, root)
+    for option, allowed in (("on_bad_image", ("error", "skip")), ("level", tuple(data.FGVC_LEVELS)),
+                            ("crop_copyright", (True, False)), ("shuffle_choices", (True, False))):
+        if option in opts:
+            data._check_option(name, option, opts[option], allowed)
+    if "max_image_side" in opts:
+        data._check_max_side(name, opts["max_image_side"])
+    if name == "banner":
+        _check_banner(path, split, limit, seed, opts)
+    elif name == "fgvc_aircraft":
+        _check_fgvc(path, split, limit, seed, opts)
+    elif name == "sat":
+        _check_sat(path, split)
+
+
+def _empty(split: str, name: str, root) -> DataError:
+    return DataError(f"Split '{split}' of benchmark '{name}' is empty (root: {root}). Check that the split holds "
+                     "images and annotations, or choose another split.")
+
+
+def _check_images_exist(name: str, paths: list, opts: dict) -> None:
+    if opts.get("on_bad_image", "error") != "error":
+        return
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        more = f" (and {len(missing) - 1} more of the {len(paths)} images the run reads)" if len(missing) > 1 else ""
+        raise DataError(f"Image '{missing[0]}' of benchmark '{name}' does not exist{more}. Restore the file(s), or "
+                        "set the benchmark's data option on_bad_image: skip to leave such rows out with a count.")
+
+
+def _check_banner(root: Path, split: str, limit, seed: int, opts: dict) -> None:
+    from . import data
+
+    if root.is_dir():
+        records = data._banner_records_from_folder(root, split)
+    else:
+        records = data._banner_records_from_manifest(root, split)
+    if not records:
+        raise _empty(split, "banner", root)
+    chosen = [records[i] for i in data._choose(len(records), limit, seed)]
+    _check_images_exist("banner", [p for _, _, p in chosen], opts)
+
+
+def _check_fgvc(root: Path, split: str, limit, seed: int, opts: dict) -> None:
+    from . import data
+
+    folder = data._fgvc_data_dir(root)
+    class_file, prefix, noun = data.FGVC_LEVELS[opts["level"]]
+    classes = data._read_class_list(folder / class_file)
+    known = set(classes)
+    label_file = folder / f"{prefix}_{split}.txt"
+    if not label_file.is_file():
+        raise DataError(f"FGVC-Aircraft label file '{label_file}' is missing; split '{split}' at level "
+                        f"'{opts['level']}' needs it, with lines '<image id> <{noun}>'. Expected {data._FGVC_LAYOUT}.")
+    ids = []
+    for line_no, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        image_id, _, label = line.strip().partition(" ")
+        label = label.strip()
+        if not label:
+            raise DataError(f"Line {line_no} of '{label_file}' ('{line.strip()}') has no label; expected "
+                            f"'<image id> <{noun}>'.")
+        if label not in known:
+            raise DataError(f"Line {line_no} of '{label_file}' has {noun} '{label}', which is not in the class "
+                            f"list '{folder / class_file}'{did_you_mean(label, classes)}. Fix the label or the "
+                            "class list.")
+        ids.append(image_id)
+    if not ids:
+        raise _empty(split, "fgvc_aircraft", root)
+    if not (folder / "images").is_dir():
+        raise DataError(f"FGVC-Aircraft image folder '{folder / 'images'}' is missing. Expected {data._FGVC_LAYOUT}.")
+    chosen = [ids[i] for i in data._choose(len(ids), limit, seed)]
+    _check_images_exist("fgvc_aircraft", [folder / "images" / f"{i}.jpg" for i in chosen], opts)
+
+
+def _check_sat(root: Path, split: str) -> None:
+    import pyarrow.parquet as pq
+
+    from . import data
+
+    if not root.is_dir():
+        raise DataError(f"SAT root '{root}' is not a folder. Expected {data._SAT_LAYOUT}.")
+    path = root / f"SAT_{split}.parquet"
+    if not path.is_file():
+        found = sorted(p.name for p in root.glob("SAT_*.parquet"))
+        raise DataError(f"SAT file '{path}' is missing (found: {', '.join(found) or 'no SAT_*.parquet files'}). "
+                        f"Expected {data._SAT_LAYOUT}; download the array/SAT repository into ROOT.")
+    try:
+        parquet = pq.ParquetFile(path, buffer_size=1 << 23, pre_buffer=False)  # reads the footer only
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        raise DataError(f"SAT file '{path}' cannot be read as parquet ({exc}). Re-download it.") from None
+    names = parquet.schema_arrow.names
+    missing = [f for f in data.SAT_FIELDS if f not in names]
+    if missing:
+        raise DataError(f"SAT file '{path}' lacks the field(s) {', '.join(missing)}; found: {', '.join(names)}. "
+                        f"Expected {data._SAT_LAYOUT}.")
+    if parquet.metadata.num_rows == 0:
+        raise _empty(split, "sat", root)
+    batch = next(parquet.iter_batches(batch_size=SAT_HEAD_ROWS, columns=["answers", "correct_answer"]), None)
+    if batch is None:
+        return
+    answers, correct = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+    for i, (a, c) in enumerate(zip(answers, correct)):
+        choices = [s.strip() for s in data._sat_answers(a, i, path)]
+        if c is None or str(c).strip() not in choices:
+            raise DataError(f"Row {i} of '{path}' has correct_answer {c!r}, which is not among its answers {a}. "
+                            "Fix the row, or choose other rows with limit/seed.")
