@@ -10,7 +10,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
 
-.PHONY: help setup test test-fast test-slurm study lab bench lock
+.PHONY: help setup test test-fast test-slurm study lab lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,9 +37,6 @@ study: setup  ## run the embedded default study into outputs/smoke/ and render i
 
 lab: setup  ## open JupyterLab on the notebooks with the kit's environment
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
-
-bench: setup  ## measure speed and memory; figures go to outputs/bench/
-	$(PY) benchmarks/run_all.py
 
 lock:  ## re-pin requirements-lock.txt from the current .venv
 	$(PY) -m pip freeze --exclude-editable | sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements-lock.txt.new
