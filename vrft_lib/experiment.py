@@ -58,7 +58,7 @@ def sample_rows(cfg: RunConfig, n: int = 8, split: str | None = None):
     return load_benchmark(d.name, split or d.train_split, root=d.root, limit=n, seed=cfg.seed, **d.options)
 
 
-def show_samples(cfg: RunConfig, n: int = 8, mode: str | None = None):
+def show_samples(cfg: RunConfig, n: int = 8):
     """A plotly grid of sample images titled with their question and answer."""
     from .plots import image_grid
 

@@ -23,7 +23,7 @@ class LaunchError(VrftError, RuntimeError):
     """A launched training process failed."""
 
 
-def accelerate_command(cfg: RunConfig, run_yaml: str | os.PathLike, device: str | None = None) -> list[str]:
+def accelerate_command(cfg: RunConfig, run_yaml: str | os.PathLike) -> list[str]:
     """The ``accelerate launch`` command line for a run (no GPU needed to build it).
 
     >>> cfg = load_run_config({"name": "x", "method": "sft", "num_processes": 2, "device": "cpu"})

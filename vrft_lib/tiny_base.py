@@ -96,7 +96,7 @@ def build_tiny_base(path, recipe: dict | None = None) -> str:
     from transformers.trainer_utils import set_seed
     from trl import SFTConfig, SFTTrainer
 
-    from .models import TINY_ARCH, build_tiny_model, load_processor
+    from .models import TINY_ARCH, build_tiny_model, freeze_vision_tower, load_model_and_processor
 
     recipe = recipe or RECIPE
     path = Path(path)
@@ -104,7 +104,7 @@ def build_tiny_base(path, recipe: dict | None = None) -> str:
     random_dir = path / "random-init"
     build_tiny_model(random_dir, seed=recipe["seed"], arch=recipe["arch"] or TINY_ARCH)
     set_seed(recipe["seed"])
-    processor = load_processor(str(random_dir))
+    model, processor = load_model_and_processor(str(random_dir))
     data = instruct_sft_dataset(recipe["instruct_rows"], recipe["seed"], recipe["image_size"])
     args = SFTConfig(
         output_dir=str(path / "sft"), bf16=False, fp16=False, use_cpu=True, activation_checkpointing=False,
@@ -112,9 +112,6 @@ def build_tiny_base(path, recipe: dict | None = None) -> str:
         seed=recipe["seed"], data_seed=recipe["seed"], dataloader_num_workers=0, disable_tqdm=False,
         **recipe["sft"],
     )
-    from .models import freeze_vision_tower, load_model_and_processor
-
-    model, _ = load_model_and_processor(str(random_dir))
     if recipe.get("freeze_vision"):
         freeze_vision_tower(model)
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=processor)
