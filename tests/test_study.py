@@ -90,11 +90,43 @@ def test_reduced_study_reports_every_cell(mini_study):
 
 @pytest.mark.slow
 def test_second_study_run_recomputes_nothing(mini_study):
-    before = (mini_study["out"] / "runs/synthetic_banner/rft/seed0/DONE").read_text()
-    proc = vrft("study", mini_study["params"], "--out", mini_study["out"])
+    out = mini_study["out"]
+    before = (out / "runs/synthetic_banner/rft/seed0/DONE").read_text()
+    report_mtime = (out / "report.html").stat().st_mtime_ns
+    proc = vrft("study", mini_study["params"], "--out", out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "7 already finished, 0 to run" in proc.stdout + proc.stderr
-    assert (mini_study["out"] / "runs/synthetic_banner/rft/seed0/DONE").read_text() == before
+    assert (out / "runs/synthetic_banner/rft/seed0/DONE").read_text() == before
+    # nothing changed, so the report is not rendered again
+    assert "(up to date)" in proc.stdout and (out / "report.html").stat().st_mtime_ns == report_mtime
+    assert json.loads((out / "last_invocation.json").read_text())["report"].startswith("up to date")
+    # --report-only renders it anyway
+    proc = vrft("study", mini_study["params"], "--out", out, "--report-only")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "report.html").stat().st_mtime_ns != report_mtime
+
+
+def test_report_fingerprint_follows_its_inputs(tmp_path):
+    from vrft_lib.study import REPORT_STAMP, report_inputs, report_up_to_date
+
+    out = tmp_path
+    (out / "study.yaml").write_text("name: s\n")
+    run = out / "runs" / "b" / "rft" / "seed0"
+    run.mkdir(parents=True)
+    (run / "DONE").write_text("{}")
+    (out / "report.html").write_text("<html></html>")
+    (out / REPORT_STAMP).write_text(report_inputs(out))
+    assert report_up_to_date(out)
+    (run / "DONE").write_text('{"finished": "later"}')  # a run was recomputed
+    assert not report_up_to_date(out)
+    (out / REPORT_STAMP).write_text(report_inputs(out))
+    other = out / "runs" / "b" / "sft" / "seed0"
+    other.mkdir(parents=True)
+    (other / "DONE").write_text("{}")  # a new run finished
+    assert not report_up_to_date(out)
+    (out / REPORT_STAMP).write_text(report_inputs(out))
+    (out / "report.html").unlink()  # the report was deleted
+    assert not report_up_to_date(out)
 
 
 @pytest.mark.slow
@@ -105,3 +137,11 @@ def test_a_different_study_in_the_same_folder_is_refused(mini_study, tmp_path):
     p.write_text(yaml.safe_dump(other))
     proc = vrft("study", p, "--out", mini_study["out"])
     assert proc.returncode == 2 and "holds a different study" in proc.stderr
+
+
+def test_kernels_stop_at_once_unless_a_tracker_must_upload():
+    from vrft_lib.study import _kernel_shutdown
+
+    assert _kernel_shutdown({"method": "grpo"}) == "immediate"
+    assert _kernel_shutdown({"report_to": "none"}) == "immediate"
+    assert _kernel_shutdown({"report_to": "wandb"}) == "graceful"
