@@ -9,7 +9,7 @@
     python -m vrft_lib.evaluate EVAL.yaml
 
 Generation is batched (left padding, greedy by default) through HF ``generate``, or through vLLM
-(``backend: vllm``, GPU). Both prompt modes run in the same batches. The output folder gets
+(``backend: vllm``, GPU). Both prompt modes run in the same pass, batched one mode at a time. The output folder gets
 ``predictions.jsonl`` (id, mode, response, extracted answer, correct, response length in tokens),
 ``metrics.json`` (per mode: accuracy with a 95% bootstrap interval, n, format compliance, mean
 response length, per-class and mean per-class accuracy for classification, circular accuracy for
@@ -223,6 +223,14 @@ class VLLMGenerator:  # pragma: no cover - needs a GPU and the gpu extra
         return [(o.outputs[0].text, len(o.outputs[0].token_ids)) for o in outs]
 
 
+def generation_order(requests) -> list[int]:
+    """The order requests are batched in: one prompt mode at a time (think responses run longer, and
+    a batch lasts as long as its longest response), longest prompts first within a mode (batches of
+    similar length waste less padding)."""
+    return sorted(range(len(requests)),
+                  key=lambda i: (requests[i]["mode"], -len(requests[i]["row"]["question"])))
+
+
 def score(request, response: str, n_tokens: int) -> dict:
     from .rewards import accuracy_reward, extract_answer, format_reward
 
@@ -283,8 +291,7 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
         set_seed(cfg.seed)
         generate = HFGenerator(model, processor, cfg.max_new_tokens, cfg.do_sample, cfg.temperature)
 
-    # Longest prompts first: batches of similar length waste less padding.
-    order = sorted(range(len(requests)), key=lambda i: -len(requests[i]["row"]["question"]))
+    order = generation_order(requests)
     preds: list[dict | None] = [None] * len(requests)
     gen_seconds = 0.0
     bar = tqdm(total=len(requests), desc=f"eval {cfg.name}", disable=not cfg.progress, unit="sample")
