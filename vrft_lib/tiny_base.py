@@ -115,13 +115,16 @@ def build_tiny_base(path, recipe: dict | None = None) -> str:
     if recipe.get("freeze_vision"):
         freeze_vision_tower(model)
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=processor)
+    t_train = time.perf_counter()
     trainer.train()
+    train_seconds = time.perf_counter() - t_train
     model_dir = path / "model"
     trainer.save_model(str(model_dir))
     processor.save_pretrained(str(model_dir))
     shutil.copy(random_dir / "vrft_tiny.json", model_dir / "vrft_tiny.json")
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     write_json(provenance(recipe=recipe, key=recipe_key(recipe), seconds=round(time.perf_counter() - t0, 1),
+                          train_seconds=round(train_seconds, 1),
                           first_loss=losses[0] if losses else None, final_loss=losses[-1] if losses else None),
                model_dir / "tiny_base.json")
     shutil.rmtree(path / "sft", ignore_errors=True)
