@@ -9,8 +9,10 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
+STUDY_PARAMS ?= params/smoke.yaml
+STUDY_OUT    ?= outputs/smoke
 
-.PHONY: help setup test test-fast test-slurm study lab lock
+.PHONY: help setup test test-fast test-slurm study bench lab lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,7 +35,14 @@ test-slurm: setup  ## the Slurm hand-off against a real one-node Slurm on loopba
 	bash scripts/slurm_local_test.sh
 
 study: setup  ## run the embedded default study into outputs/smoke/ and render its report
-	$(VENV)/bin/vrft study params/smoke.yaml --out outputs/smoke
+	$(VENV)/bin/vrft study $(STUDY_PARAMS) --out $(STUDY_OUT)
+
+bench: setup  ## measure speed and memory against the targets (outputs/bench/*.json; about 15 minutes)
+	$(PY) -m benchmarks.bench_overhead
+	$(PY) -m benchmarks.bench_eval
+	$(PY) -m benchmarks.bench_rewards
+	$(PY) -m benchmarks.bench_study
+	$(PY) -m benchmarks.summary
 
 lab: setup  ## open JupyterLab on the notebooks with the kit's environment
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

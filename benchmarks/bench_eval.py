@@ -1,0 +1,93 @@
+"""Evaluation throughput: batched generation against one request at a time, same outputs.
+
+On the tiny instruct base, the embedded study's evaluation settings (both prompt modes in one pass, greedy, up to 128 new tokens), over the three synthetic benchmarks: samples per second of
+``vrft_lib.evaluate``'s batched generator against the same generator given one request at a time.
+The responses must be the same (their agreement is reported, and the speed-up is refused below 99 %).
+Target: at least 4x on a 2-core CPU. (vLLM against HF generate is measured on a GPU by
+``scripts/gpu_check.py``.)
+
+    python -m benchmarks.bench_eval [--rows 24] [--batch-size 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from benchmarks.common import print_table, verdict, write_result
+
+TARGET = 4.0
+BENCHMARKS = {"synthetic_banner": {}, "synthetic_aircraft": {"num_classes": 8}, "synthetic_spatial": {}}
+
+
+def requests_for(rows: int, seed: int = 0):
+    from vrft_lib.data import benchmark_info, load_benchmark
+    from vrft_lib.evaluate import build_requests
+
+    reqs = []
+    for name, opts in BENCHMARKS.items():
+        ds = load_benchmark(name, "test", limit=rows, seed=seed, **opts)
+        classes = benchmark_info(ds).get("classes") if name != "synthetic_spatial" else None
+        reqs += build_requests(ds, ["no_think", "think"], classes=classes)
+    from vrft_lib.evaluate import generation_order
+
+    return [reqs[i] for i in generation_order(reqs)]  # as vrft_lib.evaluate batches them
+
+
+def _generate(generator, reqs, batch_size):
+    outs, t = [], time.perf_counter()
+    for start in range(0, len(reqs), batch_size):
+        outs += generator(reqs[start:start + batch_size])
+    return outs, time.perf_counter() - t
+
+
+def measure(rows: int = 24, batch_size: int = 50, max_new_tokens: int = 128) -> dict:
+    import torch
+
+    from vrft_lib.evaluate import HFGenerator
+    from vrft_lib.models import load_model_and_processor
+    from vrft_lib.tiny_base import ensure_tiny_base
+
+    torch.manual_seed(0)
+    model, processor = load_model_and_processor(ensure_tiny_base())
+    generator = HFGenerator(model, processor, max_new_tokens)
+    reqs = requests_for(rows)
+    _generate(generator, reqs[:4], 4)  # warm-up (first-call allocations)
+    batched, t_batched = _generate(generator, reqs, batch_size)
+    single, t_single = _generate(generator, reqs, 1)
+    same = sum(a[0] == b[0] for a, b in zip(batched, single)) / len(reqs)
+    speedup = t_single / t_batched
+    return {
+        "requests": len(reqs), "rows_per_benchmark": rows, "benchmarks": list(BENCHMARKS), "batch_size": batch_size,
+        "max_new_tokens": max_new_tokens,
+        "mean_response_tokens": round(sum(n for _, n in batched) / len(batched), 1),
+        "batched_samples_per_second": round(len(reqs) / t_batched, 2),
+        "single_samples_per_second": round(len(reqs) / t_single, 2),
+        "speedup": round(speedup, 2), "same_outputs_fraction": round(same, 4),
+        "torch_threads": torch.get_num_threads(),
+        "target_speedup": TARGET,
+        "verdict": verdict(speedup, TARGET, higher_is_better=True) if same >= 0.99 else "outputs differ",
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_eval", description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=24, help="test rows per benchmark (x2 prompt modes)")
+    ap.add_argument("--batch-size", type=int, default=50, help="the batched run's batch size (the study's)")
+    ap.add_argument("--out-dir", default=None)
+    ns = ap.parse_args(argv)
+    r = measure(ns.rows, ns.batch_size)
+    path = write_result("eval", r, ns.out_dir)
+    print_table([
+        [f"batched (batch {r['batch_size']})", f"{r['batched_samples_per_second']:.1f} samples/s", ""],
+        ["one at a time", f"{r['single_samples_per_second']:.1f} samples/s", ""],
+        ["speed-up", f"{r['speedup']:.1f}x", f">= {TARGET:.0f}x: {r['verdict']}"],
+        ["same responses", f"{100 * r['same_outputs_fraction']:.1f} %", ""],
+    ], ["figure", "measured", "target"])
+    print(f"\n[bench] {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

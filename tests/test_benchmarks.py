@@ -1,0 +1,97 @@
+"""The benchmark scripts measure what they claim (small sizes here; `make bench` runs them in full)."""
+
+import json
+
+import pytest
+
+from benchmarks import bench_eval, bench_overhead, bench_rewards, summary
+from benchmarks.bench_study import study_stages
+from benchmarks.common import write_result
+
+
+@pytest.mark.slow
+def test_kit_and_bare_trl_do_the_same_work(tiny_base, tmp_path):
+    r = bench_overhead.measure(steps=2, pairs=1, work=tmp_path / "work")
+    assert r["same_losses_max_abs_diff"] <= 1e-4  # measure() refuses otherwise
+    assert r["kit_seconds_per_step"] > 0 and r["bare_seconds_per_step"] > 0
+    assert r["trainer_args"]["beta"] == 0.04 and r["trainer_args"]["loss_type"] == "grpo"
+    assert r["verdict"] in ("met", "NOT met")
+    assert len(r["kit_runs"]) == len(r["bare_runs"]) == 1
+
+
+@pytest.mark.slow
+def test_batched_evaluation_matches_one_at_a_time(tiny_base):
+    r = bench_eval.measure(rows=2, batch_size=6, max_new_tokens=24)
+    assert r["requests"] == 2 * 2 * 3
+    assert r["same_outputs_fraction"] == 1.0, "batched generation changed the responses"
+    assert r["batched_samples_per_second"] > 0 and r["single_samples_per_second"] > 0
+
+
+def test_rewards_benchmark_scores_every_completion(tiny_base, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_rewards, "BENCH_DIR", tmp_path)
+    write_result("overhead", {"kit_seconds_per_step": 0.3}, tmp_path)
+    r = bench_rewards.measure(400)
+    assert set(r["rewards"]) >= {"accuracy", "format", "length (think tokens)"}
+    assert all(v["completions_per_second"] > 0 for v in r["rewards"].values())
+    assert r["grpo_step_seconds"] == 0.3
+    assert r["share_of_step"] == pytest.approx(r["study_rewards_ms_per_step"] / 1000 / 0.3, rel=1e-2)
+
+
+def test_rewards_corpus_covers_the_failure_modes():
+    rows = bench_rewards._corpus(300)
+    texts = [r["completion"][0]["content"] for r in rows]
+    assert {r["task"] for r in rows} == {"binary", "classification", "multiple_choice"}
+    assert any(t.count("<answer>") > 1 for t in texts)           # repeated answers
+    assert any("<answer>" not in t for t in texts)               # no answer block
+    assert any(" or " in t.split("<answer>")[-1] for t in texts if "<answer>" in t)  # hedges
+
+
+@pytest.mark.slow
+def test_study_stages_add_up(mini_study):
+    s = study_stages(mini_study["out"])
+    runs = s["runs"]
+    assert len(runs) == 7
+    for run_id, r in runs.items():
+        assert r["kernel_start"] >= 0 and r["setup_cell"] > 0 and r["eval_cell"] > 0, run_id
+        assert 0 < r["eval_compute"] <= r["eval_cell"], run_id
+        if "training_free" in run_id:
+            assert r["train_compute"] == 0 and r["train_cell"] == 0
+        else:
+            assert 0 < r["train_compute"] <= r["train_cell"], run_id
+        cells = r["setup_cell"] + r["train_cell"] + r["eval_cell"] + r["other_cells"]
+        assert cells + r["kernel_start"] == pytest.approx(r["wall"], abs=0.05), run_id
+    assert s["overhead_seconds"] == pytest.approx(s["wall_seconds"] - s["train_compute"] - s["eval_compute"], abs=0.05)
+    assert 0 < s["overhead_fraction"] < 1
+
+
+def _fake_results(d):
+    write_result("overhead", {"kit_seconds_per_step": 0.31, "bare_seconds_per_step": 0.30, "overhead_fraction": 0.0333,
+                              "verdict": "met"}, d)
+    write_result("eval", {"batch_size": 50, "same_outputs_fraction": 1.0, "batched_samples_per_second": 40.0,
+                          "single_samples_per_second": 5.0, "speedup": 8.0, "verdict": "met"}, d)
+    write_result("rewards", {"rewards": {"accuracy": {"completions_per_second": 90000.0},
+                                         "format": {"completions_per_second": 200000.0}},
+                             "share_of_step": 0.002, "verdict": "met"}, d)
+
+
+def test_summary_table_and_readme_block(tmp_path):
+    _fake_results(tmp_path)
+    table = summary.markdown(summary.load(tmp_path))
+    assert "0.310 s vs 0.300 s (+3.3 %)" in table and "8.0x" in table and "0.20 % of a GRPO step" in table
+    assert "Measured on" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{summary.START}\nold\n{summary.END}\nafter\n")
+    summary.update_readme(readme, table)
+    text = readme.read_text()
+    assert "old" not in text and table in text and text.startswith("intro") and text.endswith("after\n")
+    assert summary.main(["--bench-dir", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "summary.json").read_text())["table"] == table
+
+
+def test_readme_has_the_benchmark_table():
+    from benchmarks.common import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    assert summary.START in text and summary.END in text, "README lost its benchmark block"
+    block = text.split(summary.START)[1].split(summary.END)[0]
+    assert "| figure | measured | target |" in block and "Measured on" in block
