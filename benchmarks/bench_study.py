@@ -125,7 +125,13 @@ def main(argv=None) -> int:
     ns = ap.parse_args(argv)
 
     out = Path(ns.out).resolve()
+    marker = out / ".bench-study"
+    if out.exists() and any(out.iterdir()) and not marker.exists():
+        raise SystemExit(f"error: {out} is not empty and was not made by this benchmark; it is left as it is. "
+                         "Give an empty or new folder with --out.")
     shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    marker.write_text("made by benchmarks.bench_study; emptied at each run\n")
     env = dict(os.environ)
     cache = None
     if not ns.reuse_tiny_base:

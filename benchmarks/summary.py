@@ -67,6 +67,24 @@ def rows(results: dict) -> list[list[str]]:
 def markdown(results: dict) -> str:
     lines = ["| figure | measured | target | |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(x) + " |" for x in rows(results)]
+    s = results.get("study")
+    if s:
+        st = s["stages"]
+        by = st["runs_by_stage"]
+        tiny_train = st["tiny_base_train_compute"]
+        run_train = st["train_compute"] - tiny_train
+        lines += ["", f"Where the {st['wall_seconds']:.0f} s of `make study` go ({len(st['runs'])} runs, one notebook each):",
+                  "", "| stage | seconds | of which compute |", "|---|---|---|"]
+        lines += ["| " + " | ".join(x) + " |" for x in [
+            ["CLI start and validation", f"{st['cli_start_and_validation']:.1f}", ""],
+            ["tiny instruct base", f"{st['tiny_base']:.1f}", f"{tiny_train:.1f} (training)"],
+            ["kernel starts and stops", f"{by['kernel_start']:.1f}", ""],
+            ["imports and set-up cells", f"{by['setup_cell']:.1f}", ""],
+            ["training cells", f"{by['train_cell']:.1f}", f"{run_train:.1f} (`trainer.train`)"],
+            ["evaluation cells", f"{by['eval_cell']:.1f}", f"{st['eval_compute']:.1f} (generation)"],
+            ["other cells (samples, plots)", f"{by['other_cells']:.1f}", ""],
+            ["report", f"{st['report']:.1f}", ""],
+        ]]
     machine = next((v["machine"] for v in results.values() if "machine" in v), None)
     if machine:
         hw = machine["hardware"]

@@ -95,3 +95,14 @@ def test_readme_has_the_benchmark_table():
     assert summary.START in text and summary.END in text, "README lost its benchmark block"
     block = text.split(summary.START)[1].split(summary.END)[0]
     assert "| figure | measured | target |" in block and "Measured on" in block
+
+
+def test_study_benchmark_never_empties_a_folder_it_did_not_make(tmp_path):
+    from benchmarks import bench_study
+
+    mine = tmp_path / "my-study"
+    mine.mkdir()
+    (mine / "report.html").write_text("precious")
+    with pytest.raises(SystemExit, match="not made by this benchmark"):
+        bench_study.main(["--out", str(mine)])
+    assert (mine / "report.html").read_text() == "precious"
