@@ -39,10 +39,6 @@ def run_config(steps: int) -> dict:
     }
 
 
-def _python():
-    return sys.executable
-
-
 def _env():
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -69,7 +65,7 @@ def prepare(work: Path, steps: int) -> dict:
 def run_kit(work: Path, k: int) -> dict:
     out = work / f"kit{k}"
     t = time.perf_counter()
-    subprocess.run([_python(), "-m", "vrft_lib.train", str(work / "run.yaml"), "--output-dir", str(out)],
+    subprocess.run([sys.executable, "-m", "vrft_lib.train", str(work / "run.yaml"), "--output-dir", str(out)],
                    check=True, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t
     done = json.loads((out / "DONE").read_text())
@@ -84,7 +80,7 @@ def run_kit(work: Path, k: int) -> dict:
 def run_bare(work: Path, model: str, k: int) -> dict:
     out = work / f"bare{k}"
     t = time.perf_counter()
-    proc = subprocess.run([_python(), "-m", "benchmarks.bare_trl_grpo", "--args", str(work / "args.json"),
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bare_trl_grpo", "--args", str(work / "args.json"),
                            "--rewards", str(work / "rewards.json"), "--data", str(work / "data"),
                            "--model", model, "--out", str(out)],
                           check=True, env=_env(), cwd=ROOT, capture_output=True, text=True)

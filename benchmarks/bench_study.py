@@ -147,11 +147,9 @@ def main(argv=None) -> int:
         print(f"[bench] first run {wall:.0f} s; now a second run of the finished study", flush=True)
         tiny_dir = None
         if cache is not None:
-            sys.path.insert(0, str(ROOT))
-            os.environ["VRFT_CACHE"] = str(cache)
-            from vrft_lib.tiny_base import cache_root, recipe_key
+            from vrft_lib.tiny_base import recipe_key
 
-            tiny_dir = cache_root() / f"tiny-instruct-{recipe_key()}" / "model"
+            tiny_dir = cache / f"tiny-instruct-{recipe_key()}" / "model"  # the folder ensure_tiny_base made
         stages = study_stages(out, wall=wall, tiny_base_dir=tiny_dir)
         second_wall, _ = _timed(["make", "study", f"STUDY_PARAMS={ns.params}", f"STUDY_OUT={out}"], env, log)
 

@@ -9,11 +9,12 @@
     python -m vrft_lib.evaluate EVAL.yaml
 
 Generation is batched (left padding, greedy by default) through HF ``generate``, or through vLLM
-(``backend: vllm``, GPU). Both prompt modes run in the same pass, batched one mode at a time. The output folder gets
-``predictions.jsonl`` (id, mode, response, extracted answer, correct, response length in tokens),
-``metrics.json`` (per mode: accuracy with a 95% bootstrap interval, n, format compliance, mean
-response length, per-class and mean per-class accuracy for classification, circular accuracy for
-multiple choice when asked), ``config.yaml``, ``provenance.json`` and ``DONE`` (written last).
+(``backend: vllm``, GPU). Both prompt modes run in the same pass, batched one mode at a time. The
+output folder gets ``predictions.jsonl`` (id, mode, response, extracted answer, correct, response
+length in tokens), ``metrics.json`` (per mode: accuracy with a 95% bootstrap interval, n, format
+compliance, mean response length, per-class and mean per-class accuracy for classification, circular
+accuracy for multiple choice when asked), ``config.yaml``, ``provenance.json`` and ``DONE`` (written
+last).
 """
 
 from __future__ import annotations
