@@ -49,13 +49,12 @@ def prepare(work: Path, steps: int) -> dict:
     """Write the kit's run config and, for the bare script, the same arguments, rewards and data."""
     from vrft_lib.config import dump_yaml, load_run_config, resolve_trainer_args
     from vrft_lib.tiny_base import ensure_tiny_base
-    from vrft_lib.train import train_dataset_for
+    from vrft_lib.train import model_init_kwargs, train_dataset_for
 
     cfg = load_run_config(run_config(steps))
     dump_yaml(cfg.to_dict(), work / "run.yaml")
     args = resolve_trainer_args(cfg)
-    init = {k: v for k, v in {"dtype": cfg.model.dtype, "attn_implementation": cfg.model.attn_implementation}.items() if v}
-    args["model_init_kwargs"] = init  # what vrft_lib.train.build_trainer adds
+    args["model_init_kwargs"] = model_init_kwargs(cfg)  # what vrft_lib.train.build_trainer adds
     (work / "args.json").write_text(json.dumps(args))
     (work / "rewards.json").write_text(json.dumps({"rewards": cfg.rewards, "mode": cfg.train_mode}))
     train_dataset_for(cfg).save_to_disk(str(work / "data"))

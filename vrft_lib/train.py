@@ -199,6 +199,12 @@ def _silence_completion_table(enabled: bool) -> None:
     g.print_prompt_completions_sample = lambda *a, **k: None
 
 
+def model_init_kwargs(cfg: RunConfig) -> dict:
+    """What TRL passes to ``from_pretrained`` when it loads the run's model (and its reference)."""
+    return {k: v for k, v in {"dtype": cfg.model.dtype, "attn_implementation": cfg.model.attn_implementation}.items()
+            if v}
+
+
 def build_trainer(cfg: RunConfig, model_path: str, processor, train_dataset, args: dict, callbacks=()):
     """TRL's GRPOTrainer or SFTTrainer for this run (rewards looked up in the registry)."""
     peft_config = None
@@ -206,9 +212,7 @@ def build_trainer(cfg: RunConfig, model_path: str, processor, train_dataset, arg
         from peft import LoraConfig
 
         peft_config = LoraConfig(**cfg.peft)
-    init = {k: v for k, v in {"dtype": cfg.model.dtype, "attn_implementation": cfg.model.attn_implementation}.items()
-            if v}
-    args = dict(args, model_init_kwargs=init)
+    args = dict(args, model_init_kwargs=model_init_kwargs(cfg))
     if cfg.method == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
