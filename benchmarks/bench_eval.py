@@ -47,7 +47,7 @@ def measure(rows: int = 24, batch_size: int = 50, max_new_tokens: int = 128) -> 
 
     from vrft_lib.evaluate import HFGenerator
     from vrft_lib.models import load_model_and_processor
-    from vrft_lib.tiny_base import ensure_tiny_base
+    from vrft_lib.tiny import ensure_tiny_base
 
     torch.manual_seed(0)
     model, processor = load_model_and_processor(ensure_tiny_base())

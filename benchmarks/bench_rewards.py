@@ -67,7 +67,7 @@ def _step_seconds() -> float | None:
 def measure(n: int = 20000) -> dict:
     from vrft_lib.models import load_processor
     from vrft_lib.rewards import build_rewards
-    from vrft_lib.tiny_base import ensure_tiny_base
+    from vrft_lib.tiny import ensure_tiny_base
 
     tokenizer = load_processor(ensure_tiny_base()).tokenizer
     rows = _corpus(n)

@@ -147,7 +147,7 @@ def main(argv=None) -> int:
         print(f"[bench] first run {wall:.0f} s; now a second run of the finished study", flush=True)
         tiny_dir = None
         if cache is not None:
-            from vrft_lib.tiny_base import recipe_key
+            from vrft_lib.tiny.base import recipe_key
 
             tiny_dir = cache / f"tiny-instruct-{recipe_key()}" / "model"  # the folder ensure_tiny_base made
         stages = study_stages(out, wall=wall, tiny_base_dir=tiny_dir)

@@ -30,7 +30,7 @@ def main(argv=None) -> int:
         print("error: no CUDA device is visible; this check is for GPU nodes.", file=sys.stderr)
         return 2
     from vrft_lib.evaluate import evaluate
-    from vrft_lib.tiny_base import ensure_tiny_base
+    from vrft_lib.tiny import ensure_tiny_base
     from vrft_lib.train import train
 
     out = Path(ns.out)

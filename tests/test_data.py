@@ -29,7 +29,8 @@ from data_fixtures import (
     make_sat_root,
     write_image,
 )
-from vrft_lib import data, synthetic
+from vrft_lib import data
+from vrft_lib.data import synthetic
 from vrft_lib.data import (
     BENCHMARKS,
     FEATURES,

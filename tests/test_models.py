@@ -6,7 +6,8 @@ import torch
 from PIL import Image
 
 from vrft_lib.errors import ModelError
-from vrft_lib.models import build_tiny_model, is_hub_id, load_model_and_processor, resolve_model_path
+from vrft_lib.models import is_hub_id, load_model_and_processor
+from vrft_lib.tiny import build_tiny_model, resolve_model_path
 
 
 def test_tiny_model_build_save_reload_generate(tiny_random):

@@ -9,7 +9,6 @@ from PIL import Image
 from vrft_lib.errors import ConfigError, DataError
 from vrft_lib.prompts import (
     FORMAT_INSTRUCTIONS,
-    MODES,
     answer_letter,
     build_messages,
     sft_target,
@@ -18,6 +17,7 @@ from vrft_lib.prompts import (
     user_text,
 )
 from vrft_lib.rewards import accuracy_reward, format_reward
+from vrft_lib.vocab import PROMPT_MODES as MODES
 
 THINK_TEXT = (
     "Reason step by step inside <think> </think> tags, then give only the final answer inside <answer> </answer> tags."

@@ -18,10 +18,10 @@ import pytest
 import submitit  # noqa: E402  (in the lock file: a missing install must fail, not skip)
 
 from vrft_lib.errors import ConfigError  # noqa: E402
-from vrft_lib.slurm import (  # noqa: E402
+from vrft_lib.study.slurm import (  # noqa: E402
     RunCommand, format_status, parse_time, plan_jobs, study_status, submit_study,
 )
-from vrft_lib.study import expand_study, load_study  # noqa: E402
+from vrft_lib.study.spec import expand_study, load_study  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "params" / "paper.yaml"
@@ -228,7 +228,7 @@ def test_dry_run_submits_and_writes_nothing(fake_slurm, tmp_path, capsys):
 
 
 def test_no_sbatch_is_a_clear_error(tmp_path, monkeypatch):
-    from vrft_lib.slurm import SlurmError
+    from vrft_lib.study.slurm import SlurmError
 
     empty = tmp_path / "bin"
     empty.mkdir()

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from vrft_lib.errors import ConfigError
-from vrft_lib.study import expand_study, load_study, resolve_plan
+from vrft_lib.study.spec import expand_study, load_study, resolve_plan
 
 
 def vrft(*args, timeout=600):
@@ -107,7 +107,7 @@ def test_second_study_run_recomputes_nothing(mini_study):
 
 
 def test_report_fingerprint_follows_its_inputs(tmp_path):
-    from vrft_lib.study import REPORT_STAMP, report_inputs, report_up_to_date
+    from vrft_lib.study.runner import REPORT_STAMP, report_inputs, report_up_to_date
 
     out = tmp_path
     (out / "study.yaml").write_text("name: s\n")
@@ -140,8 +140,8 @@ def test_a_different_study_in_the_same_folder_is_refused(mini_study, tmp_path):
 
 
 def test_kernels_stop_at_once_unless_a_tracker_must_upload():
-    from vrft_lib.study import _kernel_shutdown
+    from vrft_lib.study.runner import kernel_shutdown
 
-    assert _kernel_shutdown({"method": "grpo"}) == "immediate"
-    assert _kernel_shutdown({"report_to": "none"}) == "immediate"
-    assert _kernel_shutdown({"report_to": "wandb"}) == "graceful"
+    assert kernel_shutdown({"method": "grpo"}) == "immediate"
+    assert kernel_shutdown({"report_to": "none"}) == "immediate"
+    assert kernel_shutdown({"report_to": "wandb"}) == "graceful"

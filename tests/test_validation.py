@@ -19,8 +19,8 @@ import yaml
 
 from data_fixtures import make_banner_folder, make_banner_manifest, make_fgvc_root, make_sat_root, write_image
 from vrft_lib.errors import ConfigError, DataError, ModelError
-from vrft_lib.study import expand_study, load_study
-from vrft_lib.validate import (check_benchmark_files, check_study_fields, run_dir_conflicts, validate_run,
+from vrft_lib.study.spec import check_study_fields, expand_study, load_study
+from vrft_lib.study.preflight import (check_benchmark_files, run_dir_conflicts, validate_run,
                                validate_study)
 
 BASE = {
@@ -385,7 +385,7 @@ def test_unfinished_run_of_a_different_config_in_the_output_folder(tmp_path):
     study = load_study(path)
     runs = expand_study(study, tmp_path / "out")
     rft = next(r for r in runs if r.variant == "rft")
-    from vrft_lib.experiment import prepare
+    from vrft_lib.notebook import prepare
 
     cfg, _ = prepare(rft.parameters["run"], rft.parameters["evaluation"], rft.run_dir)
     old = cfg.to_dict()

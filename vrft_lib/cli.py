@@ -6,10 +6,16 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
+
+from .errors import ConfigError, exit_code
+
+# Each sub-command imports what it needs when it runs, so that `vrft --help`, `vrft data` and
+# `vrft study --dry-run` never pay for torch and TRL, which only training and evaluation load.
 
 
 def _cmd_tiny_base(ns) -> int:
-    from .tiny_base import ensure_tiny_base
+    from .tiny import ensure_tiny_base
 
     print(ensure_tiny_base(force=ns.force))
     return 0
@@ -18,8 +24,7 @@ def _cmd_tiny_base(ns) -> int:
 def _cmd_train(ns) -> int:
     from .train import train
 
-    run_dir = train(ns.config, **({"output_dir": ns.output_dir} if ns.output_dir else {}))
-    print(run_dir)
+    print(train(ns.config, **({"output_dir": ns.output_dir} if ns.output_dir else {})))
     return 0
 
 
@@ -35,6 +40,7 @@ def _cmd_evaluate(ns) -> int:
 
 
 def _cmd_data(ns) -> int:
+    from .config import load_yaml
     from .data import benchmark_info, list_benchmarks, load_benchmark
 
     if not ns.name:
@@ -43,13 +49,9 @@ def _cmd_data(ns) -> int:
     options = {}
     for kv in ns.option or []:
         if "=" not in kv:
-            from .errors import ConfigError
-
             raise ConfigError(f"--option '{kv}': expected KEY=VALUE, e.g. --option num_classes=8.")
         k, v = kv.split("=", 1)
-        import yaml
-
-        options[k] = yaml.safe_load(v)
+        options[k] = load_yaml(v)
     ds = load_benchmark(ns.name, ns.split, root=ns.root, limit=ns.limit, seed=ns.seed, **options)
     info = benchmark_info(ds)
     classes = info.get("classes")
@@ -61,9 +63,54 @@ def _cmd_data(ns) -> int:
 
 
 def _cmd_study(ns) -> int:
-    from .study import run_study_cli
+    from .study.spec import default_out, expand_study, load_study, resolve_plan, select_runs
 
-    return run_study_cli(ns)
+    if ns.status:
+        from .study.slurm import format_status, study_status
+
+        study = load_study(ns.params)
+        print(format_status(study_status(ns.out or default_out(study))))
+        return 0
+    if ns.submit:
+        from .study.slurm import submit_study
+
+        submit_study(ns.params, out=ns.out, only=ns.only, partition=ns.partition, time=ns.time,
+                     dry_run=ns.dry_run, force=ns.force, as_json=ns.json)
+        return 0
+    if ns.dry_run:
+        from .study.preflight import validate_study
+
+        study = load_study(ns.params)
+        out = Path(ns.out or default_out(study)).resolve()
+        runs = select_runs(expand_study(study, out), ns.only)
+        # configs and the output folder only: a dry run is for a login node, with no GPU and no data
+        validate_study(study, runs, out, force=ns.force, check_environment=False)
+        plan = resolve_plan(runs)
+        if ns.json:
+            print(json.dumps({"study": study["name"], "out": str(out), "runs": plan}, indent=2, default=str))
+        else:
+            print(f"study '{study['name']}' -> {out}: {len(plan)} runs")
+            for p in plan:
+                ta = p["trainer_args"] or {}
+                steps = f"{ta.get('max_steps')} steps" if ta else "no training"
+                print(f"  [{p['status']:7s}] {p['run_id']:42s} {p['notebook']:20s} {steps}")
+        return 0
+    from .study.runner import run_study
+
+    run_study(ns.params, out=ns.out, only=ns.only, force=ns.force, fail_fast=ns.fail_fast,
+              report_only=ns.report_only, no_report=ns.no_report)
+    return 0
+
+
+def _cmd_report(ns) -> int:
+    from .study.runner import render_report
+
+    out = Path(ns.study_dir).resolve()
+    if not (out / "study.yaml").is_file():
+        raise ConfigError(f"'{out}' is not a study folder (it has no study.yaml). Give the --out folder of a "
+                          "`vrft study` run, e.g. `vrft report outputs/smoke`.")
+    print(render_report(out))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--status", action="store_true", help="show where each run stands: done, its Slurm job's "
                    "state, or not submitted")
     s.set_defaults(func=_cmd_study)
+
+    s = sub.add_parser("report", help="render a study folder's report (report.html, table1.csv, metrics.json)")
+    s.add_argument("study_dir", help="a folder written by `vrft study`, e.g. outputs/smoke")
+    s.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("train", help="train one GRPO or SFT run from a run YAML")
     s.add_argument("config")
@@ -129,18 +180,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from .errors import VrftError
-
-    try:
-        return int(ns.func(ns) or 0)
-    except VrftError as e:
-        if ns.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return exit_code(lambda: ns.func(ns), debug=ns.debug)
 
 
 if __name__ == "__main__":

@@ -21,19 +21,23 @@ every paper value is set explicitly in :func:`resolve_trainer_args`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import enum
 import os
 from dataclasses import dataclass, field
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .data import list_benchmarks
 from .errors import ConfigError, did_you_mean
+from .rewards import build_rewards
+from .vocab import METHODS, PROMPT_MODES
 
-METHODS = ("grpo", "sft", "none")
-PROMPT_MODES = ("no_think", "think")
-TINY_MODEL = "tiny"  # model name that means: the cached tiny instruct base (vrft_lib.tiny_base)
 
 # Section 4.1 of the paper. GRPO: 8 rollouts, temperature 1, KL 0.04, 1024 tokens, lr 1e-6, 300 steps,
 # batch 1 per device, gradient accumulation 4; Eq. 3 is group-normalised advantages.
@@ -70,6 +74,21 @@ _Loader.add_implicit_resolver(
     |\.(?:nan|NaN|NAN))$""", __import__("re").X),
     list("-+0123456789."),
 )
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    """Deep-merge ``extra`` into a copy of ``base`` (mappings merge, everything else replaces).
+
+    >>> deep_merge({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"c": 3}})
+    {'a': {'b': 1, 'c': 3}, 'd': 1}
+    """
+    out = copy.deepcopy(base)
+    for k, v in (extra or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
 
 
 def load_yaml(text: str):
@@ -127,7 +146,8 @@ class RunConfig:
     print_completions: bool = False   # print TRL's sampled-completion table at each log step
 
     @property
-    def run_dir(self) -> Path:
+    def train_dir(self) -> Path:
+        """The train folder: where this run writes (``output_dir``, default ``outputs/runs/<name>``)."""
         return Path(self.output_dir or os.path.join("outputs", "runs", self.name))
 
     def to_dict(self) -> dict:
@@ -143,43 +163,102 @@ def _check_keys(d: dict, cls, where: str):
             )
 
 
-def _typed(value, typ, where):
-    """Check a scalar against the dataclass annotation string (light-weight, YAML-friendly)."""
-    t = str(typ)
-    if value is None:
-        if "None" in t:
-            return value
-        raise ConfigError(f"{where}: must not be empty (null).")
-    if t.startswith("int") and (not isinstance(value, int) or isinstance(value, bool)):
-        raise ConfigError(f"{where}: expected an integer, got {value!r}.")
-    if t.startswith("bool") and not isinstance(value, bool):
-        raise ConfigError(f"{where}: expected true or false, got {value!r}.")
-    if t.startswith("str") and not isinstance(value, str):
-        raise ConfigError(f"{where}: expected a string, got {value!r}.")
-    if t.startswith("dict") and not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {value!r}.")
-    if t.startswith("list") and not isinstance(value, list):
-        raise ConfigError(f"{where}: expected a list, got {value!r}.")
-    return value
+TYPE_NAMES = {str: "a string", dict: "a mapping", list: "a list", tuple: "a list", bool: "true or false",
+              int: "an integer", float: "a number", type(None): "null"}
 
 
-def _build(cls, d, where):
+def _union_args(annotation) -> tuple:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def type_problem(value, annotation) -> str | None:
+    """What ``value`` should have been for a field of this annotation (``int``, ``str | None``,
+    ``Literal[...]``, an enum, ...), or None if it fits. The one type check of every config the kit
+    reads: run and eval configs, the fields of a study file, the TRL trainer fields a run sets.
+
+    >>> type_problem("80", int), type_problem(80, int), type_problem(1, float), type_problem(True, int)
+    ('an integer', None, None, 'an integer')
+    >>> type_problem(None, int | None), type_problem("x", int | None), type_problem(7, str | dict)
+    (None, 'an integer', 'a string or a mapping')
+    """
+    accepted = []
+    for a in _union_args(annotation):
+        origin = typing.get_origin(a) or a
+        if a is type(None) or a is None:
+            accepted.append(type(None))
+        elif origin is typing.Literal:
+            if value in typing.get_args(a):
+                return None
+        elif isinstance(origin, type) and issubclass(origin, enum.Enum):
+            accepted.append(str)
+        elif origin in (int, float, bool, str, list, dict, tuple):
+            accepted.append(origin)
+        else:
+            return None  # a type this light check does not model
+    if not accepted or all(t is type(None) for t in accepted):
+        return None
+
+    def fits(kind):
+        if kind is type(None):
+            return value is None
+        if kind is bool:
+            return isinstance(value, bool)
+        if kind is int:
+            return isinstance(value, int) and not isinstance(value, bool)
+        if kind is float:
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind in (list, tuple):
+            return isinstance(value, (list, tuple))
+        return isinstance(value, kind)
+
+    if any(fits(k) for k in accepted):
+        return None
+    names = [TYPE_NAMES.get(k, k.__name__) for k in accepted if k is not type(None)] or ["null"]
+    return " or ".join(dict.fromkeys(names))
+
+
+def check_value(value, annotation, where: str) -> None:
+    """Refuse ``value`` when it does not fit ``annotation`` (its type, or an enum's values), naming ``where``.
+
+    >>> check_value("fast", float, "trainer.learning_rate")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: trainer.learning_rate: expected a number, got 'fast'.
+    """
+    problem = type_problem(value, annotation)
+    if problem:
+        raise ConfigError(f"{where}: expected {problem}, got {value!r}.")
+    if isinstance(value, str):
+        for a in _union_args(annotation):
+            if isinstance(a, type) and issubclass(a, enum.Enum):
+                valid = [str(m.value) for m in a]
+                if value not in valid:
+                    raise ConfigError(f"{where}: unknown value '{value}'{did_you_mean(value, valid)}; "
+                                      f"valid values: {', '.join(valid)}.")
+
+
+def build_config(cls, d, where: str):
+    """An instance of the config dataclass ``cls`` from the mapping ``d``: unknown keys and wrong types are
+    refused with a message that names ``where`` and the field."""
     if d is None:
         d = {}
     if not isinstance(d, dict):
         raise ConfigError(f"{where}: expected a mapping of keys, got {d!r}.")
     _check_keys(d, cls, where)
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in d:
             continue
         v = d[f.name]
         if f.name == "model" and cls is RunConfig:
-            v = _build(ModelSpec, {"name_or_path": v} if isinstance(v, str) else v, f"{where}.model")
+            v = build_config(ModelSpec, {"name_or_path": v} if isinstance(v, str) else v, f"{where}.model")
         elif f.name == "data" and cls is RunConfig:
-            v = _build(DataSpec, {"name": v} if isinstance(v, str) else v, f"{where}.data")
+            v = build_config(DataSpec, {"name": v} if isinstance(v, str) else v, f"{where}.data")
         else:
-            v = _typed(v, f.type, f"{where}.{f.name}")
+            check_value(v, hints[f.name], f"{where}.{f.name}")
         kwargs[f.name] = v
     return cls(**kwargs)
 
@@ -213,7 +292,7 @@ def load_run_config(source, where: str | None = None, **overrides) -> RunConfig:
             raise ConfigError(f"Run config file '{path}' is not valid YAML: {e}") from None
         where = where or str(path)
     d.update(overrides)
-    cfg = _build(RunConfig, d, where)
+    cfg = build_config(RunConfig, d, where)
     validate_run_config(cfg, where)
     return cfg
 
@@ -232,15 +311,11 @@ def validate_run_config(cfg: RunConfig, where: str = "run config") -> None:
         raise ConfigError(f"{where}.num_processes: must be at least 1, got {cfg.num_processes}.")
     if cfg.keep_checkpoints < 1:
         raise ConfigError(f"{where}.keep_checkpoints: must be at least 1, got {cfg.keep_checkpoints}.")
-    from .data import list_benchmarks
-
     if cfg.data.name not in list_benchmarks():
         raise ConfigError(f"{where}.data.name: unknown benchmark '{cfg.data.name}'"
                           f"{did_you_mean(cfg.data.name, list_benchmarks())}; available: "
                           f"{', '.join(list_benchmarks())}.")
     if cfg.method == "grpo":
-        from .rewards import build_rewards
-
         class _ModelTokenizer:  # stands in for the model's tokenizer, which train() passes
             def encode(self, text, add_special_tokens=False):
                 return text.split()
@@ -308,7 +383,7 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
         report_to=cfg.report_to,
         seed=cfg.seed,
         data_seed=cfg.seed,
-        output_dir=str(cfg.run_dir / "trainer"),
+        output_dir=str(cfg.train_dir / "trainer"),
         remove_unused_columns=False,
         dataloader_num_workers=0,
     )
@@ -348,15 +423,3 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
                 f"gradient_accumulation_steps, or lower num_generations."
             )
     return args
-
-
-def dump_yaml(data, path) -> None:
-    """Write YAML atomically (write, then rename)."""
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")  # unique per writer
-    with os.fdopen(fd, "w") as f:
-        f.write(yaml.safe_dump(data, sort_keys=False))
-    os.replace(tmp, path)

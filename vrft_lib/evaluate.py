@@ -28,11 +28,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import DataSpec, ModelSpec, PROMPT_MODES, _build, dump_yaml, load_yaml
-from .errors import ConfigError, VrftError, did_you_mean
-from .provenance import provenance, write_json
+import numpy as np
+import yaml
+from tqdm.auto import tqdm
 
-DONE = "DONE"
+from .config import DataSpec, ModelSpec, build_config, detect_device, load_yaml
+from .data import benchmark_info, load_benchmark
+from .errors import ConfigError, did_you_mean, exit_code
+from .models import load_model_and_processor, load_processor
+from .prompts import build_messages, with_class_choices
+from .provenance import provenance
+from .rewards import accuracy_reward, extract_answer, format_reward
+from .runfolder import atomic_path, dump_yaml, is_done, read_json, write_done, write_json
+from .tiny import resolve_model_path
+from .vocab import PROMPT_MODES
 
 
 @dataclass
@@ -54,7 +63,8 @@ class EvalConfig:
     progress: bool = True
 
     @property
-    def out_dir(self) -> Path:
+    def eval_dir(self) -> Path:
+        """The eval folder: where this evaluation writes (``output_dir``, default ``outputs/evals/<name>``)."""
         return Path(self.output_dir or os.path.join("outputs", "evals", self.name))
 
     def to_dict(self):
@@ -63,8 +73,6 @@ class EvalConfig:
 
 def load_eval_config(source, **overrides) -> EvalConfig:
     """An EvalConfig from a YAML path, a dict or an EvalConfig (validated)."""
-    import yaml
-
     if isinstance(source, EvalConfig):
         d, where = source.to_dict(), f"eval config '{source.name}'"
     elif isinstance(source, dict):
@@ -79,9 +87,9 @@ def load_eval_config(source, **overrides) -> EvalConfig:
         d["model"] = {"name_or_path": d["model"]}
     if isinstance(d.get("data"), str):
         d["data"] = {"name": d["data"]}
-    model = _build(ModelSpec, d.pop("model", {}), f"{where}.model")
-    data = _build(DataSpec, d.pop("data", {}), f"{where}.data")
-    cfg = _build(EvalConfig, d, where)
+    model = build_config(ModelSpec, d.pop("model", {}), f"{where}.model")
+    data = build_config(DataSpec, d.pop("data", {}), f"{where}.data")
+    cfg = build_config(EvalConfig, d, where)
     cfg.model, cfg.data = model, data
     for m in cfg.modes:
         if m not in PROMPT_MODES:
@@ -106,7 +114,6 @@ def bootstrap_interval(correct, resamples: int = 1000, seed: int = 0, level: flo
     >>> lo, hi = bootstrap_interval([0, 1] * 50); lo < 0.5 < hi
     True
     """
-    import numpy as np
 
     x = np.asarray(correct, dtype=float)
     if x.size == 0:
@@ -119,7 +126,6 @@ def bootstrap_interval(correct, resamples: int = 1000, seed: int = 0, level: flo
 
 def summarize(preds: list[dict], task: str, resamples: int = 1000, seed: int = 0) -> dict:
     """Metrics of one mode's predictions (see the module docstring)."""
-    import numpy as np
 
     main = [p for p in preds if p.get("rotation", 0) == 0]
     correct = [float(p["correct"]) for p in main]
@@ -162,7 +168,6 @@ def _rotations(row, circular: bool):
 
 def build_requests(ds, modes, classes=None, circular=False):
     """One request per (row, mode, rotation): the prompt messages and the row it scores against."""
-    from .prompts import build_messages, with_class_choices
 
     reqs = []
     for row in ds:
@@ -233,7 +238,6 @@ def generation_order(requests) -> list[int]:
 
 
 def score(request, response: str, n_tokens: int) -> dict:
-    from .rewards import accuracy_reward, extract_answer, format_reward
 
     row, mode = request["row"], request["mode"]
     kw = dict(solution=[row["solution"]], choices=[list(row.get("choices") or [])], task=[row["task"]], mode=[mode])
@@ -251,15 +255,11 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
 
     ``model``/``processor`` may be given to reuse an already loaded model (e.g. in a notebook).
     """
-    from tqdm.auto import tqdm
-
-    from .data import benchmark_info, load_benchmark
-    from .train import resolve_model_path
 
     cfg = load_eval_config(config, **overrides)
-    out = cfg.out_dir
-    if (out / DONE).exists():
-        return json.loads((out / "metrics.json").read_text())
+    out = cfg.eval_dir
+    if is_done(out):
+        return read_json(out / "metrics.json")
     t0 = time.perf_counter()
     d = cfg.data
     ds = load_benchmark(d.name, d.eval_split, root=d.root, limit=d.eval_limit, seed=cfg.seed, **d.options)
@@ -268,21 +268,14 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
     requests = build_requests(ds, cfg.modes, classes=classes, circular=cfg.circular)
     model_path = resolve_model_path(cfg.model.name_or_path) if isinstance(cfg.model.name_or_path, str) else None
     if cfg.backend == "vllm":
-        from .config import detect_device
-
         if detect_device(cfg.device) != "cuda":
             raise ConfigError(f"eval '{cfg.name}'.backend: vLLM needs a GPU, and this machine has none. "
                               "Use backend: hf.")
-        from .models import load_processor
-
         processor = processor or load_processor(model_path, cfg.model.min_pixels, cfg.model.max_pixels)
         generate = VLLMGenerator(model_path, processor, cfg.max_new_tokens, cfg.do_sample, cfg.temperature, cfg.seed)
     else:
-        import torch
+        import torch  # the HF backend only: a vLLM evaluation never imports it here
         from transformers.trainer_utils import set_seed
-
-        from .config import detect_device
-        from .models import load_model_and_processor
 
         if model is None:
             model, processor = load_model_and_processor(
@@ -318,32 +311,28 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
 
     out.mkdir(parents=True, exist_ok=True)
     dump_yaml(cfg.to_dict(), out / "config.yaml")
-    tmp = out / "predictions.jsonl.tmp"
-    with open(tmp, "w") as f:
+    with atomic_path(out / "predictions.jsonl") as tmp, open(tmp, "w", encoding="utf-8") as f:
         for p in preds:
             f.write(json.dumps(p) + "\n")
-    os.replace(tmp, out / "predictions.jsonl")
     write_json(metrics, out / "metrics.json")
     write_json(provenance(eval=cfg.name, seed=cfg.seed, model_path=model_path), out / "provenance.json")
-    (out / DONE).write_text("ok\n")
+    write_done(out, eval=cfg.name, seconds=metrics["seconds"])
     return metrics
 
 
 def main(argv=None) -> int:
+    """``python -m vrft_lib.evaluate EVAL.yaml``."""
     parser = argparse.ArgumentParser(prog="python -m vrft_lib.evaluate", description="Evaluate one model.")
     parser.add_argument("config", help="eval config YAML")
     parser.add_argument("--output-dir")
     parser.add_argument("--debug", action="store_true")
     ns = parser.parse_args(argv)
-    try:
+
+    def run():
         metrics = evaluate(ns.config, **({"output_dir": ns.output_dir} if ns.output_dir else {}))
-    except VrftError as e:
-        if ns.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps({m: {"accuracy": v["accuracy"], "n": v["n"]} for m, v in metrics["modes"].items()}))
-    return 0
+        print(json.dumps({m: {"accuracy": v["accuracy"], "n": v["n"]} for m, v in metrics["modes"].items()}))
+
+    return exit_code(run, debug=ns.debug)
 
 
 if __name__ == "__main__":

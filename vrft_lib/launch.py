@@ -15,8 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .config import RunConfig, detect_device, dump_yaml, load_run_config
-from .errors import VrftError
+from .config import RunConfig, detect_device, load_run_config
+from .errors import ConfigError, VrftError
+from .runfolder import dump_yaml
 
 
 class LaunchError(VrftError, RuntimeError):
@@ -37,8 +38,6 @@ def accelerate_command(cfg: RunConfig, run_yaml: str | os.PathLike) -> list[str]
     if cfg.accelerate_config:
         path = Path(cfg.accelerate_config)
         if not path.exists():
-            from .errors import ConfigError
-
             raise ConfigError(f"run '{cfg.name}'.accelerate_config: file '{path}' does not exist. Use one of "
                               "params/accelerate/*.yaml or your own accelerate config.")
         cmd += ["--config_file", str(path)]
@@ -57,7 +56,7 @@ def launch_training(config, stream=None, **overrides) -> Path:
     The resolved run config is written to ``<run_dir>/launch.yaml`` and handed to the child.
     """
     cfg = load_run_config(config, **overrides)
-    run_dir = cfg.run_dir
+    run_dir = cfg.train_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     run_yaml = run_dir / "launch.yaml"
     dump_yaml(cfg.to_dict(), run_yaml)

@@ -27,8 +27,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-METHODS = ("training_free", "sft", "rft", "rft_length")
-MODES = ("no_think", "think")
+from .vocab import PROMPT_MODES
+from .vocab import VARIANTS
+
 METHOD_LABELS = {
     "training_free": "Training-free",
     "sft": "SFT",
@@ -229,7 +230,7 @@ def table1_figure(table_df: pd.DataFrame, methods: Sequence[str] = ("training_fr
                         subplot_titles=["Ours (bars: accuracy; whiskers: 95% interval)"]
                         + (["Paper's Table 1"] if has_paper else []))
     for m in methods:
-        for mode in MODES:
+        for mode in PROMPT_MODES:
             sub = df[(df["method"] == m) & (df["mode"] == mode)].set_index("_bench").reindex(benches)
             name = f"{METHOD_LABELS.get(m, m)} {MODE_LABELS[mode]}"
             acc = sub["accuracy"].astype(float)

@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from vrft_lib.errors import ConfigError, DataError, did_you_mean
-from vrft_lib.rewards import LETTERS, MODES, normalize_answer
+from .errors import ConfigError, DataError, did_you_mean
+from .rewards import LETTERS, normalize_answer
+from .vocab import PROMPT_MODES
 
 __all__ = [
-    "MODES",
     "FORMAT_INSTRUCTIONS",
     "CLASSES_LINE",
     "DEFAULT_RATIONALE",
@@ -88,8 +88,8 @@ SFT_COLUMNS = ("prompt", "completion", "images")
 
 
 def _check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ConfigError(f"unknown prompt mode {mode!r}{did_you_mean(mode, MODES)}; use one of {', '.join(MODES)}.")
+    if mode not in PROMPT_MODES:
+        raise ConfigError(f"unknown prompt mode {mode!r}{did_you_mean(mode, PROMPT_MODES)}; use one of {', '.join(PROMPT_MODES)}.")
     return mode
 
 

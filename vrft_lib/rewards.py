@@ -30,7 +30,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from vrft_lib.errors import ConfigError, did_you_mean
+from .errors import ConfigError, did_you_mean
+from .vocab import PROMPT_MODES
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,7 @@ TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 # Option labels of multiple-choice questions: the i-th choice is LETTERS[i].
 LETTERS = string.ascii_uppercase
 
-# The two answer formats (mirrored by vrft_lib.prompts.MODES).
-MODES = ("no_think", "think")
+# The two answer formats (vrft_lib.vocab.PROMPT_MODES).
 
 _THINK_FORMAT = re.compile(r"\A<think>(.*)</think>\s*<answer>(.*)</answer>\Z", re.DOTALL)
 _ANSWER_FORMAT = re.compile(r"\A<answer>(.*)</answer>\Z", re.DOTALL)
@@ -639,8 +639,8 @@ def build_rewards(
         ...
         vrft_lib.errors.ConfigError: rewards[0]: unknown reward 'acuracy' (did you mean 'accuracy'?); ...
     """
-    if mode is not None and mode not in MODES:
-        raise ConfigError(f"rewards: unknown mode {mode!r}{did_you_mean(mode, MODES)}; use one of {', '.join(MODES)}.")
+    if mode is not None and mode not in PROMPT_MODES:
+        raise ConfigError(f"rewards: unknown mode {mode!r}{did_you_mean(mode, PROMPT_MODES)}; use one of {', '.join(PROMPT_MODES)}.")
     if isinstance(spec, (str, dict)) or not isinstance(spec, Sequence):
         raise ConfigError(
             "rewards: expected a list of entries like {name: accuracy, weight: 1.0}, "

@@ -4,15 +4,15 @@ The same code runs three ways::
 
     # in a notebook or a Python session
     from vrft_lib.train import train
-    run_dir = train("params/runs/rft_banner.yaml")
+    train_dir = train("run.yaml")
 
     # from the command line, one process
-    python -m vrft_lib.train params/runs/rft_banner.yaml
+    vrft train run.yaml                  # or: python -m vrft_lib.train run.yaml
 
     # several processes (GPUs, or CPU processes for a test)
-    accelerate launch --num_processes 2 -m vrft_lib.train params/runs/rft_banner.yaml
+    accelerate launch --num_processes 2 -m vrft_lib.train run.yaml
 
-A run folder holds ``config.yaml`` (resolved), ``provenance.json``, ``trainer_args.json``, the final
+A train folder holds ``config.yaml`` (resolved), ``provenance.json``, ``trainer_args.json``, the final
 ``model/``, ``steps.csv`` (one row per optimizer step), ``completions.parquet`` (GRPO: every sampled
 completion with its rewards), ``trainer/checkpoint-*`` (the last few, for resuming) and ``DONE``, the
 completion marker written last. Running the same config again resumes from the last checkpoint, and
@@ -30,11 +30,15 @@ import sys
 import time
 from pathlib import Path
 
-from .config import RunConfig, TINY_MODEL, dump_yaml, load_run_config, resolve_trainer_args
-from .errors import ConfigError, VrftError
-from .provenance import provenance, write_json
-
-DONE = "DONE"
+from .config import RunConfig, detect_device, load_run_config, resolve_trainer_args
+from .data import benchmark_info, load_benchmark
+from .errors import ConfigError, exit_code
+from .models import load_processor
+from .prompts import to_grpo_dataset, to_sft_dataset
+from .provenance import provenance
+from .rewards import build_rewards
+from .runfolder import atomic_path, config_diff, dump_yaml, is_done, write_done, write_json
+from .tiny import resolve_model_path
 
 # Friendly names for the per-step table (TRL's keys are kept as well).
 STEP_COLUMNS = {
@@ -44,21 +48,6 @@ STEP_COLUMNS = {
     "rewards/think_length_reward/mean": "length_reward",
     "completions/mean_length": "mean_completion_length",
 }
-
-
-def is_done(run_dir) -> bool:
-    return (Path(run_dir) / DONE).exists()
-
-
-def resolve_model_path(name_or_path: str) -> str:
-    """``tiny`` means the cached tiny instruct base (built on first use); anything else is checked."""
-    if name_or_path == TINY_MODEL:
-        from .tiny_base import ensure_tiny_base
-
-        return ensure_tiny_base()
-    from .models import resolve_model_path as _resolve
-
-    return _resolve(name_or_path)
 
 
 def last_complete_checkpoint(trainer_dir) -> str | None:
@@ -103,18 +92,10 @@ def _restore_weights(trainer, checkpoint: str) -> None:
 
 def _check_run_dir(cfg: RunConfig) -> None:
     """Refuse to mix two different runs in one folder (nothing a user made is overwritten)."""
-    saved = cfg.run_dir / "config.yaml"
-    if not saved.exists():
-        return
-    import yaml
-
-    old = yaml.safe_load(saved.read_text()) or {}
-    new = cfg.to_dict()
-    ignore = {"output_dir", "print_completions", "report_to"}
-    diff = sorted(k for k in set(old) | set(new) if k not in ignore and old.get(k) != new.get(k))
+    diff = config_diff(cfg.train_dir / "config.yaml", cfg.to_dict())
     if diff:
         raise ConfigError(
-            f"Output folder '{cfg.run_dir}' holds a different run (its config.yaml differs in: "
+            f"Output folder '{cfg.train_dir}' holds a different run (its config.yaml differs in: "
             f"{', '.join(diff)}). Use another output_dir, or delete that folder to start over."
         )
 
@@ -168,9 +149,8 @@ def _collect_completions(trainer_dir: Path, out: Path) -> None:
     for col in ("prompt", "completion"):
         if col in df:
             df[col] = df[col].map(_message_text)
-    tmp = out.with_name(out.name + ".tmp")
-    df.to_parquet(tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        df.to_parquet(tmp)
 
 
 def _message_text(m) -> str:
@@ -216,7 +196,6 @@ def build_trainer(cfg: RunConfig, model_path: str, processor, train_dataset, arg
     if cfg.method == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
-        from .rewards import build_rewards
 
         funcs, weights = build_rewards(cfg.rewards, mode=cfg.train_mode, tokenizer=processor.tokenizer)
         args["reward_weights"] = weights
@@ -231,9 +210,6 @@ def build_trainer(cfg: RunConfig, model_path: str, processor, train_dataset, arg
 
 def train_dataset_for(cfg: RunConfig):
     """The run's training data in TRL's format (GRPO: prompt + solution; SFT: prompt + completion)."""
-    from .data import benchmark_info, load_benchmark
-    from .prompts import to_grpo_dataset, to_sft_dataset
-
     d = cfg.data
     ds = load_benchmark(d.name, d.train_split, root=d.root, limit=d.train_limit, seed=cfg.seed, **d.options)
     classes = benchmark_info(ds).get("classes") if d.classes_in_prompt else None
@@ -242,22 +218,20 @@ def train_dataset_for(cfg: RunConfig):
 
 
 def train(config, **overrides) -> Path:
-    """Train one run and return its run folder. ``config``: a YAML path, a dict or a RunConfig."""
+    """Train one run and return its train folder. ``config``: a YAML path, a dict or a RunConfig."""
     from accelerate import PartialState
     from transformers.trainer_utils import set_seed
 
     cfg = load_run_config(config, **overrides)
     if cfg.method == "none":
         raise ConfigError(f"run '{cfg.name}' has method 'none' (training-free): there is nothing to train.")
-    run_dir = cfg.run_dir
+    run_dir = cfg.train_dir
     _check_run_dir(cfg)
     if is_done(run_dir):
         print(f"[vrft] run '{cfg.name}' already finished in {run_dir}; nothing to do.")
         return run_dir
     # The same device choice as the trainer's (a CPU run joins a gloo group when launched in several
     # processes); PartialState is shared, so the first one made decides.
-    from .config import detect_device
-
     state = PartialState(cpu=detect_device(cfg.device) == "cpu")
     args = resolve_trainer_args(cfg, num_processes=state.num_processes)
     if state.is_main_process:
@@ -267,8 +241,6 @@ def train(config, **overrides) -> Path:
         write_json(provenance(run=cfg.name, seed=cfg.seed, num_processes=state.num_processes), run_dir / "provenance.json")
     set_seed(cfg.seed)
     _silence_completion_table(cfg.print_completions)
-
-    from .models import load_processor
 
     model_path = resolve_model_path(cfg.model.name_or_path)
     processor = load_processor(model_path, min_pixels=cfg.model.min_pixels, max_pixels=cfg.model.max_pixels)
@@ -298,36 +270,27 @@ def train(config, **overrides) -> Path:
     if state.is_main_process:
         processor.save_pretrained(str(final))
         table = steps_table(trainer.state.log_history, timer.times)
-        tmp = run_dir / "steps.csv.tmp"
-        table.to_csv(tmp, index=False)
-        os.replace(tmp, run_dir / "steps.csv")
+        with atomic_path(run_dir / "steps.csv") as tmp:
+            table.to_csv(tmp, index=False)
         _collect_completions(trainer_dir, run_dir / "completions.parquet")
         shutil.rmtree(trainer_dir / "completions", ignore_errors=True)
         times = [t for t in timer.times.values()]
-        write_json({"run": cfg.name, "method": cfg.method, "train_seconds": round(train_seconds, 2),
-                    "steps": int(trainer.state.global_step), "resumed_from": resume,
-                    "mean_step_seconds": round(sum(times) / len(times), 4) if times else None,
-                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, run_dir / DONE)
+        write_done(run_dir, run=cfg.name, method=cfg.method, train_seconds=round(train_seconds, 2),
+                   steps=int(trainer.state.global_step), resumed_from=resume,
+                   mean_step_seconds=round(sum(times) / len(times), 4) if times else None)
     state.wait_for_everyone()
     return run_dir
 
 
 def main(argv=None) -> int:
+    """``python -m vrft_lib.train RUN.yaml``: what ``accelerate launch`` starts in every process."""
     parser = argparse.ArgumentParser(prog="python -m vrft_lib.train", description="Train one GRPO or SFT run.")
     parser.add_argument("config", help="run config YAML")
     parser.add_argument("--output-dir", help="override the run's output_dir")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for configuration errors")
     ns = parser.parse_args(argv)
     overrides = {"output_dir": ns.output_dir} if ns.output_dir else {}
-    try:
-        run_dir = train(ns.config, **overrides)
-    except VrftError as e:
-        if ns.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps({"run_dir": str(run_dir)}))
-    return 0
+    return exit_code(lambda: print(json.dumps({"train_dir": str(train(ns.config, **overrides))})), debug=ns.debug)
 
 
 if __name__ == "__main__":

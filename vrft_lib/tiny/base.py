@@ -1,8 +1,8 @@
 """The tiny instruct base: the CPU default's stand-in for Qwen2.5-VL-7B-Instruct.
 
-``ensure_tiny_base()`` builds a random tiny Qwen2.5-VL (:func:`vrft_lib.models.build_tiny_model`), then
-teaches it the prompt format with a short SFT on the generic instruction mix of
-:mod:`vrft_lib.synthetic_instruct`, in both prompt modes. The result is cached under
+``ensure_tiny_base()`` builds a random tiny Qwen2.5-VL (:func:`vrft_lib.tiny.model.build_tiny_model`),
+then teaches it the prompt format with a short SFT on the generic instruction mix of
+:mod:`vrft_lib.tiny.instruct_mix`, in both prompt modes. The result is cached under
 ``$VRFT_CACHE`` (default ``~/.cache/vrft``) in a folder keyed by its recipe (and the source of the code
 that makes it), so it is built once per machine; a lock lets concurrent processes share one build.
 
@@ -20,12 +20,18 @@ import shutil
 import time
 from pathlib import Path
 
-from .provenance import provenance, write_json
+from .. import prompts
+from ..models import freeze_vision_tower, load_model_and_processor
+from ..provenance import provenance
+from ..runfolder import is_done, write_done, write_json
+from ..vocab import PROMPT_MODES
+from .instruct_mix import generate, option_classes
+from .model import TINY_ARCH, TINY_MARKER, build_tiny_model
 
 RECIPE = {
     "version": 1,
     "seed": 0,
-    "arch": None,            # None: vrft_lib.models.TINY_ARCH
+    "arch": None,            # None: vrft_lib.tiny.model.TINY_ARCH
     "instruct_rows": 2048,   # rows of the instruction mix, each used in both prompt modes
     "image_size": 56,
     "freeze_vision": False,
@@ -38,7 +44,8 @@ RECIPE = {
         "weight_decay": 0.0,
     },
 }
-_SOURCES = ("models.py", "synthetic_instruct.py", "prompts.py", "tiny_base.py")
+# The code that turns the recipe into a model, relative to the package: a change to it is a new base.
+_SOURCES = ("models.py", "prompts.py", "tiny/model.py", "tiny/instruct_mix.py", "tiny/base.py")
 
 
 def cache_root() -> Path:
@@ -48,7 +55,7 @@ def cache_root() -> Path:
 def recipe_key(recipe: dict | None = None) -> str:
     """A short hash of the recipe and of the code that turns it into a model."""
     h = hashlib.sha256(json.dumps(recipe or RECIPE, sort_keys=True).encode())
-    here = Path(__file__).parent
+    here = Path(__file__).resolve().parent.parent
     for name in _SOURCES:
         h.update((here / name).read_bytes())
     return h.hexdigest()[:12]
@@ -69,12 +76,10 @@ def instruct_sft_dataset(rows: int, seed: int, image_size: int):
     """The instruction mix as prompt/completion SFT data, every row in both prompt modes."""
     from datasets import Dataset, Features, Image, List, Value
 
-    from . import prompts
-    from .synthetic_instruct import generate, option_classes
 
     records = []
     for row in generate("train", limit=rows, seed=seed, image_size=image_size):
-        for mode in prompts.MODES:
+        for mode in PROMPT_MODES:
             r = prompts.with_class_choices(row, option_classes(row))
             records.append({
                 "prompt": prompts.build_messages(r, mode),
@@ -93,10 +98,8 @@ def instruct_sft_dataset(rows: int, seed: int, image_size: int):
 
 def build_tiny_base(path, recipe: dict | None = None) -> str:
     """Build the tiny instruct base into ``path`` (no caching; see :func:`ensure_tiny_base`)."""
-    from transformers.trainer_utils import set_seed
+    from transformers.trainer_utils import set_seed  # torch and TRL: only when a base is built
     from trl import SFTConfig, SFTTrainer
-
-    from .models import TINY_ARCH, build_tiny_model, freeze_vision_tower, load_model_and_processor
 
     recipe = recipe or RECIPE
     path = Path(path)
@@ -121,7 +124,7 @@ def build_tiny_base(path, recipe: dict | None = None) -> str:
     model_dir = path / "model"
     trainer.save_model(str(model_dir))
     processor.save_pretrained(str(model_dir))
-    shutil.copy(random_dir / "vrft_tiny.json", model_dir / "vrft_tiny.json")
+    shutil.copy(random_dir / TINY_MARKER, model_dir / TINY_MARKER)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     write_json(provenance(recipe=recipe, key=recipe_key(recipe), seconds=round(time.perf_counter() - t0, 1),
                           train_seconds=round(train_seconds, 1),
@@ -137,10 +140,10 @@ def ensure_tiny_base(recipe: dict | None = None, force: bool = False) -> str:
     key = recipe_key(recipe)
     final = cache_root() / f"tiny-instruct-{key}"
     model_dir = final / "model"
-    if (final / "DONE").exists() and not force:
+    if is_done(final) and not force:
         return str(model_dir)
     with _file_lock(cache_root() / f"tiny-instruct-{key}.lock"):
-        if (final / "DONE").exists() and not force:
+        if is_done(final) and not force:
             return str(model_dir)
         print(f"[vrft] building the tiny instruct base (once per machine) into {final}")
         tmp = cache_root() / f"tiny-instruct-{key}.building"
@@ -148,5 +151,5 @@ def ensure_tiny_base(recipe: dict | None = None, force: bool = False) -> str:
         build_tiny_base(tmp, recipe)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
-        (final / "DONE").write_text(key + "\n")
+        write_done(final, key=key)
     return str(model_dir)

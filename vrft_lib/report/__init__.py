@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import __version__
-from . import plots
-from .errors import VrftError
+from .. import __version__
+from .. import plots
+from ..errors import VrftError
 
 VARIANTS = ("training_free", "sft", "rft", "rft_length")
 TABLE_METHODS = ("training_free", "sft", "rft")
@@ -628,7 +628,7 @@ def _lookup_inputs(run_dir: Path, ids: list[str]) -> dict[str, dict]:
         name, limit = str(data.get("name", "")), data.get("eval_limit")
         if not name.startswith("synthetic_") and not (isinstance(limit, int) and limit <= LOOKUP_MAX_ROWS):
             return {}
-        from .data import load_benchmark
+        from ..data import load_benchmark
 
         ds = load_benchmark(name, data.get("eval_split", "test"), root=data.get("root"), limit=limit,
                             seed=int(cfg.get("seed", 0)), **(data.get("options") or {}))

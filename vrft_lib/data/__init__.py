@@ -52,8 +52,8 @@ import datasets
 import numpy as np
 from PIL import Image
 
-from vrft_lib import synthetic
-from vrft_lib.errors import DataError, did_you_mean
+from ..errors import DataError, did_you_mean
+from . import synthetic
 
 TASKS = ("binary", "classification", "multiple_choice")
 

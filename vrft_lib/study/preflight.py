@@ -13,8 +13,8 @@ cached nor marked offline.
 
 ::
 
-    from vrft_lib.study import expand_study, load_study
-    from vrft_lib.validate import validate_study
+    from vrft_lib.study.preflight import validate_study
+    from vrft_lib.study.spec import expand_study, load_study
 
     study = load_study("params/smoke.yaml")
     validate_study(study, expand_study(study, "outputs/smoke"), "outputs/smoke")
@@ -34,29 +34,20 @@ import types
 import typing
 from pathlib import Path
 
-from .errors import ConfigError, DataError, ModelError, VrftError, did_you_mean
+from ..config import check_value, detect_device, load_run_config, resolve_trainer_args, trainer_config_class
+from ..errors import ConfigError, DataError, ModelError, VrftError, did_you_mean
+from ..evaluate import EvalConfig, load_eval_config
+from ..models import is_hub_id, locate_model
+from ..notebook import prepare
+from ..runfolder import config_diff, is_done
+from ..vocab import TINY_MODEL
+from .spec import check_same_study, check_study_fields, notebooks_dir
 
 SYNTHETIC_BENCHMARKS = ("synthetic_banner", "synthetic_aircraft", "synthetic_spatial")
-TASK_KINDS = ("perception", "reasoning", "binary")
 SAT_HEAD_ROWS = 256           # rows of a SAT file whose answers are checked up front
 HUB_PROBE_SECONDS = 3.0       # connection attempt to the hub for a hub id that is not cached
 FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
-
-# Study fields and the types they take (beyond what load_study checks).
-_MAPPING = (dict, type(None))
-STUDY_FIELD_TYPES = {
-    "name": (str,), "description": (str, type(None)), "synthetic": (bool,), "model": (str, dict),
-    "train_mode": (str,), "benchmarks": (dict,), "variants": (list,), "rft": _MAPPING, "sft": _MAPPING,
-    "length_reward": _MAPPING, "evaluation": _MAPPING, "run_defaults": _MAPPING, "reference": (str, dict, type(None)),
-    "slurm": _MAPPING, "seeds": (list,),
-}
-BENCHMARK_FIELD_TYPES = {
-    "label": (str,), "task_kind": (str,), "data": (str, dict), "length_reward": (bool, type(None)),
-    "rft": _MAPPING, "sft": _MAPPING, "evaluation": _MAPPING, "run_defaults": _MAPPING,
-}
-_TYPE_NAMES = {str: "a string", dict: "a mapping", list: "a list", bool: "true or false", int: "an integer",
-               float: "a number", type(None): "null"}
 
 # Trainer fields with a range (checked on the resolved arguments, paper defaults included).
 _AT_LEAST_ONE = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_completion_length",
@@ -69,65 +60,6 @@ _NON_NEGATIVE = ("beta", "weight_decay", "warmup_steps", "max_grad_norm", "epsil
 # ----------------------------------------------------------------------------------------------
 # the study
 # ----------------------------------------------------------------------------------------------
-
-
-def check_study_fields(study: dict, source=None) -> None:
-    """Check the types and values of a study's own fields (a raw or a loaded study dict).
-
-    Meant for :func:`vrft_lib.study.load_study`, before it fills in defaults: a wrong type there
-    (``rft: 5``, a benchmark given as a list) would otherwise surface as a traceback.
-
-    >>> check_study_fields({"benchmarks": {"b": {"task_kind": "reasonning"}}}, "s.yaml")
-    Traceback (most recent call last):
-    ...
-    vrft_lib.errors.ConfigError: s.yaml: benchmarks.b.task_kind: unknown kind 'reasonning' (did you mean 'reasoning'?); ...
-    """
-    src = str(source or study.get("_source") or f"study '{study.get('name', '?')}'")
-    for key, allowed in STUDY_FIELD_TYPES.items():
-        if key in study:
-            _check_type(study[key], allowed, f"{src}: {key}")
-    if "variants" in study:
-        for v in study["variants"]:
-            _check_type(v, (str,), f"{src}: variants")
-    if isinstance(study.get("train_mode"), str):
-        from .config import PROMPT_MODES
-
-        mode = study["train_mode"]
-        if mode not in PROMPT_MODES:
-            raise ConfigError(f"{src}: train_mode: unknown mode '{mode}'{did_you_mean(mode, PROMPT_MODES)}; "
-                              f"use {' or '.join(PROMPT_MODES)}.")
-    if isinstance(study.get("model"), dict) and not study["model"].get("name_or_path"):
-        raise ConfigError(f"{src}: model: a mapping must name the model in 'name_or_path' "
-                          "(e.g. {name_or_path: Qwen/Qwen2.5-VL-7B-Instruct, dtype: bfloat16}).")
-    rft = study.get("rft") or {}
-    if "rewards" in rft and not isinstance(rft["rewards"], list):
-        raise ConfigError(f"{src}: rft.rewards: expected a list like [{{name: accuracy}}, {{name: format}}], "
-                          f"got {rft['rewards']!r}.")
-    for key, spec in (study.get("benchmarks") or {}).items():
-        where = f"{src}: benchmarks.{key}"
-        _check_type(spec, (dict, type(None)), where)
-        for field, allowed in BENCHMARK_FIELD_TYPES.items():
-            if spec and field in spec:
-                _check_type(spec[field], allowed, f"{where}.{field}")
-        kind = (spec or {}).get("task_kind")
-        if kind is not None and kind not in TASK_KINDS:
-            raise ConfigError(f"{where}.task_kind: unknown kind '{kind}'{did_you_mean(kind, TASK_KINDS)}; "
-                              f"use one of {', '.join(TASK_KINDS)} (the report's findings group by it).")
-        variants = study.get("variants") or ["rft_length"]
-        if (spec or {}).get("length_reward") and "rft_length" in variants and not study.get("length_reward"):
-            raise ConfigError(f"{where}.length_reward is true, but the study has no top-level 'length_reward' "
-                              "entry (e.g. {name: length, target_length: 64, scope: think}). Add one, or set "
-                              f"benchmarks.{key}.length_reward: false.")
-
-
-def _check_type(value, allowed: tuple, where: str) -> None:
-    if isinstance(value, bool) and bool not in allowed:
-        ok = False
-    else:
-        ok = isinstance(value, allowed)
-    if not ok:
-        expected = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in allowed if t is not type(None))
-        raise ConfigError(f"{where}: expected {expected}, got {value!r}.")
 
 
 def validate_study(study: dict, runs: list, out_dir, *, force: bool = False, check_environment: bool = True) -> None:
@@ -148,9 +80,6 @@ def validate_study(study: dict, runs: list, out_dir, *, force: bool = False, che
     Raises:
         ConfigError, DataError, ModelError: the first problem found, named in one paragraph.
     """
-    from .experiment import prepare
-    from .study import notebooks_dir  # the runs' working folder (papermill's cwd)
-
     src = study.get("_source") or f"study '{study.get('name', '?')}'"
     out = Path(out_dir).resolve()
     check_study_fields(study, src)
@@ -165,11 +94,9 @@ def validate_study(study: dict, runs: list, out_dir, *, force: bool = False, che
         _check_notebooks(runs, src)
         _check_writable(out)
     if not force:
-        from .study import _check_out_dir
-
-        _check_out_dir(study, out)
+        check_same_study(study, out)
     conflicts = [(run, diff) for run, diff in run_dir_conflicts(runs)
-                 if not (force and (Path(run.run_dir) / "DONE").exists())]
+                 if not (force and is_done(run.run_dir))]
     if conflicts:
         listing = "; ".join(f"{r.run_id} in '{Path(r.run_dir) / 'train'}' (differs in: {', '.join(d)})"
                             for r, d in conflicts)
@@ -220,34 +147,22 @@ def _find_key(study: dict, benchmark: str, key: str) -> list[str]:
 def run_dir_conflicts(runs: list) -> list[tuple]:
     """``(run, differing keys)`` for each run whose folder already holds a training run of another config.
 
-    The same comparison as :func:`vrft_lib.train._check_run_dir`, which would refuse such a run when it
-    starts (after the runs before it have spent their time).
+    The same comparison (:func:`vrft_lib.runfolder.config_diff`) as :func:`vrft_lib.train.train` makes,
+    which would refuse such a run when it starts (after the runs before it have spent their time).
     """
-    import yaml
-
-    from .experiment import prepare
-
     conflicts = []
     for run in runs:
         saved = Path(run.run_dir) / "train" / "config.yaml"
         if not saved.exists():
             continue
         cfg, _ = prepare(run.parameters["run"], run.parameters["evaluation"], run.run_dir)
-        try:
-            old = yaml.safe_load(saved.read_text()) or {}
-        except yaml.YAMLError:
-            old = {}
-        new = cfg.to_dict()
-        ignore = {"output_dir", "print_completions", "report_to"}
-        diff = sorted(k for k in set(old) | set(new) if k not in ignore and old.get(k) != new.get(k))
+        diff = config_diff(saved, cfg.to_dict())
         if diff:
             conflicts.append((run, diff))
     return conflicts
 
 
 def _check_notebooks(runs: list, src: str) -> None:
-    from .study import notebooks_dir
-
     folder = notebooks_dir()
     for name in sorted({r.notebook for r in runs} | {"report.ipynb"}):
         if not (folder / name).is_file():
@@ -301,9 +216,6 @@ def validate_run(cfg, evaluation=None, *, check_environment: bool = True, _cache
     ...
     vrft_lib.errors.ConfigError: run 'r'.save_steps: must be at least 1, got 0.
     """
-    from .config import detect_device, load_run_config, resolve_trainer_args
-    from .evaluate import EvalConfig, load_eval_config
-
     cfg = load_run_config(cfg)
     ev = load_eval_config(evaluation) if evaluation is not None and not isinstance(evaluation, EvalConfig) else evaluation
     cache = {} if _cache is None else _cache
@@ -353,7 +265,6 @@ def _run_path(value, cwd, where: str) -> str:
 
 
 def _check_eval(ev, cache: dict, check_environment: bool = True, cwd=None) -> None:
-    from .config import detect_device
 
     where = f"eval '{ev.name}'"
     if check_environment:
@@ -396,17 +307,15 @@ def _check_model_options(spec, device: str, where: str) -> None:
 
 def _check_model_cached(name: str, where: str, cache: dict, cwd=None) -> None:
     """A model that is neither ``tiny`` nor loadable here (no local copy, no hub access) is an error."""
-    from .config import TINY_MODEL
 
     if name == TINY_MODEL or ("model", name) in cache:
         return
-    from .models import is_hub_id, resolve_model_path
 
     if cwd is not None and not os.path.isabs(os.path.expanduser(name)) and (
             Path(name).exists() or (Path(cwd) / name).exists()):
         name = _run_path(name, cwd, where)  # a local folder, as the run will see it
     try:
-        resolve_model_path(name)
+        locate_model(name)
         if is_hub_id(name):
             from huggingface_hub import try_to_load_from_cache
 
@@ -469,17 +378,12 @@ def _check_report_to(value: str, where: str) -> None:
 
 
 def _check_trainer_values(cfg, args: dict, where: str) -> None:
-    from .config import trainer_config_class
-
     cls = trainer_config_class(cfg.method)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in cfg.trainer.items():
         if key not in fields:  # resolve_trainer_args has refused it already
             continue
-        problem = _type_problem(value, fields[key].type)
-        if problem:
-            raise ConfigError(f"{where}.trainer.{key}: expected {problem}, got {value!r}.")
-        _check_enum(value, fields[key].type, f"{where}.trainer.{key}")
+        check_value(value, fields[key].type, f"{where}.trainer.{key}")
     for key, value in args.items():
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
@@ -493,67 +397,6 @@ def _check_trainer_values(cfg, args: dict, where: str) -> None:
             raise ConfigError(f"{where}.trainer.{key}: must not be negative, got {value}.")
         if key == "top_p" and not 0 < value <= 1:
             raise ConfigError(f"{where}.trainer.top_p: must be in (0, 1], got {value}.")
-
-
-def _union_args(annotation) -> tuple:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return typing.get_args(annotation)
-    return (annotation,)
-
-
-def _type_problem(value, annotation) -> str | None:
-    """What ``value`` should have been for a dataclass field of this annotation, or None if it fits.
-
-    >>> _type_problem("80", int), _type_problem(80, int), _type_problem(1, float), _type_problem(True, int)
-    ('an integer', None, None, 'an integer')
-    >>> _type_problem(None, int | None), _type_problem("x", int | None)
-    (None, 'an integer or null')
-    """
-    accepted = []
-    for a in _union_args(annotation):
-        origin = typing.get_origin(a) or a
-        if a is type(None) or a is None:
-            accepted.append(type(None))
-        elif origin is typing.Literal:
-            if value in typing.get_args(a):
-                return None
-        elif isinstance(origin, type) and issubclass(origin, enum.Enum):
-            accepted.append(str)
-        elif origin in (int, float, bool, str, list, dict, tuple):
-            accepted.append(origin)
-        else:
-            return None  # a type this light check does not model
-    if not accepted or all(t is type(None) for t in accepted):
-        return None
-
-    def fits(kind):
-        if kind is type(None):
-            return value is None
-        if kind is bool:
-            return isinstance(value, bool)
-        if kind is int:
-            return isinstance(value, int) and not isinstance(value, bool)
-        if kind is float:
-            return isinstance(value, (int, float)) and not isinstance(value, bool)
-        if kind in (list, tuple):
-            return isinstance(value, (list, tuple))
-        return isinstance(value, kind)
-
-    if any(fits(k) for k in accepted):
-        return None
-    names = list(dict.fromkeys(_TYPE_NAMES.get(k, k.__name__) for k in accepted))
-    return " or ".join(names)
-
-
-def _check_enum(value, annotation, where: str) -> None:
-    if not isinstance(value, str):
-        return
-    for a in _union_args(annotation):
-        if isinstance(a, type) and issubclass(a, enum.Enum):
-            valid = [str(m.value) for m in a]
-            if value not in valid:
-                raise ConfigError(f"{where}: unknown value '{value}'{did_you_mean(value, valid)}; "
-                                  f"valid values: {', '.join(valid)}.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -598,7 +441,7 @@ def check_benchmark_files(name: str, split: str, root=None, limit=None, seed: in
     Raises:
         DataError: naming the file or option, what is wrong and how to fix it.
     """
-    from . import data
+    from .. import data
 
     loader = data._get_loader(name)
     valid = data.benchmark_options(name)
@@ -649,7 +492,7 @@ def _check_images_exist(name: str, paths: list, opts: dict) -> None:
 
 
 def _check_banner(root: Path, split: str, limit, seed: int, opts: dict) -> None:
-    from . import data
+    from .. import data
 
     if root.is_dir():
         records = data._banner_records_from_folder(root, split)
@@ -662,7 +505,7 @@ def _check_banner(root: Path, split: str, limit, seed: int, opts: dict) -> None:
 
 
 def _check_fgvc(root: Path, split: str, limit, seed: int, opts: dict) -> None:
-    from . import data
+    from .. import data
 
     folder = data._fgvc_data_dir(root)
     class_file, prefix, noun = data.FGVC_LEVELS[opts["level"]]
@@ -697,7 +540,7 @@ def _check_fgvc(root: Path, split: str, limit, seed: int, opts: dict) -> None:
 def _check_sat(root: Path, split: str) -> None:
     import pyarrow.parquet as pq
 
-    from . import data
+    from .. import data
 
     if not root.is_dir():
         raise DataError(f"SAT root '{root}' is not a folder. Expected {data._SAT_LAYOUT}.")

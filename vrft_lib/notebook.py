@@ -10,26 +10,11 @@ land under ``output_dir``::
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
-from .config import RunConfig, load_run_config
+from .config import RunConfig, deep_merge, load_run_config
+from .data import load_benchmark
 from .evaluate import EvalConfig, load_eval_config
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    """Deep-merge ``extra`` into a copy of ``base`` (mappings merge, everything else replaces).
-
-    >>> _merge({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"c": 3}})
-    {'a': {'b': 1, 'c': 3}, 'd': 1}
-    """
-    out = copy.deepcopy(base)
-    for k, v in (extra or {}).items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def prepare(run: dict, evaluation: dict, output_dir) -> tuple[RunConfig, EvalConfig]:
@@ -43,8 +28,8 @@ def prepare(run: dict, evaluation: dict, output_dir) -> tuple[RunConfig, EvalCon
     cfg = load_run_config(dict(run), output_dir=str(out / "train"))
     model = dict(vars(cfg.model))
     if cfg.method != "none":
-        model["name_or_path"] = str(cfg.run_dir / "model")
-    ev = _merge({"name": cfg.name, "model": model, "data": dict(vars(cfg.data)), "seed": cfg.seed,
+        model["name_or_path"] = str(cfg.train_dir / "model")
+    ev = deep_merge({"name": cfg.name, "model": model, "data": dict(vars(cfg.data)), "seed": cfg.seed,
                  "device": cfg.device}, evaluation or {})
     ev["output_dir"] = str(out / "eval")
     return cfg, load_eval_config(ev)
@@ -52,15 +37,13 @@ def prepare(run: dict, evaluation: dict, output_dir) -> tuple[RunConfig, EvalCon
 
 def sample_rows(cfg: RunConfig, n: int = 8, split: str | None = None):
     """The first ``n`` rows of the run's benchmark split (with images), for a look at the data."""
-    from .data import load_benchmark
-
     d = cfg.data
     return load_benchmark(d.name, split or d.train_split, root=d.root, limit=n, seed=cfg.seed, **d.options)
 
 
 def show_samples(cfg: RunConfig, n: int = 8):
     """A plotly grid of sample images titled with their question and answer."""
-    from .plots import image_grid
+    from .plots import image_grid  # plotly: only when a notebook draws
 
     rows = sample_rows(cfg, n)
     titles = [f"{r['question'][:48]}<br>→ {r['solution']}" for r in rows]

@@ -52,7 +52,10 @@ import time as _time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, VrftError, did_you_mean
+from ..errors import ConfigError, VrftError, did_you_mean
+from ..models import is_hub_id
+from ..runfolder import DONE, dump_yaml, is_done, parse_run_id, run_path, write_json
+from .spec import check_same_study, default_out, expand_study, load_study, resolve_plan, select_runs
 
 SLURM_KEYS = ("partition", "account", "qos", "constraint", "train", "evaluate", "report", "setup", "env")
 KIND_KEYS = ("gpus", "time", "cpus", "mem_gb", "partition")
@@ -321,15 +324,6 @@ def _submit_one(executor, job: JobSpec, dependency: str | None):
 # Submission and status
 # ----------------------------------------------------------------------------------------------
 
-def _select(runs, only):
-    if not only:
-        return runs
-    import fnmatch
-
-    exact = [r for r in runs if r.run_id == only]
-    return exact or [r for r in runs if fnmatch.fnmatch(r.run_id, only) or fnmatch.fnmatch(r.run_id, f"*{only}*")]
-
-
 def _read_jobs(out: Path) -> dict:
     path = out / "slurm" / "jobs.json"
     return json.loads(path.read_text()) if path.exists() else {}
@@ -338,8 +332,6 @@ def _read_jobs(out: Path) -> dict:
 def _model_in_cache(model) -> bool | None:
     """True/False for a hub id (whether it is in the local Hugging Face cache); None for anything else."""
     name = model.get("name_or_path") if isinstance(model, dict) else model
-    from .models import is_hub_id
-
     if not isinstance(name, str) or not is_hub_id(name):
         return None
     from huggingface_hub import try_to_load_from_cache
@@ -359,15 +351,11 @@ def submit_study(params, out=None, *, only: str | None = None, partition: str | 
     returns ``[]``.
     ``executor``: ``"slurm"``, or a callable ``(folder, python) -> submitit.Executor``.
     """
-    from .config import dump_yaml
-    from .provenance import write_json
-    from .study import _check_out_dir, expand_study, load_study, resolve_plan
-
     stream = stream or sys.stdout
     study = load_study(params)
-    out = Path(out or Path("outputs") / study["name"]).resolve()
+    out = Path(out or default_out(study)).resolve()
     all_runs = expand_study(study, out)
-    runs = _select(all_runs, only)
+    runs = select_runs(all_runs, only)
     if not runs:
         raise ConfigError(f"--only '{only}' matches no run of study '{study['name']}'. Run ids look like "
                           f"'{all_runs[0].run_id}'; see `vrft study {params} --dry-run`.")
@@ -376,7 +364,7 @@ def submit_study(params, out=None, *, only: str | None = None, partition: str | 
     states = query_states([v for k, v in previous.items() if k != "report"]) if previous and not dry_run else {}
     todo, waiting = [], []
     for r in runs:
-        if (Path(r.run_dir) / "DONE").exists() and not force:
+        if is_done(r.run_dir) and not force:
             continue
         old = previous.get(r.run_id)
         if old and states.get(old, "").split(" ")[0] in ACTIVE_STATES:
@@ -399,7 +387,7 @@ def submit_study(params, out=None, *, only: str | None = None, partition: str | 
               "(--force recomputes).", file=stream)
         return []
     if not force:
-        _check_out_dir(study, out)
+        check_same_study(study, out)
     folder = out / "slurm"
     folder.mkdir(parents=True, exist_ok=True)
     dump_yaml({k: v for k, v in study.items() if not k.startswith("_")}, out / "study.yaml")
@@ -496,8 +484,6 @@ def study_status(out) -> list[dict]:
     run_ids: list[str] = []
     plan = out / "slurm" / "plan.json"
     if (out / "study.yaml").exists():
-        from .study import expand_study, load_study
-
         try:
             run_ids = [r.run_id for r in expand_study(load_study(out / "study.yaml"), out)]
         except VrftError:  # e.g. a relative path in the study that does not resolve from here
@@ -509,7 +495,8 @@ def study_status(out) -> list[dict]:
     rows = []
     for rid in run_ids + ["report"]:
         job_id = jobs.get(rid)
-        marker = out / "report.html" if rid == "report" else out / "runs" / rid / "DONE"
+        parts = parse_run_id(rid)
+        marker = out / "report.html" if parts is None else run_path(out, *parts) / DONE
         if marker.exists():
             state = "done"
         elif job_id:

@@ -1,0 +1,7 @@
+"""``python -m vrft_lib``: the ``vrft`` command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,219 @@
+"""``vrft study``: execute each run's notebook with papermill, then the report notebook.
+
+The runs come from :mod:`vrft_lib.study.spec`; each executes its notebook into its run folder::
+
+    OUT/runs/<benchmark>/<variant>/seed<k>/
+        parameters.yaml   what papermill injected
+        notebook.ipynb    the executed notebook (kept, also when it fails)
+        train/  eval/     the run's outputs (see vrft_lib.train and vrft_lib.evaluate)
+        DONE              written last, only when the notebook finished
+
+Finished runs are skipped, so running the same study again recomputes nothing; an interrupted run
+resumes from its last checkpoint. Then ``notebooks/report.ipynb`` is executed into
+``OUT/report.ipynb`` (it writes ``OUT/table1.csv`` and ``OUT/metrics.json``) and exported by
+nbconvert, code hidden, into ``OUT/report.html``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from ..errors import ConfigError, VrftError
+from ..provenance import peak_rss_mb
+from ..runfolder import DONE, STUDY_FILE, dump_yaml, is_done, write_done, write_json, write_text
+from ..vocab import REPORT_NOTEBOOK, TINY_MODEL
+from .preflight import validate_study
+from .spec import PlannedRun, default_out, expand_study, load_study, notebooks_dir, select_runs
+
+
+class StudyError(VrftError, RuntimeError):
+    """Some runs of a study failed."""
+
+
+def kernel_shutdown(run: dict) -> str:
+    """How papermill stops a run's kernel once every cell has finished.
+
+    A kernel that imported torch, transformers and TRL takes 1.5-2 s to tear its modules down, once
+    per run. Every file a run writes is complete when its cell ends, so the kernel is stopped at
+    once; a run that logs to an external tracker (``report_to``) keeps the graceful shutdown, so the
+    tracker's exit hooks can finish their upload.
+    """
+    return "immediate" if run.get("report_to", "none") in (None, "none") else "graceful"
+
+
+def execute_run(run: PlannedRun, kernel_name: str = "python3") -> float:
+    """Execute one run's notebook with papermill; return its wall time. Raises on failure."""
+    import papermill as pm
+
+    run_dir = Path(run.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dump_yaml(run.parameters, run_dir / "parameters.yaml")
+    params = yaml.safe_load((run_dir / "parameters.yaml").read_text())
+    t0 = time.perf_counter()
+    pm.execute_notebook(
+        str(notebooks_dir() / run.notebook), str(run_dir / "notebook.ipynb"), parameters=params,
+        kernel_name=kernel_name, cwd=str(notebooks_dir()), progress_bar=False, log_output=False,
+        request_save_on_cell_execute=True, shutdown_kernel=kernel_shutdown(run.parameters["run"]),
+    )
+    wall = time.perf_counter() - t0
+    write_done(run_dir, run_id=run.run_id, wall_seconds=round(wall, 2))
+    return wall
+
+
+REPORT_STAMP = ".report-inputs"
+
+
+def report_inputs(out: Path) -> str:
+    """A fingerprint of what the report is made from: the study, every finished run's DONE marker,
+    and the code and notebook that render it. Equal fingerprints give the same report."""
+    h = hashlib.sha256()
+    for path in [out / STUDY_FILE, *sorted(out.glob(f"runs/*/*/seed*/{DONE}"))]:
+        h.update(str(path.relative_to(out)).encode())
+        h.update(path.read_bytes() if path.exists() else b"-")
+    package = Path(__file__).resolve().parent.parent
+    code = sorted((package / "report").glob("*.py")) + [package / "plots.py", package / "reference.py"]
+    for path in [*code, notebooks_dir() / REPORT_NOTEBOOK]:
+        h.update(path.read_bytes() if path.exists() else b"-")
+    return h.hexdigest()
+
+
+def report_up_to_date(out: Path) -> bool:
+    """True when report.html exists and was rendered from exactly the study's present inputs."""
+    stamp = out / REPORT_STAMP
+    return (out / "report.html").exists() and stamp.exists() and stamp.read_text().strip() == report_inputs(out)
+
+
+def export_html(notebook, html_path) -> Path:
+    """Export an executed notebook to one self-contained HTML page with nbconvert, code cells hidden.
+
+    Images are embedded and the plotly figures carry plotly.js inline (the notebooks set a renderer
+    that stores it), so the page opens offline.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            embed_images=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(str(notebook), as_version=4))
+    write_text(html_path, body)
+    return Path(html_path)
+
+
+def render_report(out: Path, kernel_name: str = "python3") -> Path:
+    """Execute the report notebook into OUT/report.ipynb (it writes table1.csv and metrics.json), then
+    export it to OUT/report.html."""
+    import papermill as pm
+
+    fingerprint = report_inputs(out)
+    (out / REPORT_STAMP).unlink(missing_ok=True)
+    pm.execute_notebook(str(notebooks_dir() / REPORT_NOTEBOOK), str(out / REPORT_NOTEBOOK),
+                        parameters={"study_dir": str(out)}, kernel_name=kernel_name, cwd=str(notebooks_dir()),
+                        progress_bar=False, log_output=False, shutdown_kernel="immediate")
+    export_html(out / REPORT_NOTEBOOK, out / "report.html")
+    write_text(out / REPORT_STAMP, fingerprint + "\n")
+    return out / "report.html"
+
+
+def _dir_size_mb(path: Path) -> float:
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return total / 2**20
+
+
+def run_study(params, out=None, only=None, force=False, fail_fast=False, report_only=False,
+              no_report=False, stream=sys.stdout) -> dict:
+    """Run a study end to end (see the module docstring); return a summary dict."""
+    from tqdm.auto import tqdm
+
+    study = load_study(params)
+    out = Path(out or default_out(study)).resolve()
+    runs = expand_study(study, out)
+    if only:
+        runs = select_runs(runs, only)
+        if not runs:
+            raise ConfigError(f"--only '{only}' matches no run of study '{study['name']}'. Run ids look like "
+                              f"'{expand_study(study, out)[0].run_id}'; see `vrft study {params} --dry-run`.")
+    # Everything the runs to do need (configs, data files, models, machine, output folder) is
+    # checked before any work starts; finished runs are skipped, so they need nothing.
+    pending = [r for r in runs if force or not is_done(r.run_dir)]
+    validate_study(study, [] if report_only else pending, out, force=force)
+    out.mkdir(parents=True, exist_ok=True)
+    dump_yaml({k: v for k, v in study.items() if not k.startswith("_")}, out / STUDY_FILE)
+    t_start = time.perf_counter()
+    failures, timings = [], {}
+    if not report_only:
+        todo = []
+        for r in runs:
+            done = is_done(r.run_dir)
+            if done and force:
+                shutil.rmtree(r.run_dir)
+                done = False
+            if not done:
+                todo.append(r)
+        skipped = len(runs) - len(todo)
+        print(f"[vrft] study '{study['name']}': {len(runs)} runs, {skipped} already finished, {len(todo)} to run "
+              f"-> {out}", file=stream, flush=True)
+        if any(r.parameters["run"].get("model") == TINY_MODEL for r in todo):
+            from ..tiny import ensure_tiny_base  # trains a model: torch and TRL only when it is needed
+
+            t = time.perf_counter()
+            print(f"[vrft] tiny instruct base: {ensure_tiny_base()}", file=stream, flush=True)
+            timings["tiny_base"] = round(time.perf_counter() - t, 2)
+        bar = tqdm(todo, desc="study", unit="run", file=stream, disable=not todo)
+        for r in bar:
+            bar.set_postfix_str(r.run_id)
+            try:
+                timings[r.run_id] = execute_run(r)
+                print(f"[vrft] done   {r.run_id} ({timings[r.run_id]:.0f} s)", file=stream, flush=True)
+            except Exception as e:  # noqa: BLE001 - a failed run is reported; the study goes on
+                failures.append({"run_id": r.run_id, "notebook": str(Path(r.run_dir) / "notebook.ipynb"),
+                                 "error": _short_error(e)})
+                print(f"[vrft] FAILED {r.run_id}: {_short_error(e)}\n       partial notebook: "
+                      f"{Path(r.run_dir) / 'notebook.ipynb'}", file=stream, flush=True)
+                if fail_fast:
+                    break
+        bar.close()
+    t_report = time.perf_counter()
+    report_state = "not rendered (--no-report)"
+    if not no_report:  # cluster run jobs leave the report to the study's report job
+        if not report_only and report_up_to_date(out):
+            report_state = "up to date (nothing changed since it was rendered)"
+        else:
+            render_report(out)
+            report_state = "rendered"
+    summary = {"study": study["name"], "out": str(out), "runs": len(runs),
+               "ran": [k for k in timings if k != "tiny_base"],
+               "failures": failures, "run_seconds": timings,
+               "report": report_state, "report_seconds": round(time.perf_counter() - t_report, 2),
+               "total_seconds": round(time.perf_counter() - t_start, 2),
+               "peak_rss_mb": round(peak_rss_mb(), 1), "output_mb": round(_dir_size_mb(out), 1)}
+    write_json(summary, out / "last_invocation.json")
+    print(("[vrft] report not rendered (--no-report)" if no_report
+           else f"[vrft] report: {out / 'report.html'}" + (" (up to date)" if report_state.startswith("up") else ""))
+          + f"   (output folder {summary['output_mb']:.0f} MB, "
+          f"{summary['total_seconds']:.0f} s)", file=stream, flush=True)
+    if failures:
+        lines = "\n".join(f"  - {f['run_id']}: {f['error']} (notebook: {f['notebook']})" for f in failures)
+        raise StudyError(f"{len(failures)} run(s) of study '{study['name']}' failed:\n{lines}\n"
+                         "Open the partial notebook to see the failing cell; fix it and run the same command "
+                         "again: finished runs are skipped.")
+    return summary
+
+
+def _short_error(e: Exception) -> str:
+    name = getattr(e, "ename", type(e).__name__)
+    value = getattr(e, "evalue", str(e))
+    text = f"{name}: {value}".strip()
+    return text if len(text) < 400 else text[:400] + "..."
