@@ -222,21 +222,38 @@ def run_config_dict(study: dict, key: str, variant: str, seed: int) -> dict:
     return run
 
 
+def expected_runs(study: dict) -> list[tuple[str, str, int]]:
+    """``(benchmark, variant, seed)`` of every run a loaded study (or its saved ``study.yaml``) expands
+    into, in execution order (benchmark, seed, variant): ``rft_length`` only where the benchmark sets
+    ``length_reward: true``. Reads nothing and resolves nothing, so the report can use it on any
+    study folder.
+
+    >>> expected_runs({"benchmarks": {"sat": {"length_reward": True}, "banner": {}}, "seeds": [0],
+    ...                "variants": ["rft", "rft_length"]})
+    [('sat', 'rft', 0), ('sat', 'rft_length', 0), ('banner', 'rft', 0)]
+    """
+    out = []
+    for key, b in (study.get("benchmarks") or {}).items():
+        for seed in study.get("seeds") or [0]:
+            for variant in study.get("variants") or VARIANTS:
+                if variant == "rft_length" and not (b or {}).get("length_reward"):
+                    continue
+                out.append((key, variant, seed))
+    return out
+
+
 def expand_study(study: dict, out_dir) -> list[PlannedRun]:
-    """Every run of the study, in execution order (benchmark, seed, variant)."""
+    """Every run of the study (:func:`expected_runs`), with its notebook, run folder and parameters."""
     out = Path(out_dir).resolve()
     runs = []
-    for key, b in study["benchmarks"].items():
-        for seed in study["seeds"]:
-            for variant in study["variants"]:
-                if variant == "rft_length" and not b.get("length_reward"):
-                    continue
-                run_dir = run_path(out, key, variant, seed)
-                evaluation = deep_merge(study.get("evaluation") or {}, b.get("evaluation") or {})
-                params = {"run": run_config_dict(study, key, variant, seed), "evaluation": evaluation,
-                          "output_dir": str(run_dir)}
-                runs.append(PlannedRun(run_id(key, variant, seed), key, variant, seed, NOTEBOOK_OF[variant],
-                                       str(run_dir), params))
+    for key, variant, seed in expected_runs(study):
+        b = study["benchmarks"][key]
+        run_dir = run_path(out, key, variant, seed)
+        evaluation = deep_merge(study.get("evaluation") or {}, b.get("evaluation") or {})
+        params = {"run": run_config_dict(study, key, variant, seed), "evaluation": evaluation,
+                  "output_dir": str(run_dir)}
+        runs.append(PlannedRun(run_id(key, variant, seed), key, variant, seed, NOTEBOOK_OF[variant],
+                               str(run_dir), params))
     return runs
 
 
