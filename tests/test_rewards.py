@@ -9,15 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vrft_lib.errors import ConfigError
+from vrft_lib.answers import completion_text, extract_answer, extract_think, normalize_answer
 from vrft_lib.rewards import (
     REWARDS,
     accuracy_reward,
     build_rewards,
-    completion_text,
-    extract_answer,
-    extract_think,
     format_reward,
-    normalize_answer,
     normalized_length_reward,
 )
 

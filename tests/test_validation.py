@@ -456,8 +456,8 @@ ADVERSARIAL = [
 
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
 def test_rewards_and_parsing_on_huge_nested_and_unbalanced_text(text):
-    from vrft_lib.rewards import (accuracy_reward, extract_answer, extract_think, format_reward, normalize_answer,
-                                  normalized_length_reward)
+    from vrft_lib.answers import extract_answer, extract_think, normalize_answer
+    from vrft_lib.rewards import accuracy_reward, format_reward, normalized_length_reward
 
     t = time.perf_counter()
     for mode in ("think", "no_think"):

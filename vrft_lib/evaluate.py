@@ -38,7 +38,8 @@ from .errors import ConfigError, did_you_mean, exit_code
 from .models import load_model_and_processor, load_processor
 from .prompts import build_messages, with_class_choices
 from .provenance import provenance
-from .rewards import accuracy_reward, extract_answer, format_reward
+from .answers import extract_answer
+from .rewards import accuracy_reward, format_reward
 from .runfolder import atomic_path, dump_yaml, is_done, read_json, write_done, write_json
 from .tiny import resolve_model_path
 from .vocab import PROMPT_MODES

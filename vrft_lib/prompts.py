@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .errors import ConfigError, DataError, did_you_mean
-from .rewards import LETTERS, normalize_answer
+from .answers import LETTERS, normalize_answer
 from .vocab import PROMPT_MODES
 
 __all__ = [
@@ -106,7 +106,7 @@ def answer_letter(row) -> str:
     """Return the letter of the right choice of a multiple-choice row.
 
     The right choice is the one whose text equals ``row["solution"]``, exactly or after
-    :func:`vrft_lib.rewards.normalize_answer`.
+    :func:`vrft_lib.answers.normalize_answer`.
 
     Raises:
         DataError: the row has no choices, or the solution is none of them.

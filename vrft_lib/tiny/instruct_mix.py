@@ -7,8 +7,8 @@ listed options and lettered choices, in both prompt modes. None of it is one of 
 (no banners, no aircraft, no spatial relations), so training-free accuracy on them stays low and
 fine-tuning has something to learn.
 
-Rows follow the benchmark schema of :mod:`vrft_lib.data` and are registered as the benchmark
-``synthetic_instruct``.
+Rows follow the benchmark schema of :mod:`vrft_lib.data`; they are not a registered benchmark, only
+the tiny base's training data (:func:`vrft_lib.tiny.base.instruct_sft_dataset`).
 """
 
 from __future__ import annotations
