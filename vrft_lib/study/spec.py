@@ -120,11 +120,28 @@ class PlannedRun:
         return asdict(self)
 
 
+def find_study_file(path) -> Path:
+    """The study file ``path`` names: the file itself, else one of the kit's own studies, so that
+    ``params/smoke.yaml`` (or ``smoke``) works from any folder once the kit is installed.
+
+    >>> find_study_file("smoke").name
+    'smoke.yaml'
+    """
+    p = Path(path).expanduser()
+    if p.is_file():
+        return p
+    shipped = kit_dir("params")
+    for candidate in (shipped.parent / p, shipped / p.name, shipped / f"{p.name}.yaml"):
+        if not p.is_absolute() and candidate.is_file():
+            return candidate
+    own = ", ".join(sorted(f.stem for f in shipped.glob("*.yaml"))) or "none found"
+    raise ConfigError(f"Study file '{p}' does not exist. Give a study YAML such as params/smoke.yaml, or the "
+                      f"name of one of the kit's own studies ({own}).")
+
+
 def load_study(path) -> dict:
     """Read and check a study YAML (unknown keys, benchmarks, variants, seeds)."""
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"Study file '{p}' does not exist. Give a study YAML such as params/smoke.yaml.")
+    p = find_study_file(path)
     try:
         study = load_yaml(p.read_text()) or {}
     except yaml.YAMLError as e:
