@@ -115,15 +115,8 @@ def _background(rng: np.random.Generator) -> tuple[int, int, int]:
 
 
 def _row(benchmark, split, index, png, question, solution, choices, task, rationale) -> dict:
-    return {
-        "id": f"{benchmark}-{split}-{index:06d}",
-        "images": [png],
-        "question": question,
-        "solution": solution,
-        "choices": list(choices),
-        "task": task,
-        "rationale": rationale,
-    }
+    return {"id": f"{benchmark}-{split}-{index:06d}", "images": [png], "question": question, "solution": solution,
+            "choices": list(choices), "task": task, "rationale": rationale}
 
 
 def _check_common(split: str, image_size: int) -> None:
@@ -196,10 +189,7 @@ def generate_banner(split: str, num_rows: int, seed: int = 0, image_size: int = 
 # ----------------------------------------------------------------------------------------------
 
 AIRCRAFT_COLOURS = {
-    "red": (215, 45, 45),
-    "blue": (55, 105, 240),
-    "green": (50, 175, 70),
-    "yellow": (240, 205, 40),
+    "red": (215, 45, 45), "blue": (55, 105, 240), "green": (50, 175, 70), "yellow": (240, 205, 40),
     "white": (240, 240, 240),
 }
 WING_TYPES = ("straight", "swept")
@@ -329,10 +319,7 @@ def generate_aircraft(
 # ----------------------------------------------------------------------------------------------
 
 SPATIAL_COLOURS = {
-    "red": (225, 45, 45),
-    "blue": (60, 115, 255),
-    "green": (45, 190, 70),
-    "yellow": (245, 215, 40),
+    "red": (225, 45, 45), "blue": (60, 115, 255), "green": (45, 190, 70), "yellow": (245, 215, 40),
     "white": (245, 245, 245),
 }
 SPATIAL_SHAPES = ("circle", "square", "triangle")
@@ -351,12 +338,8 @@ _EXTREME_QUESTIONS = {
     "highest": "Which object is the highest in the image?",
     "lowest": "Which object is the lowest in the image?",
 }
-_EXTREME_PHRASES = {
-    "leftmost": "farthest to the left",
-    "rightmost": "farthest to the right",
-    "highest": "the highest",
-    "lowest": "the lowest",
-}
+_EXTREME_PHRASES = {"leftmost": "farthest to the left", "rightmost": "farthest to the right",
+                    "highest": "the highest", "lowest": "the lowest"}
 
 
 def _location(obj) -> str:
