@@ -30,7 +30,8 @@ from data_fixtures import (
     write_image,
 )
 from vrft_lib import data
-from vrft_lib.data import synthetic
+from vrft_lib.data import registry, synthetic
+from vrft_lib.data import sat as sat_module
 from vrft_lib.data import (
     BENCHMARKS,
     FEATURES,
@@ -111,7 +112,7 @@ def test_bad_arguments_are_reported(kwargs, pattern):
 
 
 def test_register_benchmark_adds_a_loader(monkeypatch):
-    monkeypatch.setattr(data, "BENCHMARKS", dict(BENCHMARKS))
+    monkeypatch.setattr(registry, "BENCHMARKS", dict(BENCHMARKS))
 
     @register_benchmark("toy", splits=("train",))
     def load_toy(split, root, limit, seed, *, colour="red"):
@@ -363,8 +364,8 @@ def test_sat_choice_shuffling_is_seeded(tmp_path):
 def test_sat_limit_reads_chosen_rows_in_small_batches(tmp_path, monkeypatch):
     root = make_sat_root(tmp_path, "struct")
     full = load_benchmark("sat", "train", root=root)
-    monkeypatch.setattr(data, "SAT_TEXT_BATCH_ROWS", 2)
-    monkeypatch.setattr(data, "SAT_IMAGE_BATCH_ROWS", 3)
+    monkeypatch.setattr(sat_module, "SAT_TEXT_BATCH_ROWS", 2)
+    monkeypatch.setattr(sat_module, "SAT_IMAGE_BATCH_ROWS", 3)
     sub = load_benchmark("sat", "train", root=root, limit=3, seed=7)
     assert sub.num_rows == 3 and sub["id"] == load_benchmark("sat", "train", root=root, limit=3, seed=7)["id"]
     by_id = {r["id"]: r for r in full}
@@ -555,8 +556,8 @@ def test_synthetic_banner_background_matches_the_label():
 @given(n=st.integers(0, 300), limit=st.one_of(st.none(), st.integers(1, 400)), seed=st.integers(0, 2**32 - 1))
 @settings(max_examples=60, deadline=None)
 def test_choose_is_a_sorted_nested_subset(n, limit, seed):
-    chosen = data._choose(n, limit, seed)
+    chosen = data.choose_rows(n, limit, seed)
     assert chosen == sorted(set(chosen)) and all(0 <= i < n for i in chosen)
     assert len(chosen) == (n if limit is None else min(n, limit))
     if limit is not None:
-        assert set(chosen) <= set(data._choose(n, limit + 1, seed))
+        assert set(chosen) <= set(data.choose_rows(n, limit + 1, seed))

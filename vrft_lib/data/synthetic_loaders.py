@@ -1,0 +1,63 @@
+"""The loaders of the three synthetic benchmarks (the generators are in :mod:`vrft_lib.data.synthetic`).
+
+They read no file, so they register no file check: :func:`~vrft_lib.data.check_benchmark_files`
+draws one row, which checks the option values.
+"""
+
+from __future__ import annotations
+
+from ..errors import DataError
+from . import synthetic
+from .banner import BANNER_LABELS
+from .common import check_option, is_int_in
+from .registry import LoadedSplit, register_benchmark
+
+SYNTHETIC_SPLITS = tuple(synthetic.SPLIT_CODES)
+
+
+def _synthetic_size(benchmark: str, split: str, limit, num_samples, image_size) -> int:
+    if num_samples is not None and not is_int_in(num_samples, 1, None):
+        raise DataError(
+            f"Option num_samples={num_samples!r} of benchmark '{benchmark}' is invalid; give a positive "
+            f"integer, or None for the default split sizes {synthetic.DEFAULT_NUM_SAMPLES}."
+        )
+    if not is_int_in(image_size, 28, None) or image_size % 28:
+        raise DataError(
+            f"Option image_size={image_size!r} of benchmark '{benchmark}' is invalid; it must be a positive "
+            "multiple of 28 (Qwen2.5-VL merges 14-pixel patches 2x2), e.g. 56, 112 or 224."
+        )
+    size = num_samples if num_samples is not None else synthetic.DEFAULT_NUM_SAMPLES[split]
+    return size if limit is None else min(size, limit)
+
+
+@register_benchmark("synthetic_banner", splits=SYNTHETIC_SPLITS)
+def load_synthetic_banner(split, root, limit, seed, *, image_size=56, num_samples=None) -> LoadedSplit:
+    """Procedural banners: background colour palette + smiling/frowning face carry the sentiment.
+
+    ``num_samples``: rows in the split (default train 2000, val 200, test 500); ``limit`` keeps the
+    first rows. ``image_size``: pixels per side, a multiple of 28.
+    """
+    n = _synthetic_size("synthetic_banner", split, limit, num_samples, image_size)
+    return LoadedSplit(synthetic.generate_banner(split, n, seed, image_size), "binary", list(BANNER_LABELS))
+
+
+@register_benchmark("synthetic_aircraft", splits=SYNTHETIC_SPLITS)
+def load_synthetic_aircraft(split, root, limit, seed, *, image_size=56, num_samples=None, num_classes=8) -> LoadedSplit:
+    """Procedural aircraft: ``num_classes`` (2-100) variants made of fuselage colour, wing sweep,
+    engine count and tail colour."""
+    n = _synthetic_size("synthetic_aircraft", split, limit, num_samples, image_size)
+    if not is_int_in(num_classes, 2, synthetic.MAX_AIRCRAFT_CLASSES):
+        raise DataError(
+            f"Option num_classes={num_classes!r} of benchmark 'synthetic_aircraft' is invalid; "
+            f"give an integer from 2 to {synthetic.MAX_AIRCRAFT_CLASSES}."
+        )
+    rows = synthetic.generate_aircraft(split, n, seed, image_size, num_classes)
+    return LoadedSplit(rows, "classification", synthetic.aircraft_classes(num_classes))
+
+
+@register_benchmark("synthetic_spatial", splits=SYNTHETIC_SPLITS)
+def load_synthetic_spatial(split, root, limit, seed, *, image_size=56, num_samples=None, num_objects=3) -> LoadedSplit:
+    """Procedural spatial relations between 2 or 3 coloured shapes (2-4 text choices)."""
+    n = _synthetic_size("synthetic_spatial", split, limit, num_samples, image_size)
+    check_option("synthetic_spatial", "num_objects", num_objects, (2, 3))
+    return LoadedSplit(synthetic.generate_spatial(split, n, seed, image_size, num_objects), "multiple_choice", None)
