@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from data_fixtures import make_banner_folder, make_banner_manifest, make_fgvc_root, make_sat_root, write_image
+from vrft_lib.data import check_benchmark_files
 from vrft_lib.errors import ConfigError, DataError, ModelError
 from vrft_lib.study.spec import check_study_fields, expand_study, load_study
-from vrft_lib.study.preflight import (check_benchmark_files, run_dir_conflicts, validate_run,
-                               validate_study)
+from vrft_lib.study.preflight import run_dir_conflicts, validate_run, validate_study
 
 BASE = {
     "name": "v",
@@ -288,6 +288,93 @@ def test_good_real_layouts_pass(tmp_path):
     check_benchmark_files("sat", "static", root=make_sat_root(tmp_path, "struct"))
     with pytest.raises(DataError, match=r"on_bad_image='ignore'"):
         check_benchmark_files("banner", "train", root=tmp_path / "banners", on_bad_image="ignore")
+
+
+@pytest.fixture
+def registry_copy(monkeypatch):
+    """Benchmarks registered in a test stay in that test."""
+    from vrft_lib.data import registry
+
+    monkeypatch.setattr(registry, "BENCHMARKS", dict(registry.BENCHMARKS))
+
+
+def sft_run(data):
+    return {"name": "r", "method": "sft", "model": "tiny", "device": "cpu", "data": data,
+            "trainer": {"max_steps": 2, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1}}
+
+
+def test_a_benchmark_registered_with_a_file_check_gets_it_from_preflight(tmp_path, registry_copy):
+    """The documented way to add a benchmark (docs/data.md): the loader with its file check beside it."""
+    from vrft_lib.data import register_benchmark
+
+    calls = []
+
+    def check_toy_files(split, root, limit, seed, *, min_rows):
+        calls.append((split, root, limit, seed, min_rows))
+        labels = root / f"{split}.txt"
+        if not labels.is_file():
+            raise DataError(f"Toy label file '{labels}' is missing.")
+
+    @register_benchmark("toy_files", splits=("train", "test"), needs_root=True, check=check_toy_files,
+                        layout="ROOT/<split>.txt")
+    def load_toy_files(split, root, limit, seed, *, min_rows=1):  # pragma: no cover - preflight loads nothing
+        raise AssertionError("preflight must not load the data")
+
+    root = tmp_path / "toy"
+    root.mkdir()
+    (root / "train.txt").write_text("a yes\n")
+    data = {"name": "toy_files", "root": str(root), "train_limit": 4, "options": {"min_rows": 2}}
+    validate_run(sft_run(data))
+    assert calls == [("train", root, 4, 0, 2)]  # the root as a path, the limit, the seed, every option
+    with pytest.raises(DataError, match=r"eval 'e'\.data \(eval_split 'test', .*Toy label file '.*test\.txt' is missing"):
+        validate_run(sft_run(data), {"name": "e", "model": "tiny", "data": data, "device": "cpu"})
+    assert [c[0] for c in calls] == ["train", "train", "test"]
+    # The generic checks come first: the root, and with files=False nothing is read.
+    with pytest.raises(DataError, match=r"Root '.*nowhere' for benchmark 'toy_files' does not exist\. "
+                                        r"Expected ROOT/<split>\.txt\."):
+        check_benchmark_files("toy_files", "train", root=tmp_path / "nowhere")
+    check_benchmark_files("toy_files", "test", root=root, files=False)
+    assert len(calls) == 3
+
+
+def test_a_benchmark_registered_without_a_file_check_gets_the_generic_checks(tmp_path, registry_copy):
+    from vrft_lib.data import LoadedSplit, register_benchmark, synthetic
+
+    loads = []
+
+    @register_benchmark("toy_files", splits=("train", "test"), needs_root=True)
+    def load_toy_files(split, root, limit, seed, *, colour="red"):  # pragma: no cover - preflight loads nothing
+        raise AssertionError("preflight must not load data that need a root")
+
+    @register_benchmark("toy_drawn", splits=("train", "test"))
+    def load_toy_drawn(split, root, limit, seed, *, colour="red"):
+        loads.append((split, limit, seed, colour))
+        if colour not in ("red", "blue"):
+            raise DataError(f"Option colour={colour!r} of benchmark 'toy_drawn' is invalid.")
+        png = synthetic.banner_row("train", 0)["images"][0]
+        row = {"id": "toy-0", "images": [png], "question": f"Is it {colour}?", "solution": "yes",
+               "choices": [], "task": "binary", "rationale": ""}
+        return LoadedSplit([row], task="binary", classes=["yes", "no"])
+
+    for name in ("toy_files", "toy_drawn"):
+        with pytest.raises(DataError, match=rf"Unknown option 'colur' for benchmark '{name}' \(did you mean 'colour'"):
+            check_benchmark_files(name, "train", root=tmp_path, colur="blue")
+        with pytest.raises(DataError, match=rf"Unknown split 'tset' for benchmark '{name}' \(did you mean 'test'"):
+            check_benchmark_files(name, "tset", root=tmp_path)
+        with pytest.raises(DataError, match=r"seed must be a non-negative integer, got -1"):
+            check_benchmark_files(name, "train", root=tmp_path, seed=-1)
+    with pytest.raises(DataError, match=r"Benchmark 'toy_files' needs root=: the path of its data\.$"):
+        check_benchmark_files("toy_files", "train")
+    with pytest.raises(DataError, match=r"run 'r'\.data \(train_split 'train', .*Root '.*nowhere' for benchmark "
+                                        r"'toy_files' does not exist"):
+        validate_run(sft_run({"name": "toy_files", "root": str(tmp_path / "nowhere")}))
+    validate_run(sft_run({"name": "toy_files", "root": str(tmp_path)}))
+    assert not loads
+    # A benchmark that needs no root is drawn: one row, which checks the option values.
+    validate_run(sft_run({"name": "toy_drawn", "train_limit": 8, "options": {"colour": "blue"}}))
+    assert loads == [("train", 1, 0, "blue")]
+    with pytest.raises(DataError, match=r"run 'r'\.data .*colour='green' of benchmark 'toy_drawn' is invalid"):
+        validate_run(sft_run({"name": "toy_drawn", "options": {"colour": "green"}}))
 
 
 def test_validate_run_checks_a_single_run(tmp_path):
