@@ -18,6 +18,7 @@ from pathlib import Path
 from .config import RunConfig, detect_device, load_run_config
 from .errors import ConfigError, VrftError
 from .runfolder import dump_yaml
+from .train import train
 
 
 class LaunchError(VrftError, RuntimeError):
@@ -84,6 +85,4 @@ def train_run(config, **overrides) -> Path:
     cfg = load_run_config(config, **overrides)
     if cfg.num_processes > 1:
         return launch_training(cfg)
-    from .train import train
-
     return train(cfg)

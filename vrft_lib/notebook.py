@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from .config import RunConfig, deep_merge, load_run_config
 from .data import load_benchmark
 from .evaluate import EvalConfig, load_eval_config
+from .plots import image_grid
 
 
 def prepare(run: dict, evaluation: dict, output_dir) -> tuple[RunConfig, EvalConfig]:
@@ -43,31 +46,23 @@ def sample_rows(cfg: RunConfig, n: int = 8, split: str | None = None):
 
 def show_samples(cfg: RunConfig, n: int = 8):
     """A plotly grid of sample images titled with their question and answer."""
-    from .plots import image_grid  # plotly: only when a notebook draws
-
     rows = sample_rows(cfg, n)
     titles = [f"{r['question'][:48]}<br>→ {r['solution']}" for r in rows]
     return image_grid([r["images"][0] for r in rows], titles, cols=4)
 
 
 def read_steps(run_dir):
-    import pandas as pd
-
     path = Path(run_dir) / "steps.csv"
     return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
 
 def read_predictions(eval_dir):
-    import pandas as pd
-
     path = Path(eval_dir) / "predictions.jsonl"
     return pd.read_json(path, lines=True) if path.exists() else pd.DataFrame()
 
 
 def metrics_table(metrics: dict):
     """One row per prompt mode: accuracy with its interval, format compliance, response length."""
-    import pandas as pd
-
     rows = []
     for mode, m in metrics["modes"].items():
         lo, hi = m["accuracy_ci95"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -72,22 +72,8 @@ def provenance(**extra) -> dict:
     }
 
 
-def write_json(data, path) -> None:
-    """Write JSON atomically (write, then rename), so that a reader never sees half a file."""
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")  # unique per writer
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
-
-
 def peak_rss_mb() -> float:
     """Peak resident memory of this process and its finished children, in MB."""
-    import resource
-
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(self_kb, child_kb) / 1024

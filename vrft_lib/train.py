@@ -24,11 +24,13 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import os
+import re
 import shutil
 import sys
 import time
 from pathlib import Path
+
+import pandas as pd
 
 from .config import RunConfig, detect_device, load_run_config, resolve_trainer_args
 from .data import benchmark_info, load_benchmark
@@ -37,7 +39,14 @@ from .models import load_processor
 from .prompts import to_grpo_dataset, to_sft_dataset
 from .provenance import provenance
 from .rewards import build_rewards
-from .runfolder import atomic_path, config_diff, dump_yaml, is_done, write_done, write_json
+from .runfolder import (
+    atomic_path,
+    config_diff,
+    dump_yaml,
+    is_done,
+    write_done,
+    write_json,
+)
 from .tiny import resolve_model_path
 
 # Friendly names for the per-step table (TRL's keys are kept as well).
@@ -57,8 +66,6 @@ def last_complete_checkpoint(trainer_dir) -> str | None:
     run killed while saving leaves a folder without it; resuming from that folder fails (no
     trainer_state.json) on every later attempt. Such a folder is passed over.
     """
-    import re
-
     found = []
     for path in Path(trainer_dir).glob("checkpoint-*"):
         match = re.fullmatch(r"checkpoint-(\d+)", path.name)
@@ -122,8 +129,6 @@ class _StepTimer:
 
 def steps_table(log_history, step_times=None):
     """One row per optimizer step from ``trainer.state.log_history`` (a pandas DataFrame)."""
-    import pandas as pd
-
     rows = [dict(h) for h in log_history if "step" in h and "train_runtime" not in h]
     df = pd.DataFrame(rows)
     if df.empty:
@@ -140,8 +145,6 @@ def steps_table(log_history, step_times=None):
 
 
 def _collect_completions(trainer_dir: Path, out: Path) -> None:
-    import pandas as pd
-
     files = sorted(glob.glob(str(trainer_dir / "completions" / "completions_*.parquet")))
     if not files:
         return

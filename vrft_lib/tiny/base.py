@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
+import random
 import shutil
 import time
 from pathlib import Path
@@ -86,8 +87,6 @@ def instruct_sft_dataset(rows: int, seed: int, image_size: int):
                 "completion": [{"role": "assistant", "content": prompts.sft_target(r, mode)}],
                 "images": row["images"],
             })
-    import random
-
     random.Random(seed).shuffle(records)
     msg = List({"role": Value("string"), "content": Value("string")})
     prompt_msg = List({"role": Value("string"),
@@ -98,7 +97,9 @@ def instruct_sft_dataset(rows: int, seed: int, image_size: int):
 
 def build_tiny_base(path, recipe: dict | None = None) -> str:
     """Build the tiny instruct base into ``path`` (no caching; see :func:`ensure_tiny_base`)."""
-    from transformers.trainer_utils import set_seed  # torch and TRL: only when a base is built
+    from transformers.trainer_utils import (
+        set_seed,  # torch and TRL: only when a base is built
+    )
     from trl import SFTConfig, SFTTrainer
 
     recipe = recipe or RECIPE
