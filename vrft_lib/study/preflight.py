@@ -26,15 +26,20 @@ What needs the images themselves (a corrupt file) is found when the data are loa
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 import os
 import re
-import types
-import typing
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
-from ..config import check_value, detect_device, load_run_config, resolve_trainer_args, trainer_config_class
+from ..config import (
+    check_value,
+    detect_device,
+    load_run_config,
+    resolve_trainer_args,
+    trainer_config_class,
+)
 from ..data import check_benchmark_files
 from ..errors import ConfigError, DataError, ModelError, VrftError, did_you_mean
 from ..evaluate import EvalConfig, load_eval_config
@@ -44,8 +49,6 @@ from ..runfolder import config_diff, is_done
 from ..vocab import TINY_MODEL
 from .spec import check_same_study, check_study_fields, notebooks_dir
 
-SYNTHETIC_BENCHMARKS = ("synthetic_banner", "synthetic_aircraft", "synthetic_spatial")
-SAT_HEAD_ROWS = 256           # rows of a SAT file whose answers are checked up front
 HUB_PROBE_SECONDS = 3.0       # connection attempt to the hub for a hub id that is not cached
 FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
@@ -328,9 +331,6 @@ def _check_model_cached(name: str, where: str, cache: dict, cwd=None) -> None:
 
 
 def _probe_hub(name: str) -> None:
-    import socket
-    from urllib.parse import urlparse
-
     endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
     url = urlparse(endpoint)
     host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
@@ -361,8 +361,10 @@ def _check_peft(peft: dict, where: str) -> None:
 def _check_report_to(value: str, where: str) -> None:
     if value in ("none", None):
         return
-    from transformers.integrations.integration_utils import (INTEGRATION_TO_CALLBACK,
-                                                             get_available_reporting_integrations)
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+    )
 
     names = ["none", "all", *INTEGRATION_TO_CALLBACK]
     if value not in names:
