@@ -52,14 +52,14 @@ def accelerate_command(cfg: RunConfig, run_yaml: str | os.PathLike) -> list[str]
 
 
 def launch_training(config, stream=None, **overrides) -> Path:
-    """Train a run in ``num_processes`` processes with accelerate; return its run folder.
+    """Train a run in ``num_processes`` processes with accelerate; return its train folder.
 
-    The resolved run config is written to ``<run_dir>/launch.yaml`` and handed to the child.
+    The resolved run config is written to ``<train_dir>/launch.yaml`` and handed to the child.
     """
     cfg = load_run_config(config, **overrides)
-    run_dir = cfg.train_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    run_yaml = run_dir / "launch.yaml"
+    train_dir = cfg.train_dir
+    train_dir.mkdir(parents=True, exist_ok=True)
+    run_yaml = train_dir / "launch.yaml"
     dump_yaml(cfg.to_dict(), run_yaml)
     cmd = accelerate_command(cfg, run_yaml)
     stream = stream or sys.stdout
@@ -77,7 +77,7 @@ def launch_training(config, stream=None, **overrides) -> Path:
     if code != 0:
         raise LaunchError(f"training run '{cfg.name}' failed in accelerate launch (exit code {code}); "
                           f"its last lines:\n{''.join(tail)}")
-    return run_dir
+    return train_dir
 
 
 def train_run(config, **overrides) -> Path:

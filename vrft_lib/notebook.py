@@ -51,8 +51,8 @@ def show_samples(cfg: RunConfig, n: int = 8):
     return image_grid([r["images"][0] for r in rows], titles, cols=4)
 
 
-def read_steps(run_dir):
-    path = Path(run_dir) / "steps.csv"
+def read_steps(train_dir):
+    path = Path(train_dir) / "steps.csv"
     return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
 

@@ -228,20 +228,20 @@ def train(config, **overrides) -> Path:
     cfg = load_run_config(config, **overrides)
     if cfg.method == "none":
         raise ConfigError(f"run '{cfg.name}' has method 'none' (training-free): there is nothing to train.")
-    run_dir = cfg.train_dir
+    train_dir = cfg.train_dir
     _check_run_dir(cfg)
-    if is_done(run_dir):
-        print(f"[vrft] run '{cfg.name}' already finished in {run_dir}; nothing to do.")
-        return run_dir
+    if is_done(train_dir):
+        print(f"[vrft] run '{cfg.name}' already finished in {train_dir}; nothing to do.")
+        return train_dir
     # The same device choice as the trainer's (a CPU run joins a gloo group when launched in several
     # processes); PartialState is shared, so the first one made decides.
     state = PartialState(cpu=detect_device(cfg.device) == "cpu")
     args = resolve_trainer_args(cfg, num_processes=state.num_processes)
     if state.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        dump_yaml(cfg.to_dict(), run_dir / "config.yaml")
-        write_json(args, run_dir / "trainer_args.json")
-        write_json(provenance(run=cfg.name, seed=cfg.seed, num_processes=state.num_processes), run_dir / "provenance.json")
+        train_dir.mkdir(parents=True, exist_ok=True)
+        dump_yaml(cfg.to_dict(), train_dir / "config.yaml")
+        write_json(args, train_dir / "trainer_args.json")
+        write_json(provenance(run=cfg.name, seed=cfg.seed, num_processes=state.num_processes), train_dir / "provenance.json")
     set_seed(cfg.seed)
     _silence_completion_table(cfg.print_completions)
 
@@ -260,11 +260,11 @@ def train(config, **overrides) -> Path:
     trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.perf_counter() - t0
 
-    final = run_dir / "model"
+    final = train_dir / "model"
     if cfg.peft:
         # model/ must be a full checkpoint (the evaluation loads it as one): keep the adapter in adapter/
         # and save the base weights with the adapter merged in.
-        trainer.save_model(str(run_dir / "adapter"))
+        trainer.save_model(str(train_dir / "adapter"))
         if state.is_main_process:
             merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
             merged.save_pretrained(str(final))
@@ -273,16 +273,16 @@ def train(config, **overrides) -> Path:
     if state.is_main_process:
         processor.save_pretrained(str(final))
         table = steps_table(trainer.state.log_history, timer.times)
-        with atomic_path(run_dir / "steps.csv") as tmp:
+        with atomic_path(train_dir / "steps.csv") as tmp:
             table.to_csv(tmp, index=False)
-        _collect_completions(trainer_dir, run_dir / "completions.parquet")
+        _collect_completions(trainer_dir, train_dir / "completions.parquet")
         shutil.rmtree(trainer_dir / "completions", ignore_errors=True)
         times = [t for t in timer.times.values()]
-        write_done(run_dir, run=cfg.name, method=cfg.method, train_seconds=round(train_seconds, 2),
+        write_done(train_dir, run=cfg.name, method=cfg.method, train_seconds=round(train_seconds, 2),
                    steps=int(trainer.state.global_step), resumed_from=resume,
                    mean_step_seconds=round(sum(times) / len(times), 4) if times else None)
     state.wait_for_everyone()
-    return run_dir
+    return train_dir
 
 
 def main(argv=None) -> int:
