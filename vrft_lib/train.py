@@ -97,7 +97,7 @@ def _restore_weights(trainer, checkpoint: str) -> None:
     del loaded
 
 
-def _check_run_dir(cfg: RunConfig) -> None:
+def _check_train_dir(cfg: RunConfig) -> None:
     """Refuse to mix two different runs in one folder (nothing a user made is overwritten)."""
     diff = config_diff(cfg.train_dir / "config.yaml", cfg.to_dict())
     if diff:
@@ -229,7 +229,7 @@ def train(config, **overrides) -> Path:
     if cfg.method == "none":
         raise ConfigError(f"run '{cfg.name}' has method 'none' (training-free): there is nothing to train.")
     train_dir = cfg.train_dir
-    _check_run_dir(cfg)
+    _check_train_dir(cfg)
     if is_done(train_dir):
         print(f"[vrft] run '{cfg.name}' already finished in {train_dir}; nothing to do.")
         return train_dir
