@@ -121,10 +121,23 @@ def test_accuracy_by_mode():
 def test_setup_notebook_renderer():
     before = pio.renderers.default
     try:
-        assert plots.setup_notebook_renderer() == "plotly_mimetype+notebook"
-        assert pio.renderers.default == "plotly_mimetype+notebook"
+        assert plots.setup_notebook_renderer() == "plotly_mimetype+notebook_offline"
+        assert pio.renderers.default == "plotly_mimetype+notebook_offline"
+        assert plots.setup_notebook_renderer("plotly_mimetype+notebook") == "plotly_mimetype+notebook"
     finally:
         pio.renderers.default = before
+
+
+def test_offline_renderer_fetches_nothing():
+    before = pio.renderers.default
+    try:
+        plots.setup_notebook_renderer()
+    finally:
+        pio.renderers.default = before
+    html = pio.renderers[plots.OFFLINE_RENDERER].to_mimebundle(plots.training_curves(_steps()).to_dict())["text/html"]
+    assert 'class="plotly-graph-div"' in html and "Plotly.newPlot" in html
+    assert "<script src" not in html and "mathjax" not in html.lower()  # plotly's notebook renderer adds a CDN MathJax
+    assert "plotly.js v" not in html  # plotly.js itself is inlined once, when the renderer is first used
 
 
 def test_method_colours_and_labels():

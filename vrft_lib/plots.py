@@ -1,7 +1,7 @@
 """Plotly figure builders for the study report and the notebooks.
 
 Every builder returns a ``plotly.graph_objects.Figure`` and never shows it; the caller decides
-(``fig.show()`` in a notebook, ``fig.to_html(...)`` in the report). Colours are the same
+(``fig.show()`` or the last expression of a notebook cell). Colours are the same
 everywhere: training-free grey, SFT blue, RFT orange, RFT with the length reward green.
 
 >>> import pandas as pd
@@ -21,14 +21,15 @@ import html
 import io
 import math
 import textwrap
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.io.base_renderers import NotebookRenderer
 from plotly.subplots import make_subplots
 
 from .vocab import PROMPT_MODES
-from .vocab import VARIANTS
 
 METHOD_LABELS = {
     "training_free": "Training-free",
@@ -187,7 +188,7 @@ def length_reward_figure(
     fig = make_subplots(rows=len(curves), cols=len(columns), subplot_titles=[html.escape(t) for t in titles],
                         horizontal_spacing=0.1, vertical_spacing=0.18 / max(1, len(curves) - 1) + 0.08)
     shown: set[str] = set()
-    for r, (bench, variants) in enumerate(curves.items(), start=1):
+    for r, variants in enumerate(curves.values(), start=1):
         for c, col in enumerate(columns, start=1):
             for j, (label, df) in enumerate(variants.items()):
                 if col not in df:
@@ -343,13 +344,30 @@ def accuracy_by_mode(metrics: dict) -> go.Figure:
     return fig
 
 
-def setup_notebook_renderer(renderer: str = "plotly_mimetype+notebook") -> str:
+OFFLINE_RENDERER = "notebook_offline"
+
+
+class OfflineNotebookRenderer(NotebookRenderer):
+    """plotly's ``notebook`` renderer without MathJax from a CDN: plotly.js is inlined once (in the
+    output where the renderer is first used) and each figure's HTML fetches nothing."""
+
+    def to_mimebundle(self, fig_dict):
+        return {"text/html": pio.to_html(
+            fig_dict, config=self.config, auto_play=self.auto_play, include_plotlyjs=False, include_mathjax=False,
+            post_script=self.post_script, full_html=False, animation_opts=self.animation_opts,
+            default_width="100%", default_height=525, validate=False)}
+
+
+def setup_notebook_renderer(renderer: str = f"plotly_mimetype+{OFFLINE_RENDERER}") -> str:
     """Make notebook figures survive ``nbconvert`` to HTML, offline.
 
-    Plotly's default stores only its JSON mimetype, which nbconvert's HTML drops; the ``notebook``
-    renderer also writes HTML with plotly.js inlined. Returns the renderer now in use.
+    Plotly's default stores only its JSON mimetype, which nbconvert's HTML drops. The
+    ``notebook_offline`` renderer (registered here) also writes each figure as HTML that needs no
+    network: plotly.js is inlined once, where the first figure is shown, and no MathJax is fetched
+    (plotly's own ``notebook`` renderer loads MathJax from a CDN with every figure). Returns the
+    renderer now in use.
     """
-    import plotly.io as pio
-
+    if OFFLINE_RENDERER not in pio.renderers:
+        pio.renderers[OFFLINE_RENDERER] = OfflineNotebookRenderer(config={"displaylogo": False})
     pio.renderers.default = renderer
     return pio.renderers.default
