@@ -1,15 +1,21 @@
-"""The study report: Table 1, findings, figures and files, on fake study folders (no model is run)."""
+"""The study report: Table 1, findings, figures, files and the rendered page, on fake study folders (no
+model is run; the pages are the report notebook executed by papermill and exported by nbconvert)."""
 
 import json
 import re
 import shutil
+from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 import yaml
+from IPython.display import Image, Markdown
 
 from vrft_lib import report
+from vrft_lib.cli import main as vrft_main
 from vrft_lib.errors import VrftError
+from vrft_lib.study.runner import render_report
 
 BENCHMARKS = {
     "synthetic_banner": {"label": "Banner-Analysis", "task_kind": "binary"},
@@ -17,8 +23,8 @@ BENCHMARKS = {
     "synthetic_spatial": {"label": "SAT", "task_kind": "reasoning"},
 }
 PAPER = {
-    "Banner-Analysis": {"training_free": {"no_think": 80.72, "think": 80.11}, "sft": {"no_think": 90.74, "think": 90.21},
-                        "rft": {"no_think": 97.22, "think": 97.83}},
+    "Banner-Analysis": {"training_free": {"no_think": 80.72, "think": 80.11},
+                        "sft": {"no_think": 90.74, "think": 90.21}, "rft": {"no_think": 97.22, "think": 97.83}},
     "FGVC-Aircraft": {"training_free": {"no_think": 55.48, "think": 47.55}, "sft": {"no_think": 75.85, "think": 75.84},
                       "rft": {"no_think": 63.57, "think": 83.32}},
     "SAT": {"training_free": {"no_think": 56.85, "think": 49.84}, "sft": {"no_think": 58.24, "think": 59.62},
@@ -92,7 +98,8 @@ def make_fake_study(tmp, acc=None, seeds=(0,), synthetic=True, ci_half=3.0, n=20
                 for i in range(6):
                     for mode in ("no_think", "think"):
                         correct = (i % 2 == 0) if variant == "rft" else (i % 3 == 0)
-                        text = response_text if (response_text and i == 0) else f"<think>reasoning {variant} {i}</think><answer>left</answer>"
+                        text = (response_text if (response_text and i == 0)
+                                else f"<think>reasoning {variant} {i}</think><answer>left</answer>")
                         preds.append({"id": f"{key}-test-{i:06d}", "mode": mode, "rotation": 0, "solution": "left",
                                       "response": text, "answer": "left" if correct else "right",
                                       "correct": correct, "format_ok": True, "response_tokens": 40 + i})
@@ -124,6 +131,53 @@ def _analyse(root):
     collected = report.collect_study(root)
     table = report.table1(collected)
     return collected, table, report.findings(table, collected, collected["study"])
+
+
+SPATIAL_EVAL = {"name": "e", "data": {"name": "synthetic_spatial", "root": None, "eval_split": "test", "eval_limit": 8,
+                                      "options": {}}, "seed": 0}
+EXAMPLE_ID = "synthetic_spatial-test-000002"
+SCRIPT_TEXT = "<script>alert('x')</script> & more"
+
+
+def _add_example_image(root):
+    from PIL import Image as PILImage
+
+    ex_dir = root / "runs" / "synthetic_spatial" / "rft_length" / "seed0" / "eval" / "examples"
+    ex_dir.mkdir(parents=True)
+    PILImage.new("RGB", (8, 8), (255, 0, 0)).save(ex_dir / f"{EXAMPLE_ID}.png")
+
+
+def _add_eval_configs(root):
+    for variant in ("rft", "rft_length"):
+        path = root / "runs" / "synthetic_spatial" / variant / "seed0" / "eval" / "config.yaml"
+        path.write_text(yaml.safe_dump(SPATIAL_EVAL))
+
+
+def _html(obj) -> str:
+    """What a displayed object puts on the page (a Markdown's text, a Styler's table)."""
+    return obj.data if isinstance(obj, Markdown) else obj.to_html()
+
+
+def _no_network(page: str) -> None:
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page)   # nothing is fetched: no script src at all
+    assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']?(https?:)?//", page)
+    assert not re.search(r"@import\s+url\(\s*[\"']?(https?:)?//", page)
+    assert not re.search(r"import\(\s*[\"'](https?:)?//", page)
+
+
+def _heading(page: str, level: int, text: str) -> bool:
+    return re.search(rf"<h{level}[^>]*>\s*{re.escape(text)}\s*</h{level}>", page) is not None
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The fake study rendered as `vrft study` renders it: the report notebook executed by papermill
+    (kernel python3, cwd notebooks/) into report.ipynb and exported by nbconvert into report.html."""
+    root = make_fake_study(tmp_path_factory.mktemp("rendered"), response_text=SCRIPT_TEXT)
+    _add_example_image(root)
+    _add_eval_configs(root)
+    html = render_report(root)
+    return {"root": root, "html": html, "page": html.read_text(encoding="utf-8")}
 
 
 def test_table1_cells_equal_inputs(tmp_path):
@@ -212,33 +266,68 @@ def test_tie_is_no_difference(tmp_path):
     assert f["direction"] == "none" and "thinking makes no difference" in f["text"]
 
 
-def test_report_files_single_offline_html(tmp_path):
-    root = make_fake_study(tmp_path, response_text="<script>alert('x')</script> & more")
-    paths = report.build_report(root)
-    assert set(paths) == {"report", "table1", "metrics"} and all(p.is_file() for p in paths.values())
-    page = paths["report"].read_text()
-    assert page.count("plotly.js v") == 1                 # the library inlined exactly once
-    assert not re.search(r"<script[^>]*\bsrc\s*=", page)  # nothing is fetched: no script src at all
-    for heading in ("Table 1", "Figure 1", "Figure 2", "Findings", "How it was made"):
-        assert f">{heading}</h2>" in page
-    assert page.count('class="plotly-graph-div"') >= 3    # Table 1 bars, Figure 2, training curves
-    assert "Figure 2: accuracy and response length" in page
-    assert "Table 1 as bars" in page
-    # escaping of run text
-    assert "<script>alert" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in page
-    # paper numbers present and labelled
+def test_rendered_page_has_every_section_and_the_numbers(rendered):
+    root, page = rendered["root"], rendered["page"]
+    assert rendered["html"] == root.resolve() / "report.html"
+    assert (root / "report.ipynb").is_file() and (root / "table1.csv").is_file() and (root / "metrics.json").is_file()
+    for heading in ("Summary", "Table 1", "Figure 1", "Figure 2", "Findings", "How it was made"):
+        assert _heading(page, 2, heading), heading
+    # summary: what was run, how many runs finished, the synthetic caveat
+    assert "fake-study" in page and "11 of 11" in page and "The data are synthetic" in page
+    # Table 1: ours with intervals and n, the paper's labelled as such
+    assert "85.00" in page and "[82.00, 88.00]" in page and "(n = 200)" in page
     assert "Paper (different model and data)" in page and "83.32" in page
     assert "arXiv 2504.05682 Table 1" in page and "Only the pattern" in page
-    # how it was made
-    assert "abc123" in page and "torch" in page and "2.9.0" in page and "Total wall time" in page
-    assert "fake-study" in page and "synthetic" in page.lower()
+    assert "Every expected run finished." in page
+    # findings, grouped, and the paper's claims with verdicts
+    assert "thinking helps accuracy by 10.00 points" in page and "RFT beats SFT by 23.00 points" in page
+    assert "Comparison with the paper" in page and "the length reward helps the reasoning task (SAT)" in page
+    assert page.count(">consistent<") == len(report.PAPER_CLAIMS)
+    # Figure 2's table and how it was made
+    assert "mean response tokens (w/ think)" in page and "97.00 [94.00, 100.00]" in page
+    assert "abc123 (11 runs)" in page and "torch" in page and "2.9.0" in page and "Total wall time" in page
+    assert "0:22:00" in page and "Study parameters" in page and ">fake-study</span>" in page  # study.yaml
     assert not list(root.glob(".*.tmp")) and not list(root.glob("*.tmp"))
+
+
+def test_rendered_page_is_one_offline_file_with_plotly_figures(rendered):
+    page = rendered["page"]
+    assert page.count("plotly.js v") == 1                 # the library inlined exactly once
+    assert page.index("plotly.js v") < page.index("Plotly.newPlot")
+    assert page.count('class="plotly-graph-div"') >= 3    # Table 1 bars, Figure 2, training curves
+    assert "Figure 2: accuracy and response length" in page and "Table 1 as bars" in page
+    assert "Training curves: SAT" in page
+    _no_network(page)
+    assert len(page) < 12 * 2**20
+
+
+def test_rendered_page_hides_code_and_escapes_run_text(rendered):
+    page = rendered["page"]
+    nb = nbformat.read(Path("notebooks/report.ipynb"), as_version=4)
+    for c in nb.cells:
+        if c.cell_type == "code":
+            for line in c.source.splitlines():
+                if line.strip():
+                    assert line.strip() not in page, line
+    assert "study_dir = " not in page and "TqdmWarning" not in page
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(" in page and "&lt;/script&gt; &amp; more" in page
+
+
+def test_rendered_figure1_shows_inputs_and_both_responses(rendered):
+    page = rendered["page"]
+    i = page.index("Example 1")
+    assert page.index("data:image/png;base64,", i) < page.index("Example 2")  # its image, embedded
+    assert "<strong>Choices:</strong> <strong>A.</strong>" in page and "(not recorded with the predictions)" not in page
+    assert "<strong>Solution:</strong> left" in page
+    assert "RFT + length reward" in page and ">correct<" in page and ">wrong<" in page
+    assert "reasoning rft_length 3" in page
 
 
 def test_table1_csv_and_metrics_json(tmp_path):
     root = make_fake_study(tmp_path)
     paths = report.build_report(root)
+    assert set(paths) == {"table1", "metrics"} and not (root / "report.html").exists()
     csv = pd.read_csv(paths["table1"])
     for col in ("benchmark", "label", "method", "mode", "accuracy", "ci_low", "ci_high", "n", "n_seeds",
                 "format_rate", "mean_response_tokens", "paper_accuracy"):
@@ -258,20 +347,25 @@ def test_table1_csv_and_metrics_json(tmp_path):
     assert m["figure1"]["benchmark"] == "synthetic_spatial" and len(m["figure1"]["examples"]) == 4
 
 
-def test_missing_runs_are_listed_not_fatal(tmp_path):
-    root = make_fake_study(tmp_path, skip=[("synthetic_spatial", "sft", 0), ("synthetic_aircraft", "sft", 0)])
+def _with_missing_runs(tmp_path, **kwargs):
+    root = make_fake_study(tmp_path, skip=[("synthetic_spatial", "sft", 0), ("synthetic_aircraft", "sft", 0)], **kwargs)
     shutil.rmtree(root / "runs" / "synthetic_banner" / "rft")
     _write_json(root / "last_invocation.json", {"ran": [], "total_seconds": 50.0, "failures": [
         {"run_id": "synthetic_spatial/sft/seed0", "error": "CUDA out of memory <oops>", "notebook": "x"}]})
+    return root
+
+
+def test_missing_runs_are_listed_not_fatal(tmp_path):
+    root = _with_missing_runs(tmp_path)
     paths = report.build_report(root)
     collected, table, found = _analyse(root)
     status = {(m["benchmark"], m["variant"]): m["status"] for m in collected["missing"]}
     assert status == {("synthetic_spatial", "sft"): "failed", ("synthetic_aircraft", "sft"): "unfinished",
                       ("synthetic_banner", "rft"): "not started"}
-    page = paths["report"].read_text()
-    assert "Missing runs" in page and "no DONE file" in page and "no run folder" in page
-    assert "CUDA out of memory &lt;oops&gt;" in page
-    assert "<td class='num missing'>—</td>" in page
+    shown = "".join(_html(o) for o in report.missing_view(table, collected))
+    assert "no DONE file" in shown and "no run folder" in shown and "CUDA out of memory &lt;oops&gt;" in shown
+    assert "**Missing cells** (shown as —): Banner-Analysis / RFT / w/o think" in shown
+    assert ">—<" in report.table1_view(table, collected).to_html()
     f = _finding(found, "think.sft.synthetic_spatial")
     assert f["difference"] is None and "cannot be compared" in f["text"]
     m = json.loads(paths["metrics"].read_text())
@@ -288,10 +382,13 @@ def test_empty_study_still_renders(tmp_path):
     root.mkdir()
     (root / "study.yaml").write_text(yaml.safe_dump({"name": "empty", "seeds": [0],
                                                      "benchmarks": {"sat": {"label": "SAT"}}}))
-    paths = report.build_report(root)
-    page = paths["report"].read_text()
-    assert page.count("plotly.js v") == 1 and "Missing runs" in page
-    found = json.loads(paths["metrics"].read_text())["findings"]
+    page = render_report(root).read_text()
+    assert _heading(page, 3, "Missing runs") and "no run folder" in page and "0 of 3" in page
+    assert "No benchmark has finished RFT runs both with and without the length reward" in page
+    assert "study.yaml has no reference numbers" in page and "cannot tell" in page
+    assert page.count("plotly.js v") == 1
+    _no_network(page)
+    found = json.loads((root / "metrics.json").read_text())["findings"]
     assert all(f["consistent_with_paper"] is None for f in found if f["group"] == "paper")
 
 
@@ -302,32 +399,34 @@ def test_multiple_seeds_aggregate(tmp_path):
     assert row["n_seeds"] == 3 and row["seeds"] == "0 1 2"
     assert row["accuracy"] == pytest.approx(85.0) and row["accuracy_std"] == pytest.approx(2.0)
     assert row["ci_low"] == pytest.approx(82.0) and row["ci_high"] == pytest.approx(88.0)
-    page = report.build_report(root)["report"].read_text()
-    assert "85.00 ± 2.00" in page and "3 seeds" in page
+    shown = report.table1_view(table, collected).to_html()
+    assert "85.00 ± 2.00\n[82.00, 88.00] · 3 seeds" in shown
+    assert "seeds 0, 1, 2" in _html(report.summary_markdown(collected))
+    assert set(json.loads(report.build_report(root)["metrics"].read_text())["study"]["seeds"]) == {0, 1, 2}
 
 
 def test_missing_study_yaml_raises(tmp_path):
-    with pytest.raises(VrftError, match="study.yaml"):
+    with pytest.raises(VrftError, match="study.yaml.*vrft report"):
         report.build_report(tmp_path)
-    assert report.main([str(tmp_path)]) == 2
+    assert vrft_main(["report", str(tmp_path)]) == 2
 
 
-def test_main_writes_files(tmp_path, capsys):
-    root = make_fake_study(tmp_path, synthetic=False)
-    out = tmp_path / "out"
-    assert report.main([str(root), "--out", str(out)]) == 0
-    assert (out / "report.html").is_file() and (out / "table1.csv").is_file()
-    page = (out / "report.html").read_text()
-    assert "<td>Paper</td>" in page and "different model and data" not in page
+def test_vrft_report_renders_a_real_data_study(tmp_path, capsys):
+    root = _with_missing_runs(tmp_path, synthetic=False)
+    assert vrft_main(["report", str(root)]) == 0
+    assert capsys.readouterr().out.strip().endswith("report.html")
+    page = (root / "report.html").read_text()
+    assert (root / "table1.csv").is_file() and (root / "metrics.json").is_file() and (root / "report.ipynb").is_file()
+    assert ">Paper<" in page and "different model and data" not in page and "The data are the real benchmarks" in page
+    assert _heading(page, 3, "Missing runs") and "no DONE file" in page and "CUDA out of memory &lt;oops&gt;" in page
+    assert ">—<" in page and "8 of 11" in page and "cannot be compared" in page
+    assert "The last invocation of the study ran 0 run(s)" in page
+    _no_network(page)
 
 
 def test_figure1_examples_and_images(tmp_path):
     root = make_fake_study(tmp_path)
-    from PIL import Image
-
-    ex_dir = root / "runs" / "synthetic_spatial" / "rft_length" / "seed0" / "eval" / "examples"
-    ex_dir.mkdir(parents=True)
-    Image.new("RGB", (8, 8), (255, 0, 0)).save(ex_dir / "synthetic_spatial-test-000002.png")
+    _add_example_image(root)
     fig1 = report.figure1_examples(report.collect_study(root), lookup_inputs=False)
     assert fig1["benchmark"] == "synthetic_spatial"
     ids = [e["id"] for e in fig1["examples"]]
@@ -338,8 +437,12 @@ def test_figure1_examples_and_images(tmp_path):
     first = fig1["examples"][0]
     assert first["image_b64"] and first["rft"]["correct"] is True and first["rft_length"]["correct"] is False
     assert fig1["examples"][1]["image_b64"] is None
-    page = report.build_report(root, lookup_inputs=False)["report"].read_text()
-    assert "data:image/png;base64," in page and "RFT + length reward</th>" in page
+    shown = report.figure1_display(fig1)
+    images = [o for o in shown if isinstance(o, Image)]
+    assert len(images) == 1 and images[0].data.startswith(b"\x89PNG")
+    tables = [o.to_html() for o in shown if not isinstance(o, (Image, Markdown))]
+    assert len(tables) == 4 and all("RFT + length reward" in t and "response" in t for t in tables)
+    assert "(not recorded with the predictions)" in "".join(o.data for o in shown if isinstance(o, Markdown))
 
 
 def test_task_kind_fallback_by_label(tmp_path):
@@ -356,12 +459,22 @@ def test_task_kind_fallback_by_label(tmp_path):
 
 def test_figure1_looks_up_synthetic_questions(tmp_path):
     root = make_fake_study(tmp_path)
-    cfg = {"name": "e", "data": {"name": "synthetic_spatial", "root": None, "eval_split": "test", "eval_limit": 8,
-                                 "options": {}}, "seed": 0}
-    for variant in ("rft", "rft_length"):
-        (root / "runs" / "synthetic_spatial" / variant / "seed0" / "eval" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    _add_eval_configs(root)
     fig1 = report.figure1_examples(report.collect_study(root))
     ex = fig1["examples"][0]
     assert ex["question"].endswith("?") and ex["choices"] and ex["image_b64"]
-    page = report.build_report(root)["report"].read_text()
-    assert "(not recorded with the predictions)" not in page and "<b>Choices:</b>" in page
+    shown = "".join(_html(o) for o in report.figure1_display(fig1) if not isinstance(o, Image))
+    assert "(not recorded with the predictions)" not in shown and "**Choices:** **A.**" in shown
+
+
+def test_study_text_is_escaped_in_every_view(tmp_path):
+    root = make_fake_study(tmp_path)
+    study = yaml.safe_load((root / "study.yaml").read_text())
+    study["benchmarks"]["synthetic_spatial"]["label"] = "<b>SAT</b>"
+    study["name"] = "fake *study* <i>"
+    (root / "study.yaml").write_text(yaml.safe_dump(study))
+    collected, table, found = _analyse(root)
+    assert "&lt;b&gt;SAT&lt;/b&gt; (n = 200)" in report.table1_view(table, collected).to_html()
+    assert "**fake \\*study\\* &lt;i&gt;**" in _html(report.summary_markdown(collected))
+    assert "&lt;b&gt;SAT&lt;/b&gt;" in _html(report.findings_markdown(found))
+    assert "<b>" not in _html(report.claims_view(found)) and "<b>" not in _html(report.length_table(table, collected))

@@ -27,6 +27,7 @@ import yaml
 
 from ..errors import ConfigError, VrftError
 from ..provenance import peak_rss_mb
+from ..report.render import render_page
 from ..runfolder import DONE, STUDY_FILE, dump_yaml, is_done, write_done, write_json, write_text
 from ..vocab import REPORT_NOTEBOOK, TINY_MODEL
 from .preflight import validate_study
@@ -90,35 +91,15 @@ def report_up_to_date(out: Path) -> bool:
     return (out / "report.html").exists() and stamp.exists() and stamp.read_text().strip() == report_inputs(out)
 
 
-def export_html(notebook, html_path) -> Path:
-    """Export an executed notebook to one self-contained HTML page with nbconvert, code cells hidden.
-
-    Images are embedded and the plotly figures carry plotly.js inline (the notebooks set a renderer
-    that stores it), so the page opens offline.
-    """
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            embed_images=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(str(notebook), as_version=4))
-    write_text(html_path, body)
-    return Path(html_path)
-
-
 def render_report(out: Path, kernel_name: str = "python3") -> Path:
     """Execute the report notebook into OUT/report.ipynb (it writes table1.csv and metrics.json), then
-    export it to OUT/report.html."""
-    import papermill as pm
-
+    export it to OUT/report.html (:mod:`vrft_lib.report.render`)."""
+    out = Path(out)
     fingerprint = report_inputs(out)
     (out / REPORT_STAMP).unlink(missing_ok=True)
-    pm.execute_notebook(str(notebooks_dir() / REPORT_NOTEBOOK), str(out / REPORT_NOTEBOOK),
-                        parameters={"study_dir": str(out)}, kernel_name=kernel_name, cwd=str(notebooks_dir()),
-                        progress_bar=False, log_output=False, shutdown_kernel="immediate")
-    export_html(out / REPORT_NOTEBOOK, out / "report.html")
+    page = render_page(out, kernel_name=kernel_name)
     write_text(out / REPORT_STAMP, fingerprint + "\n")
-    return out / "report.html"
+    return page
 
 
 def _dir_size_mb(path: Path) -> float:

@@ -1,0 +1,80 @@
+"""Render a study's report: execute ``notebooks/report.ipynb`` on the study folder with papermill, then
+export it with nbconvert into one self-contained page, code cells hidden.
+
+The page needs no network for anything it shows: images are embedded, plotly.js is inlined once by
+the notebook's renderer (:func:`vrft_lib.plots.setup_notebook_renderer`), and the template is
+nbconvert's ``lab`` template without the scripts it would fetch from a CDN (require.js, MathJax,
+mermaid.js, the widget manager), which the report does not use.
+
+papermill, nbformat and nbconvert are imported by the functions that use them: they are needed only
+to render, and nbformat alone takes about a second to import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from ..runfolder import write_text
+from ..study.spec import notebooks_dir
+from ..vocab import REPORT_NOTEBOOK
+
+REPORT_HTML = "report.html"
+TEMPLATE_NAME = "vrft_report.html.j2"
+# nbconvert's lab template with every block that loads a script from the network left empty.
+TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def html_exporter():
+    """nbconvert's HTML exporter for the report: code cells and prompts hidden, images embedded, no
+    script fetched from the network."""
+    from nbconvert import HTMLExporter  # nbconvert (and papermill, nbformat below): only to render a report
+
+    return HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                        exclude_anchor_links=True, embed_images=True,
+                        extra_loaders=[jinja2.DictLoader({TEMPLATE_NAME: TEMPLATE})], template_file=TEMPLATE_NAME)
+
+
+def drop_stderr(nb):
+    """Leave out what the cells printed to stderr (library warnings); the executed notebook keeps it."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.get("name") == "stderr")]
+    return nb
+
+
+def export_html(notebook, html_path, title: str | None = None) -> Path:
+    """Export an executed notebook to one self-contained HTML page (written atomically), without what
+    its cells printed to stderr; ``title`` is the page's title (default: the page's file name)."""
+    import nbformat
+
+    nb = drop_stderr(nbformat.read(str(notebook), as_version=4))
+    resources = {"metadata": {"name": title or Path(html_path).stem}}
+    body, _ = html_exporter().from_notebook_node(nb, resources=resources)
+    write_text(html_path, body)
+    return Path(html_path)
+
+
+def execute_report(out, kernel_name: str = "python3") -> Path:
+    """Execute the report notebook on the study folder ``out`` into ``out/report.ipynb`` (the notebook
+    writes ``table1.csv`` and ``metrics.json`` there). Raises papermill's error when a cell fails."""
+    import papermill as pm
+
+    out = Path(out).resolve()
+    pm.execute_notebook(str(notebooks_dir() / REPORT_NOTEBOOK), str(out / REPORT_NOTEBOOK),
+                        parameters={"study_dir": str(out)}, kernel_name=kernel_name, cwd=str(notebooks_dir()),
+                        progress_bar=False, log_output=False, shutdown_kernel="immediate")
+    return out / REPORT_NOTEBOOK
+
+
+def render_page(out, kernel_name: str = "python3") -> Path:
+    """Execute the report notebook on the study folder ``out`` and export ``out/report.html``."""
+    out = Path(out).resolve()
+    notebook = execute_report(out, kernel_name)
+    return export_html(notebook, out / REPORT_HTML, title=f"{out.name}: study report")

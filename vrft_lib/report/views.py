@@ -1,0 +1,335 @@
+"""What the report notebook shows as text and tables: IPython Markdown objects and pandas Stylers.
+
+Every value that comes from a study folder (labels, error messages, model responses, study.yaml) is
+escaped here: :func:`md` for Markdown, ``escape="html"`` in every Styler of :func:`styled`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import sys
+
+import pandas as pd
+import plotly
+from IPython.display import Markdown
+
+from .. import __version__
+from ..plots import METHOD_LABELS, MODE_LABELS
+from ..vocab import PROMPT_MODES, TABLE_VARIANTS
+from .findings import cell, num
+
+MISSING = "—"
+VERDICT_STYLE = {"consistent": "color: #1a7f37; font-weight: bold",
+                 "not consistent": "color: #c62828; font-weight: bold", "cannot tell": "color: #666"}
+FINDING_GROUPS = {"think": "Thinking (w/ think vs w/o think), per method",
+                  "rft_vs_sft": "RFT vs SFT, per benchmark and mode",
+                  "length_reward": "The length reward (RFT + length reward vs RFT, final evaluation)"}
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+
+def md(value) -> str:
+    """A value as literal Markdown text: HTML-escaped, Markdown's markup characters backslashed.
+
+    >>> md("<b>SAT</b> *x*")
+    '&lt;b&gt;SAT&lt;/b&gt; \\\\*x\\\\*'
+    >>> md(None)
+    ''
+    """
+    return _MD_SPECIAL.sub(r"\\\1", html.escape("" if value is None else str(value), quote=False))
+
+
+def fmt(v, spec: str = ".2f", missing: str = MISSING) -> str:
+    """A number formatted, or ``missing`` for None and NaN.
+
+    >>> fmt(83.321), fmt(float("nan")), fmt(None, ".0f")
+    ('83.32', '—', '—')
+    """
+    v = num(v) if not isinstance(v, str) else v
+    return missing if v is None else format(v, spec)
+
+
+def duration(seconds) -> str:
+    """Seconds as ``H:MM:SS``.
+
+    >>> duration(3725), duration(None)
+    ('1:02:05', '—')
+    """
+    s = num(seconds)
+    if s is None:
+        return MISSING
+    h, rem = divmod(int(round(s)), 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}"
+
+
+def styled(df: pd.DataFrame, index: bool = False, wrap: bool = False):
+    """A table for display: every cell and header HTML-escaped, left-aligned, the index hidden unless
+    ``index``; ``wrap`` keeps line breaks and spaces of long text (model responses)."""
+    s = df.style.format(escape="html", na_rep=MISSING).format_index(escape="html", axis=1)
+    s = s.format_index(escape="html", axis=0) if index else s.hide(axis="index")
+    props = {"text-align": "left", "vertical-align": "top"}
+    if wrap:
+        props["white-space"] = "pre-wrap"
+    return s.set_properties(**props)
+
+
+# ----------------------------------------------------------------------------------------------
+# summary
+# ----------------------------------------------------------------------------------------------
+
+def summary_markdown(collected: dict) -> Markdown:
+    """What was run: study, model, benchmarks, seeds, variants, how many runs finished, and whether the
+    data are synthetic."""
+    b = ", ".join(f"{v['label']} ({k}, {v['task_kind']})" for k, v in collected["benchmarks"].items())
+    finished = sum(1 for r in collected["runs"] if r["status"] == "finished")
+    seeds = ", ".join(str(s) for s in collected["seeds"]) or MISSING
+    lines = [f"Study **{md(collected['name'])}**: model {md(collected['model'] or 'not stated')} on "
+             f"{md(b or 'no benchmarks')}; seeds {md(seeds)}. Each benchmark is run training-free, after SFT and "
+             "after RFT (GRPO)"
+             + (", and after RFT with the length reward where listed" if any(
+                 r["variant"] == "rft_length" for r in collected["runs"]) else "")
+             + f"; every model is evaluated without and with thinking. **{finished} of {len(collected['runs'])} "
+               "runs finished.**"]
+    if collected["synthetic"]:
+        lines.append("**The data are synthetic** stand-ins for the paper's benchmarks and the model is not the "
+                     "paper's: compare the pattern with the paper, not the numbers.")
+    else:
+        lines.append("The data are the real benchmarks.")
+    if collected.get("description"):
+        lines.append(f"*{md(collected['description'])}*")
+    lines.append(f"Generated {dt.datetime.now().isoformat(timespec='seconds')} from {md(collected['study_dir'])}.")
+    return Markdown("\n\n".join(lines))
+
+
+def runs_view(collected: dict):
+    """Per benchmark and variant: how many of its runs finished."""
+    rows = {}
+    for r in collected["runs"]:
+        row = rows.setdefault((r["benchmark"], r["variant"]), {
+            "benchmark": r["label"], "key": r["benchmark"], "task kind": r["task_kind"],
+            "variant": METHOD_LABELS.get(r["variant"], r["variant"]), "seeds": [], "finished": 0, "runs": 0})
+        row["runs"] += 1
+        row["finished"] += r["status"] == "finished"
+        row["seeds"].append(str(r["seed"]))
+    df = pd.DataFrame([{**r, "seeds": " ".join(r["seeds"]), "finished": f"{r['finished']} of {r['runs']}"}
+                       for r in rows.values()], columns=["benchmark", "key", "task kind", "variant", "seeds",
+                                                         "finished", "runs"])
+    return styled(df.drop(columns="runs"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Table 1
+# ----------------------------------------------------------------------------------------------
+
+def cell_text(c: dict | None) -> str:
+    """One of our Table 1 cells: accuracy (± std across seeds), the 95% interval, and the seeds.
+
+    >>> cell_text({"accuracy": 85.0, "accuracy_std": 2.0, "ci_low": 82.0, "ci_high": 88.0, "n_seeds": 3,
+    ...            "n_seeds_expected": 3})
+    '85.00 ± 2.00\\n[82.00, 88.00] · 3 seeds'
+    >>> cell_text(None)
+    '—'
+    """
+    if c is None:
+        return MISSING
+    main = f"{c['accuracy']:.2f}" + (f" ± {fmt(c['accuracy_std'])}" if c["n_seeds"] > 1 else "")
+    seeds = f" · {int(c['n_seeds'])} seeds" if c["n_seeds"] > 1 else ""
+    if c["n_seeds"] < c["n_seeds_expected"]:
+        seeds = f" · {int(c['n_seeds'])} of {int(c['n_seeds_expected'])} seeds"
+    return f"{main}\n[{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]{seeds}"
+
+
+def paper_label(collected: dict) -> str:
+    """The name of the paper's rows: with synthetic data, they are a different model and data."""
+    return "Paper (different model and data)" if collected["synthetic"] else "Paper"
+
+
+def table1_view(table: pd.DataFrame, collected: dict):
+    """Table 1 as the paper lays it out: per benchmark a row *Ours* (accuracy %, 95% interval, seeds;
+    the best cell bold) and a row with the paper's numbers; columns method x prompt mode."""
+    has_paper = bool(len(table)) and table["paper_accuracy"].notna().any()
+    columns = pd.MultiIndex.from_tuples([(METHOD_LABELS[m], MODE_LABELS[md_]) for m in TABLE_VARIANTS
+                                         for md_ in PROMPT_MODES])
+    rows, index, bold = [], [], []
+    for key, info in collected["benchmarks"].items():
+        cells = [cell(table, key, m, md_) for m in TABLE_VARIANTS for md_ in PROMPT_MODES]
+        best = max((c["accuracy"] for c in cells if c), default=None)
+        ns = sorted({c["n"] for c in cells if c and c.get("n") is not None})
+        name = info["label"] + (f" (n = {', '.join(str(n) for n in ns)})" if ns else "")
+        rows.append([cell_text(c) for c in cells])
+        index.append((name, "Ours"))
+        bold.append([c is not None and c["accuracy"] == best for c in cells])
+        if has_paper:
+            sub = table[table["benchmark"] == key]
+            paper = [sub[(sub["method"] == m) & (sub["mode"] == md_)]["paper_accuracy"]
+                     for m in TABLE_VARIANTS for md_ in PROMPT_MODES]
+            rows.append([fmt(p.iloc[0] if len(p) else None) for p in paper])
+            index.append((name, paper_label(collected)))
+            bold.append([False] * len(cells))
+    idx = pd.MultiIndex.from_tuples(index, names=["benchmark", "numbers"]) if index else None
+    df = pd.DataFrame(rows, index=idx, columns=columns)
+    weight = pd.DataFrame(bold, index=df.index, columns=columns).replace({True: "font-weight: bold", False: ""})
+    return styled(df, index=True, wrap=True).apply(lambda _: weight, axis=None)
+
+
+def table1_note(table: pd.DataFrame, collected: dict) -> Markdown:
+    """Where the paper's rows come from, and what may be compared with them."""
+    if not (len(table) and table["paper_accuracy"].notna().any()):
+        return Markdown("study.yaml has no reference numbers: the paper's Table 1 is not shown.")
+    ref = collected["study"].get("reference")
+    src = md((ref if isinstance(ref, dict) else {}).get("source") or "the paper's Table 1")
+    if collected["synthetic"]:
+        return Markdown(f"**{paper_label(collected)}** rows are the paper's own numbers ({src}): a different "
+                        "model on the real benchmarks, while ours come from synthetic stand-in benchmarks and the "
+                        "model of this study. Only the pattern (which cell is higher) is comparable.")
+    return Markdown(f"**Paper** rows are the paper's own numbers ({src}), not ours.")
+
+
+def missing_view(table: pd.DataFrame, collected: dict) -> list:
+    """The Table 1 cells without a result and the runs that did not finish, with why."""
+    miss = collected["missing"]
+    cells = table[table["n_seeds"] == 0] if len(table) else table
+    if not miss and cells.empty:
+        return [Markdown("Every expected run finished.")]
+    out = []
+    if not cells.empty:
+        names = [f"{r.label} / {METHOD_LABELS.get(r.method, r.method)} / {MODE_LABELS[r.mode]}"
+                 for r in cells.itertuples()]
+        out.append(Markdown(f"**Missing cells** (shown as {MISSING}): {md('; '.join(names))}."))
+    if miss:
+        df = pd.DataFrame(miss)[["label", "variant", "seed", "status", "reason"]]
+        out.append(styled(df.rename(columns={"label": "benchmark", "reason": "why"})))
+    return out
+
+
+def length_table(table: pd.DataFrame, collected: dict):
+    """The final evaluation of RFT with and without the length reward, per benchmark with an RFT +
+    length reward run."""
+    keys = [k for k in collected["benchmarks"]
+            if len(table) and ((table["benchmark"] == k) & (table["method"] == "rft_length")).any()]
+    if not keys:
+        return Markdown("No benchmark has an RFT + length reward run.")
+    rows = []
+    for k in keys:
+        for v in ("rft", "rft_length"):
+            cells = [cell(table, k, v, md_) for md_ in PROMPT_MODES]
+            acc = [f"{c['accuracy']:.2f} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]" if c else MISSING for c in cells]
+            rows.append({"benchmark": collected["benchmarks"][k]["label"], "variant": METHOD_LABELS[v],
+                         "w/o think (%)": acc[0], "w/ think (%)": acc[1],
+                         "mean response tokens (w/ think)": fmt(cells[1]["mean_response_tokens"], ".0f")
+                         if cells[1] else MISSING})
+    return styled(pd.DataFrame(rows))
+
+
+# ----------------------------------------------------------------------------------------------
+# findings
+# ----------------------------------------------------------------------------------------------
+
+def findings_markdown(found: list[dict]) -> Markdown:
+    """The generated sentences, grouped (thinking, RFT vs SFT, the length reward)."""
+    out = []
+    for group, title in FINDING_GROUPS.items():
+        items = [f for f in found if f["group"] == group]
+        if items:
+            out.append(f"#### {title}\n\n" + "\n".join(f"- {md(f['text'])}" for f in items))
+    return Markdown("\n\n".join(out) or "No finding could be generated.")
+
+
+def verdict(consistent: bool | None) -> str:
+    """A claim's verdict in words.
+
+    >>> verdict(True), verdict(False), verdict(None)
+    ('consistent', 'not consistent', 'cannot tell')
+    """
+    return "cannot tell" if consistent is None else ("consistent" if consistent else "not consistent")
+
+
+def claims_view(found: list[dict]):
+    """The paper's claims checked on our numbers: the claim, our numbers, the verdict."""
+    rows = [{"paper's finding": c["paper_claim"], "our numbers": c["text"],
+             "verdict": verdict(c["consistent_with_paper"])} for c in found if c["group"] == "paper"]
+    df = pd.DataFrame(rows, columns=["paper's finding", "our numbers", "verdict"])
+    return styled(df).map(lambda v: VERDICT_STYLE.get(v, ""), subset=["verdict"])
+
+
+def claims_note(collected: dict) -> Markdown:
+    """How the claims are checked (and, for synthetic data, that only the pattern is compared)."""
+    text = ("Each claim of the paper is checked on our numbers by the rule in its sentence (signs of the "
+            "differences; a claim is not weakened by noise, but the sentence says how many differences are "
+            "within noise).")
+    if collected["synthetic"]:
+        text += " Our numbers come from a different model and synthetic data, so only the pattern is compared."
+    return Markdown(text)
+
+
+# ----------------------------------------------------------------------------------------------
+# how it was made
+# ----------------------------------------------------------------------------------------------
+
+def code_block(text: str, lang: str = "") -> str:
+    """Text as a fenced Markdown code block (the fence longer than any run of backticks in it).
+
+    >>> code_block("a: 1", "yaml")
+    '```yaml\\na: 1\\n```'
+    """
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
+    return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
+
+
+def how_markdown(collected: dict, prov: dict) -> Markdown:
+    """The study's parameters (study.yaml), seeds, git commits, Python and hardware of the runs."""
+    commits = prov["git_commits"]
+    lines = ["**Study parameters** (study.yaml):", code_block(collected["study_yaml"], "yaml"),
+             f"**Seeds:** {md(', '.join(str(s) for s in collected['seeds']) or MISSING)}",
+             "**Git commit:** " + (md("; ".join(f"{c} ({n} runs)" for c, n in commits.items()))
+                                   if commits else "not recorded")]
+    if prov["python"]:
+        lines.append(f"**Python:** {md(', '.join(prov['python']))}")
+    if prov["hardware"]:
+        lines.append("**Hardware:**\n\n" + "\n".join(
+            f"- {md(', '.join(f'{k}: {v}' for k, v in h['hardware'].items()))} ({h['runs']} runs)"
+            for h in prov["hardware"]))
+    return Markdown("\n\n".join(lines))
+
+
+def packages_view(prov: dict):
+    """The package versions the runs recorded (several when runs differ); a sentence when none did."""
+    if not prov["packages"]:
+        return Markdown("No run recorded its package versions (eval/provenance.json).")
+    return styled(pd.DataFrame([{"package": k, "version(s) in the runs": ", ".join(v)}
+                                for k, v in prov["packages"].items()]))
+
+
+def made_with() -> Markdown:
+    """The versions that rendered this report."""
+    return Markdown(f"Report built by vrft {md(__version__)} with Python {md(sys.version.split()[0])}, "
+                    f"pandas {md(pd.__version__)}, plotly {md(plotly.__version__)}.")
+
+
+def timings_view(timings: dict):
+    """Wall time per run: total, training, steps, seconds per step, evaluation, samples per second."""
+    rows = [{"benchmark": t["label"], "variant": t["variant"], "seed": t["seed"], "status": t["status"],
+             "wall": duration(t["wall_seconds"]), "train (s)": fmt(t["train_seconds"], ".1f"),
+             "steps": MISSING if t["steps"] is None else str(t["steps"]),
+             "s / step": fmt(t["mean_step_seconds"], ".3f"), "eval (s)": fmt(t["eval_seconds"], ".1f"),
+             "samples / s": fmt(t["samples_per_second"], ".2f"), "finished": t["finished"] or MISSING}
+            for t in timings["per_run"]]
+    return styled(pd.DataFrame(rows))
+
+
+def timings_markdown(timings: dict, collected: dict) -> Markdown:
+    """The total wall time of the runs, and what the last `vrft study` call did."""
+    text = (f"**Total wall time** (sum over {timings['runs_with_wall_time']} finished runs): "
+            f"{duration(timings['total_wall_seconds'])} ({timings['total_wall_seconds']:.0f} s).")
+    inv = collected.get("last_invocation") or {}
+    if isinstance(inv.get("total_seconds"), (int, float)):
+        text += (f"\n\nThe last invocation of the study ran {len(inv.get('ran') or [])} run(s) and took "
+                 f"{duration(inv['total_seconds'])} in all ({len(inv.get('failures') or [])} failed); peak memory "
+                 f"{md(inv.get('peak_rss_mb', MISSING))} MB, output folder {md(inv.get('output_mb', MISSING))} MB.")
+    return Markdown(text)
