@@ -24,11 +24,13 @@ import time
 from pathlib import Path
 
 import yaml
+from tqdm.auto import tqdm
 
 from ..errors import ConfigError, VrftError
 from ..provenance import peak_rss_mb
 from ..report.render import render_page
 from ..runfolder import DONE, STUDY_FILE, dump_yaml, is_done, write_done, write_json, write_text
+from ..tiny import ensure_tiny_base
 from ..vocab import REPORT_NOTEBOOK, TINY_MODEL
 from .preflight import validate_study
 from .spec import PlannedRun, default_out, expand_study, load_study, notebooks_dir, select_runs
@@ -116,8 +118,6 @@ def _dir_size_mb(path: Path) -> float:
 def run_study(params, out=None, only=None, force=False, fail_fast=False, report_only=False,
               no_report=False, stream=sys.stdout) -> dict:
     """Run a study end to end (see the module docstring); return a summary dict."""
-    from tqdm.auto import tqdm
-
     study = load_study(params)
     out = Path(out or default_out(study)).resolve()
     runs = expand_study(study, out)
@@ -147,8 +147,6 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
         print(f"[vrft] study '{study['name']}': {len(runs)} runs, {skipped} already finished, {len(todo)} to run "
               f"-> {out}", file=stream, flush=True)
         if any(r.parameters["run"].get("model") == TINY_MODEL for r in todo):
-            from ..tiny import ensure_tiny_base  # trains a model: torch and TRL only when it is needed
-
             t = time.perf_counter()
             print(f"[vrft] tiny instruct base: {ensure_tiny_base()}", file=stream, flush=True)
             timings["tiny_base"] = round(time.perf_counter() - t, 2)
