@@ -12,7 +12,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
 STUDY_PARAMS ?= params/smoke.yaml
 STUDY_OUT    ?= outputs/smoke
 
-.PHONY: help setup test test-fast test-slurm study bench lab lock
+.PHONY: help setup lint format test test-fast test-slurm study bench lab lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -25,10 +25,18 @@ $(STAMP): requirements-lock.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-test: setup  ## install, then run the whole test suite (library, notebooks, a reduced study)
+lint: setup  ## ruff: lint and format check (the settings are in pyproject.toml)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup  ## ruff: apply the formatter and the safe lint fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: setup lint  ## install, lint, then run the whole test suite (library, notebooks, a reduced study)
 	$(PY) -m pytest tests vrft_lib
 
-test-fast: setup  ## the tests that train nothing
+test-fast: setup lint  ## lint, then the tests that train nothing
 	$(PY) -m pytest tests vrft_lib -m "not slow"
 
 test-slurm: setup  ## the Slurm hand-off against a real one-node Slurm on loopback (root; installs slurm-wlm, munge)

@@ -26,9 +26,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="output folder")
     ns = ap.parse_args(argv)
 
+    import trl.trainer.grpo_trainer as grpo_module
     from datasets import load_from_disk
     from transformers.trainer_utils import set_seed
-    import trl.trainer.grpo_trainer as grpo_module
     from trl import GRPOConfig, GRPOTrainer
 
     from vrft_lib.models import load_processor
@@ -42,15 +42,29 @@ def main(argv=None) -> int:
     processor = load_processor(ns.model)
     funcs, weights = build_rewards(spec["rewards"], mode=spec["mode"], tokenizer=processor.tokenizer)
     args["reward_weights"] = weights
-    trainer = GRPOTrainer(model=ns.model, reward_funcs=funcs, args=GRPOConfig(**args),
-                          train_dataset=load_from_disk(ns.data), processing_class=processor)
+    trainer = GRPOTrainer(
+        model=ns.model,
+        reward_funcs=funcs,
+        args=GRPOConfig(**args),
+        train_dataset=load_from_disk(ns.data),
+        processing_class=processor,
+    )
     t0 = time.perf_counter()
     trainer.train()
     train_seconds = time.perf_counter() - t0
     trainer.save_model(ns.out + "/model")
     losses = {int(h["step"]): h.get("loss") for h in trainer.state.log_history if "loss" in h}
-    print("BARE_RESULT " + json.dumps({"train_seconds": train_seconds, "steps": trainer.state.global_step,
-                                       "losses": losses, "process_seconds": time.perf_counter() - t_start}))
+    print(
+        "BARE_RESULT "
+        + json.dumps(
+            {
+                "train_seconds": train_seconds,
+                "steps": trainer.state.global_step,
+                "losses": losses,
+                "process_seconds": time.perf_counter() - t_start,
+            }
+        )
+    )
     return 0
 
 

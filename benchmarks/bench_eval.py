@@ -1,6 +1,7 @@
 """Evaluation throughput: batched generation against one request at a time, same outputs.
 
-On the tiny instruct base, the embedded study's evaluation settings (both prompt modes in one pass, greedy, up to 128 new tokens), over the three synthetic benchmarks: samples per second of
+On the tiny instruct base, the embedded study's evaluation settings (both prompt modes in one pass,
+greedy, up to 128 new tokens), over the three synthetic benchmarks: samples per second of
 ``vrft_lib.evaluate``'s batched generator against the same generator given one request at a time.
 The responses must be the same (their agreement is reported, and the speed-up is refused below 99 %).
 Target: at least 4x on a 2-core CPU. (vLLM against HF generate is measured on a GPU by
@@ -38,7 +39,7 @@ def requests_for(rows: int, seed: int = 0):
 def _generate(generator, reqs, batch_size):
     outs, t = [], time.perf_counter()
     for start in range(0, len(reqs), batch_size):
-        outs += generator(reqs[start:start + batch_size])
+        outs += generator(reqs[start : start + batch_size])
     return outs, time.perf_counter() - t
 
 
@@ -59,12 +60,16 @@ def measure(rows: int = 24, batch_size: int = 50, max_new_tokens: int = 128) -> 
     same = sum(a[0] == b[0] for a, b in zip(batched, single)) / len(reqs)
     speedup = t_single / t_batched
     return {
-        "requests": len(reqs), "rows_per_benchmark": rows, "benchmarks": list(BENCHMARKS), "batch_size": batch_size,
+        "requests": len(reqs),
+        "rows_per_benchmark": rows,
+        "benchmarks": list(BENCHMARKS),
+        "batch_size": batch_size,
         "max_new_tokens": max_new_tokens,
         "mean_response_tokens": round(sum(n for _, n in batched) / len(batched), 1),
         "batched_samples_per_second": round(len(reqs) / t_batched, 2),
         "single_samples_per_second": round(len(reqs) / t_single, 2),
-        "speedup": round(speedup, 2), "same_outputs_fraction": round(same, 4),
+        "speedup": round(speedup, 2),
+        "same_outputs_fraction": round(same, 4),
         "torch_threads": torch.get_num_threads(),
         "target_speedup": TARGET,
         "verdict": verdict(speedup, TARGET, higher_is_better=True) if same >= 0.99 else "outputs differ",
@@ -79,12 +84,15 @@ def main(argv=None) -> int:
     ns = ap.parse_args(argv)
     r = measure(ns.rows, ns.batch_size)
     path = write_result("eval", r, ns.out_dir)
-    print_table([
-        [f"batched (batch {r['batch_size']})", f"{r['batched_samples_per_second']:.1f} samples/s", ""],
-        ["one at a time", f"{r['single_samples_per_second']:.1f} samples/s", ""],
-        ["speed-up", f"{r['speedup']:.1f}x", f">= {TARGET:.0f}x: {r['verdict']}"],
-        ["same responses", f"{100 * r['same_outputs_fraction']:.1f} %", ""],
-    ], ["figure", "measured", "target"])
+    print_table(
+        [
+            [f"batched (batch {r['batch_size']})", f"{r['batched_samples_per_second']:.1f} samples/s", ""],
+            ["one at a time", f"{r['single_samples_per_second']:.1f} samples/s", ""],
+            ["speed-up", f"{r['speedup']:.1f}x", f">= {TARGET:.0f}x: {r['verdict']}"],
+            ["same responses", f"{100 * r['same_outputs_fraction']:.1f} %", ""],
+        ],
+        ["figure", "measured", "target"],
+    )
     print(f"\n[bench] {path}")
     return 0
 

@@ -30,12 +30,23 @@ TARGET = 0.05
 def run_config(steps: int) -> dict:
     """The benchmarked GRPO run: the embedded study's RFT settings on the banner stand-in."""
     return {
-        "name": "bench-grpo", "method": "grpo", "model": "tiny", "seed": 0, "train_mode": "think",
+        "name": "bench-grpo",
+        "method": "grpo",
+        "model": "tiny",
+        "seed": 0,
+        "train_mode": "think",
         "data": {"name": "synthetic_banner", "train_limit": 256, "classes_in_prompt": True},
         "rewards": [{"name": "accuracy"}, {"name": "format"}],
-        "trainer": {"max_steps": steps, "num_generations": 8, "per_device_train_batch_size": 16,
-                    "gradient_accumulation_steps": 1, "max_completion_length": 64, "learning_rate": 5e-4},
-        "save_steps": 50, "keep_checkpoints": 1,
+        "trainer": {
+            "max_steps": steps,
+            "num_generations": 8,
+            "per_device_train_batch_size": 16,
+            "gradient_accumulation_steps": 1,
+            "max_completion_length": 64,
+            "learning_rate": 5e-4,
+        },
+        "save_steps": 50,
+        "keep_checkpoints": 1,
     }
 
 
@@ -65,8 +76,14 @@ def prepare(work: Path, steps: int) -> dict:
 def run_kit(work: Path, k: int) -> dict:
     out = work / f"kit{k}"
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "vrft_lib.train", str(work / "run.yaml"), "--output-dir", str(out)],
-                   check=True, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "vrft_lib.train", str(work / "run.yaml"), "--output-dir", str(out)],
+        check=True,
+        env=_env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - t
     done = json.loads((out / "DONE").read_text())
     import pandas as pd
@@ -80,13 +97,31 @@ def run_kit(work: Path, k: int) -> dict:
 def run_bare(work: Path, model: str, k: int) -> dict:
     out = work / f"bare{k}"
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.bare_trl_grpo", "--args", str(work / "args.json"),
-                           "--rewards", str(work / "rewards.json"), "--data", str(work / "data"),
-                           "--model", model, "--out", str(out)],
-                          check=True, env=_env(), cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bare_trl_grpo",
+            "--args",
+            str(work / "args.json"),
+            "--rewards",
+            str(work / "rewards.json"),
+            "--data",
+            str(work / "data"),
+            "--model",
+            model,
+            "--out",
+            str(out),
+        ],
+        check=True,
+        env=_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t
     line = next(x for x in proc.stdout.splitlines() if x.startswith("BARE_RESULT "))
-    res = json.loads(line[len("BARE_RESULT "):])
+    res = json.loads(line[len("BARE_RESULT ") :])
     res["losses"] = {int(k): float(v) for k, v in res["losses"].items()}
     res["process_seconds"] = wall
     shutil.rmtree(out, ignore_errors=True)
@@ -103,23 +138,32 @@ def measure(steps: int = 20, pairs: int = 3, work: Path | None = None) -> dict:
         for who in order:
             r = run_kit(work, k) if who == "kit" else run_bare(work, info["model"], k)
             (kit if who == "kit" else bare).append(r)
-            print(f"[bench] pair {k + 1}/{pairs} {who:4s}: {r['train_seconds'] / r['steps']:.3f} s/step, "
-                  f"process {r['process_seconds']:.1f} s", flush=True)
+            print(
+                f"[bench] pair {k + 1}/{pairs} {who:4s}: {r['train_seconds'] / r['steps']:.3f} s/step, "
+                f"process {r['process_seconds']:.1f} s",
+                flush=True,
+            )
     ref = bare[0]["losses"]
     max_diff = max(abs(r["losses"][s] - ref[s]) for r in kit + bare for s in ref)
     if any(set(r["losses"]) != set(ref) for r in kit + bare) or max_diff > 1e-4:
-        raise SystemExit(f"kit and bare TRL runs did not do the same work (loss difference {max_diff:.2e}); "
-                         "the comparison would be meaningless.")
+        raise SystemExit(
+            f"kit and bare TRL runs did not do the same work (loss difference {max_diff:.2e}); "
+            "the comparison would be meaningless."
+        )
     kit_step = median([r["train_seconds"] / r["steps"] for r in kit])
     bare_step = median([r["train_seconds"] / r["steps"] for r in bare])
     kit_proc = median([r["process_seconds"] for r in kit])
     bare_proc = median([r["process_seconds"] for r in bare])
     shutil.rmtree(work, ignore_errors=True)
     return {
-        "steps": steps, "pairs": pairs, "completions_per_step": info["trainer_args"]["per_device_train_batch_size"],
-        "kit_seconds_per_step": round(kit_step, 4), "bare_seconds_per_step": round(bare_step, 4),
+        "steps": steps,
+        "pairs": pairs,
+        "completions_per_step": info["trainer_args"]["per_device_train_batch_size"],
+        "kit_seconds_per_step": round(kit_step, 4),
+        "bare_seconds_per_step": round(bare_step, 4),
         "overhead_fraction": round(kit_step / bare_step - 1, 4),
-        "kit_process_seconds": round(kit_proc, 2), "bare_process_seconds": round(bare_proc, 2),
+        "kit_process_seconds": round(kit_proc, 2),
+        "bare_process_seconds": round(bare_proc, 2),
         "process_overhead_fraction": round(kit_proc / bare_proc - 1, 4),
         "same_losses_max_abs_diff": max_diff,
         "kit_runs": [{k: v for k, v in r.items() if k != "losses"} for r in kit],
@@ -138,13 +182,23 @@ def main(argv=None) -> int:
     ns = ap.parse_args(argv)
     r = measure(ns.steps, ns.pairs)
     path = write_result("overhead", r, ns.out_dir)
-    print_table([
-        ["GRPO step, kit (vrft_lib.train)", f"{r['kit_seconds_per_step']:.3f} s", ""],
-        ["GRPO step, bare TRL", f"{r['bare_seconds_per_step']:.3f} s", ""],
-        ["kit overhead per step", f"{100 * r['overhead_fraction']:+.1f} %", f"<= {100 * TARGET:.0f} %: {r['verdict']}"],
-        ["whole process, kit / bare", f"{r['kit_process_seconds']:.1f} s / {r['bare_process_seconds']:.1f} s",
-         f"{100 * r['process_overhead_fraction']:+.1f} %"],
-    ], ["figure", "measured", "target"])
+    print_table(
+        [
+            ["GRPO step, kit (vrft_lib.train)", f"{r['kit_seconds_per_step']:.3f} s", ""],
+            ["GRPO step, bare TRL", f"{r['bare_seconds_per_step']:.3f} s", ""],
+            [
+                "kit overhead per step",
+                f"{100 * r['overhead_fraction']:+.1f} %",
+                f"<= {100 * TARGET:.0f} %: {r['verdict']}",
+            ],
+            [
+                "whole process, kit / bare",
+                f"{r['kit_process_seconds']:.1f} s / {r['bare_process_seconds']:.1f} s",
+                f"{100 * r['process_overhead_fraction']:+.1f} %",
+            ],
+        ],
+        ["figure", "measured", "target"],
+    )
     print(f"\n[bench] {path}")
     return 0
 

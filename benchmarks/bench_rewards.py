@@ -22,8 +22,10 @@ from benchmarks.common import BENCH_DIR, print_table, verdict, write_result
 
 TARGET_STEP_SHARE = 0.01
 BATCH = 16
-WORDS = ("the banner shows a bright sky so the mood looks positive and the text is short left right "
-         "wing engine tail fuselage the camera turns left after moving forward object closer").split()
+WORDS = (
+    "the banner shows a bright sky so the mood looks positive and the text is short left right "
+    "wing engine tail fuselage the camera turns left after moving forward object closer"
+).split()
 
 
 def _corpus(n: int, seed: int = 0) -> list[dict]:
@@ -33,8 +35,12 @@ def _corpus(n: int, seed: int = 0) -> list[dict]:
     tasks = [
         ("binary", ["positive", "negative"], lambda: rng.choice(["positive", "negative"]), []),
         ("classification", aircraft, lambda: rng.choice(aircraft), aircraft),
-        ("multiple_choice", ["left", "right", "closer", "further"], lambda: rng.choice(["left", "right", "closer", "further"]),
-         ["left", "right", "closer", "further"]),
+        (
+            "multiple_choice",
+            ["left", "right", "closer", "further"],
+            lambda: rng.choice(["left", "right", "closer", "further"]),
+            ["left", "right", "closer", "further"],
+        ),
     ]
     rows = []
     for _ in range(n):
@@ -45,15 +51,24 @@ def _corpus(n: int, seed: int = 0) -> list[dict]:
         think = " ".join(rng.choice(WORDS) for _ in range(int(rng.lognormvariate(4.0, 1.0)) % 1000 + 5))
         kind = rng.random()
         if kind < 0.6:
-            text = f"<think>{think}</think><answer>{answer}</answer>" if mode == "think" else f"<answer>{answer}</answer>"
+            text = (
+                f"<think>{think}</think><answer>{answer}</answer>" if mode == "think" else f"<answer>{answer}</answer>"
+            )
         elif kind < 0.75:
             text = f"<think>{think}</think>\n<answer>{answer}</answer><answer>{pick()}</answer>"
         elif kind < 0.9:
             text = f"{think} the answer is {answer}"
         else:
             text = f"<think>{think}"  # cut at the length limit
-        rows.append({"completion": [{"role": "assistant", "content": text}], "solution": solution,
-                     "choices": choices, "task": task, "mode": mode})
+        rows.append(
+            {
+                "completion": [{"role": "assistant", "content": text}],
+                "solution": solution,
+                "choices": choices,
+                "task": task,
+                "mode": mode,
+            }
+        )
     return rows
 
 
@@ -71,7 +86,7 @@ def measure(n: int = 20000) -> dict:
 
     tokenizer = load_processor(ensure_tiny_base()).tokenizer
     rows = _corpus(n)
-    batches = [rows[i:i + BATCH] for i in range(0, len(rows), BATCH)]
+    batches = [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
     specs = {
         "accuracy": {"name": "accuracy"},
         "format": {"name": "format"},
@@ -85,20 +100,29 @@ def measure(n: int = 20000) -> dict:
         scored = 0
         for b in batches:
             cols = {k: [r[k] for r in b] for k in ("solution", "choices", "task", "mode")}
-            out = func(prompts=[None] * len(b), completions=[r["completion"] for r in b],
-                       completion_ids=None, trainer_state=None, **cols)
+            out = func(
+                prompts=[None] * len(b),
+                completions=[r["completion"] for r in b],
+                completion_ids=None,
+                trainer_state=None,
+                **cols,
+            )
             assert len(out) == len(b) and all(isinstance(x, float) for x in out), label
             scored += len(out)
         seconds = time.perf_counter() - t
-        per_reward[label] = {"completions_per_second": round(scored / seconds, 1),
-                             "ms_per_step_batch": round(1000 * seconds / len(batches), 4)}
+        per_reward[label] = {
+            "completions_per_second": round(scored / seconds, 1),
+            "ms_per_step_batch": round(1000 * seconds / len(batches), 4),
+        }
         if label != "length (think words)":
             total += seconds / len(batches)
     mean_words = sum(len(r["completion"][0]["content"].split()) for r in rows) / len(rows)
     step = _step_seconds()
     share = total / step if step else None
     return {
-        "completions": n, "batch": BATCH, "mean_words_per_completion": round(mean_words, 1),
+        "completions": n,
+        "batch": BATCH,
+        "mean_words_per_completion": round(mean_words, 1),
         "rewards": per_reward,
         "study_rewards_ms_per_step": round(1000 * total, 4),
         "grpo_step_seconds": step,
@@ -115,12 +139,18 @@ def main(argv=None) -> int:
     ns = ap.parse_args(argv)
     r = measure(ns.completions)
     path = write_result("rewards", r, ns.out_dir)
-    rows = [[k, f"{v['completions_per_second']:,.0f} /s", f"{v['ms_per_step_batch']:.3f} ms"] for k, v in r["rewards"].items()]
+    rows = [
+        [k, f"{v['completions_per_second']:,.0f} /s", f"{v['ms_per_step_batch']:.3f} ms"]
+        for k, v in r["rewards"].items()
+    ]
     print_table(rows, ["reward", "completions scored", f"per step ({BATCH})"])
     if r["share_of_step"] is not None:
-        print(f"\nrewards of the study (accuracy + format + length) per GRPO step: {r['study_rewards_ms_per_step']:.2f} ms "
-              f"= {100 * r['share_of_step']:.3f} % of a {r['grpo_step_seconds']:.3f} s step "
-              f"(target <= {100 * TARGET_STEP_SHARE:.0f} %: {r['verdict']})")
+        print(
+            "\nrewards of the study (accuracy + format + length) per GRPO step: "
+            f"{r['study_rewards_ms_per_step']:.2f} ms "
+            f"= {100 * r['share_of_step']:.3f} % of a {r['grpo_step_seconds']:.3f} s step "
+            f"(target <= {100 * TARGET_STEP_SHARE:.0f} %: {r['verdict']})"
+        )
     print(f"\n[bench] {path}")
     return 0
 

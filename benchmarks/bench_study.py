@@ -49,8 +49,13 @@ def run_stages(run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     done = json.loads((run_dir / "DONE").read_text())
     nb = json.loads((run_dir / "notebook.ipynb").read_text())
-    stages = {"wall": float(done["wall_seconds"]), "setup_cell": 0.0, "train_cell": 0.0, "eval_cell": 0.0,
-              "other_cells": 0.0}
+    stages = {
+        "wall": float(done["wall_seconds"]),
+        "setup_cell": 0.0,
+        "train_cell": 0.0,
+        "eval_cell": 0.0,
+        "other_cells": 0.0,
+    }
     for cell in nb["cells"]:
         if cell.get("cell_type") != "code":
             continue
@@ -85,8 +90,10 @@ def study_stages(out_dir, wall: float | None = None, tiny_base_dir=None) -> dict
     runs_wall = sum(r["wall"] for r in runs.values())
     train = sum(r["train_compute"] for r in runs.values()) + tiny_compute
     evals = sum(r["eval_compute"] for r in runs.values())
-    totals = {k: round(sum(r[k] for r in runs.values()), 2)
-              for k in ("kernel_start", "setup_cell", "train_cell", "eval_cell", "other_cells")}
+    totals = {
+        k: round(sum(r[k] for r in runs.values()), 2)
+        for k in ("kernel_start", "setup_cell", "train_cell", "eval_cell", "other_cells")
+    }
     return {
         "wall_seconds": round(wall, 2),
         "cli_start_and_validation": round(max(wall - loop, 0.0), 2),
@@ -120,15 +127,20 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_study", description=__doc__.split("\n")[0])
     ap.add_argument("--params", default="params/smoke.yaml", help="the study (default: the embedded one)")
     ap.add_argument("--out", default=str(BENCH_DIR / "study"), help="the study's output folder (emptied first)")
-    ap.add_argument("--reuse-tiny-base", action="store_true",
-                    help="use the machine's tiny-base cache instead of building it in an empty one")
+    ap.add_argument(
+        "--reuse-tiny-base",
+        action="store_true",
+        help="use the machine's tiny-base cache instead of building it in an empty one",
+    )
     ns = ap.parse_args(argv)
 
     out = Path(ns.out).resolve()
     marker = out / ".bench-study"
     if out.exists() and any(out.iterdir()) and not marker.exists():
-        raise SystemExit(f"error: {out} is not empty and was not made by this benchmark; it is left as it is. "
-                         "Give an empty or new folder with --out.")
+        raise SystemExit(
+            f"error: {out} is not empty and was not made by this benchmark; it is left as it is. "
+            "Give an empty or new folder with --out."
+        )
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     marker.write_text("made by benchmarks.bench_study; emptied at each run\n")
@@ -154,7 +166,8 @@ def main(argv=None) -> int:
         second_wall, _ = _timed(["make", "study", f"STUDY_PARAMS={ns.params}", f"STUDY_OUT={out}"], env, log)
 
     result = {
-        "params": ns.params, "tiny_base_built": cache is not None,
+        "params": ns.params,
+        "tiny_base_built": cache is not None,
         "setup_seconds": round(setup_wall, 2),
         "wall_minutes": round(wall / 60, 2),
         "peak_memory_gb": round(mem.peak_total_mb / 1024, 3),
@@ -167,21 +180,51 @@ def main(argv=None) -> int:
     result["verdicts"] = {k: verdict(result[k], t, higher_is_better=False) for k, t in TARGETS.items()}
     path = write_result("study", result)
     s = stages
-    print_table([
-        ["wall time (make study, empty output folder)", f"{wall / 60:.2f} min", "<= 15 min", result["verdicts"]["wall_minutes"]],
-        ["peak memory (whole process tree)", f"{mem.peak_total_mb / 1024:.2f} GB", "<= 4 GB", result["verdicts"]["peak_memory_gb"]],
-        ["overhead (wall - train - eval compute)", f"{100 * s['overhead_fraction']:.1f} %", "<= 30 %", result["verdicts"]["overhead_fraction"]],
-        ["second run of the finished study", f"{second_wall:.1f} s", "seconds", ""],
-    ], ["figure", "measured", "target", ""])
+    print_table(
+        [
+            [
+                "wall time (make study, empty output folder)",
+                f"{wall / 60:.2f} min",
+                "<= 15 min",
+                result["verdicts"]["wall_minutes"],
+            ],
+            [
+                "peak memory (whole process tree)",
+                f"{mem.peak_total_mb / 1024:.2f} GB",
+                "<= 4 GB",
+                result["verdicts"]["peak_memory_gb"],
+            ],
+            [
+                "overhead (wall - train - eval compute)",
+                f"{100 * s['overhead_fraction']:.1f} %",
+                "<= 30 %",
+                result["verdicts"]["overhead_fraction"],
+            ],
+            ["second run of the finished study", f"{second_wall:.1f} s", "seconds", ""],
+        ],
+        ["figure", "measured", "target", ""],
+    )
     print()
-    print_table([[k, f"{v:.1f} s"] for k, v in [
-        ("set-up (make setup)", setup_wall), ("CLI start + validation", s["cli_start_and_validation"]),
-        ("tiny base", s["tiny_base"]), ("  of which training", s["tiny_base_train_compute"]),
-        ("kernel starts", s["runs_by_stage"]["kernel_start"]), ("imports + set-up cells", s["runs_by_stage"]["setup_cell"]),
-        ("training cells", s["runs_by_stage"]["train_cell"]), ("evaluation cells", s["runs_by_stage"]["eval_cell"]),
-        ("other cells (plots, samples)", s["runs_by_stage"]["other_cells"]), ("report", s["report"]),
-        ("training compute (trainer.train)", s["train_compute"]), ("evaluation compute (generate)", s["eval_compute"]),
-    ]], ["stage", "seconds"])
+    print_table(
+        [
+            [k, f"{v:.1f} s"]
+            for k, v in [
+                ("set-up (make setup)", setup_wall),
+                ("CLI start + validation", s["cli_start_and_validation"]),
+                ("tiny base", s["tiny_base"]),
+                ("  of which training", s["tiny_base_train_compute"]),
+                ("kernel starts", s["runs_by_stage"]["kernel_start"]),
+                ("imports + set-up cells", s["runs_by_stage"]["setup_cell"]),
+                ("training cells", s["runs_by_stage"]["train_cell"]),
+                ("evaluation cells", s["runs_by_stage"]["eval_cell"]),
+                ("other cells (plots, samples)", s["runs_by_stage"]["other_cells"]),
+                ("report", s["report"]),
+                ("training compute (trainer.train)", s["train_compute"]),
+                ("evaluation compute (generate)", s["eval_compute"]),
+            ]
+        ],
+        ["stage", "seconds"],
+    )
     print(f"\n[bench] {path}")
     return 0
 

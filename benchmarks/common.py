@@ -19,8 +19,13 @@ BENCH_DIR = Path(os.environ.get("VRFT_BENCH_DIR", ROOT / "outputs" / "bench"))
 def machine() -> dict:
     """The machine and software the figures were measured on."""
     p = provenance()
-    return {"hardware": p["hardware"], "python": p["python"], "packages": p["packages"],
-            "git_commit": p["git_commit"], "created": p["created"]}
+    return {
+        "hardware": p["hardware"],
+        "python": p["python"],
+        "packages": p["packages"],
+        "git_commit": p["git_commit"],
+        "created": p["created"],
+    }
 
 
 def write_result(name: str, result: dict, out_dir: Path | None = None) -> Path:

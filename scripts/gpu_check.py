@@ -41,20 +41,49 @@ def main(argv=None) -> int:
     rows.append({"stage": "tiny instruct base (build or cache)", "seconds": round(time.perf_counter() - t, 1)})
     data = {"name": "synthetic_banner", "train_limit": 1000, "eval_limit": 200, "classes_in_prompt": True}
     runs = {
-        "grpo": {"trainer": {"max_steps": ns.steps, "num_generations": 8, "per_device_train_batch_size": 16,
-                             "gradient_accumulation_steps": 1, "max_completion_length": 64, "learning_rate": 5e-4}},
-        "sft": {"trainer": {"max_steps": ns.steps, "per_device_train_batch_size": 16,
-                            "gradient_accumulation_steps": 1, "learning_rate": 5e-4}},
+        "grpo": {
+            "trainer": {
+                "max_steps": ns.steps,
+                "num_generations": 8,
+                "per_device_train_batch_size": 16,
+                "gradient_accumulation_steps": 1,
+                "max_completion_length": 64,
+                "learning_rate": 5e-4,
+            }
+        },
+        "sft": {
+            "trainer": {
+                "max_steps": ns.steps,
+                "per_device_train_batch_size": 16,
+                "gradient_accumulation_steps": 1,
+                "learning_rate": 5e-4,
+            }
+        },
     }
     models = {"training-free": base}
     for method, extra in runs.items():
         t = time.perf_counter()
-        run_dir = train({"name": f"gpu-{method}", "method": method, "model": base, "data": data, "device": "cuda",
-                         "output_dir": str(out / method), "save_steps": 1000, **extra})
+        run_dir = train(
+            {
+                "name": f"gpu-{method}",
+                "method": method,
+                "model": base,
+                "data": data,
+                "device": "cuda",
+                "output_dir": str(out / method),
+                "save_steps": 1000,
+                **extra,
+            }
+        )
         done = json.loads((run_dir / "DONE").read_text())
         args = json.loads((run_dir / "trainer_args.json").read_text())
-        rows.append({"stage": f"{method} train ({done['steps']} steps, bf16={args.get('bf16')})",
-                     "seconds": round(time.perf_counter() - t, 1), "s/step": done["mean_step_seconds"]})
+        rows.append(
+            {
+                "stage": f"{method} train ({done['steps']} steps, bf16={args.get('bf16')})",
+                "seconds": round(time.perf_counter() - t, 1),
+                "s/step": done["mean_step_seconds"],
+            }
+        )
         models[method] = str(run_dir / "model")
     backends = ["hf"]
     try:
@@ -66,15 +95,34 @@ def main(argv=None) -> int:
     for name, model in models.items():
         for backend in backends:
             t = time.perf_counter()
-            m = evaluate({"name": f"{name}-{backend}", "model": model, "data": data, "device": "cuda",
-                          "backend": backend, "max_new_tokens": 96, "batch_size": 64, "progress": False,
-                          "output_dir": str(out / f"eval-{name}-{backend}")})
-            rows.append({"stage": f"eval {name} ({backend}, 2 x 200 samples)",
-                         "seconds": round(time.perf_counter() - t, 1), "samples/s": m["samples_per_second"],
-                         "acc no_think": round(m["modes"]["no_think"]["accuracy"], 3),
-                         "acc think": round(m["modes"]["think"]["accuracy"], 3)})
-    report = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
-              "total_seconds": round(time.perf_counter() - t0, 1), "rows": rows}
+            m = evaluate(
+                {
+                    "name": f"{name}-{backend}",
+                    "model": model,
+                    "data": data,
+                    "device": "cuda",
+                    "backend": backend,
+                    "max_new_tokens": 96,
+                    "batch_size": 64,
+                    "progress": False,
+                    "output_dir": str(out / f"eval-{name}-{backend}"),
+                }
+            )
+            rows.append(
+                {
+                    "stage": f"eval {name} ({backend}, 2 x 200 samples)",
+                    "seconds": round(time.perf_counter() - t, 1),
+                    "samples/s": m["samples_per_second"],
+                    "acc no_think": round(m["modes"]["no_think"]["accuracy"], 3),
+                    "acc think": round(m["modes"]["think"]["accuracy"], 3),
+                }
+            )
+    report = {
+        "device": torch.cuda.get_device_name(0),
+        "torch": torch.__version__,
+        "total_seconds": round(time.perf_counter() - t0, 1),
+        "rows": rows,
+    }
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
     print(f"device: {report['device']}  torch {report['torch']}  total {report['total_seconds']} s")
     keys = ["stage", "seconds", "s/step", "samples/s", "acc no_think", "acc think", "note"]

@@ -63,7 +63,11 @@ def mini_study(tmp_path_factory, tiny_base):
     params = root / "mini.yaml"
     params.write_text(MINI_STUDY)
     out = root / "out"
-    proc = subprocess.run([sys.executable, "-m", "vrft_lib.cli", "study", str(params), "--out", str(out)],
-                          capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vrft_lib.cli", "study", str(params), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {"params": params, "out": out, "stdout": proc.stdout + proc.stderr}

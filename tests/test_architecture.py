@@ -11,22 +11,43 @@ MAX_LINES = 600
 
 # Each module's floor; a module imports only from its own floor or below. A new module gets a floor here.
 LAYERS = {
-    0: ["errors", "vocab"],                                              # the words and the errors
-    1: ["runfolder", "provenance", "reference", "answers"],              # files, how-made records, the paper's numbers
-    2: ["rewards", "prompts", "plots", "data", "data.*"],                # scoring, what the model reads, benchmarks
-    3: ["config", "models"],                                             # what a run is; loading a checkpoint
-    4: ["tiny", "tiny.*"],                                               # the tiny model organism
-    5: ["train", "evaluate"],                                            # the work
-    6: ["launch", "notebook"],                                           # what the notebooks call
-    7: ["study", "study.spec"],                                          # a study file and its runs
-    8: ["study.preflight", "report", "report.*"],                        # checks before work; the report
-    9: ["study.runner", "study.slurm"],                                  # executing a study
-    10: ["cli", "__main__"],                                             # the command line
+    0: ["errors", "vocab"],  # the words and the errors
+    1: ["runfolder", "provenance", "reference", "answers"],  # files, how-made records, the paper's numbers
+    2: ["rewards", "prompts", "plots", "data", "data.*"],  # scoring, what the model reads, benchmarks
+    3: ["config", "models"],  # what a run is; loading a checkpoint
+    4: ["tiny", "tiny.*"],  # the tiny model organism
+    5: ["train", "evaluate"],  # the work
+    6: ["launch", "notebook"],  # what the notebooks call
+    7: ["study", "study.spec"],  # a study file and its runs
+    8: ["study.preflight", "report", "report.*"],  # checks before work; the report
+    9: ["study.runner", "study.slurm"],  # executing a study
+    10: ["cli", "__main__"],  # the command line
 }
 # Packages that a function may import for itself, to keep them out of a light command's start-up.
-HEAVY = {"torch", "transformers", "trl", "peft", "accelerate", "vllm", "deepspeed", "datasets", "tokenizers",
-         "papermill", "nbconvert", "nbformat", "nbclient", "jupyter_client", "submitit", "huggingface_hub",
-         "pyarrow", "plotly", "PIL", "numpy", "pandas", "IPython"}
+HEAVY = {
+    "torch",
+    "transformers",
+    "trl",
+    "peft",
+    "accelerate",
+    "vllm",
+    "deepspeed",
+    "datasets",
+    "tokenizers",
+    "papermill",
+    "nbconvert",
+    "nbformat",
+    "nbclient",
+    "jupyter_client",
+    "submitit",
+    "huggingface_hub",
+    "pyarrow",
+    "plotly",
+    "PIL",
+    "numpy",
+    "pandas",
+    "IPython",
+}
 
 
 def _modules():
@@ -48,16 +69,22 @@ def _layer(name: str) -> int:
         for pattern in names:
             if name == pattern or (pattern.endswith(".*") and name.startswith(pattern[:-1])):
                 return floor
-    raise AssertionError(f"vrft_lib.{name} has no layer: add it to LAYERS in tests/test_architecture.py "
-                         "(and to docs/architecture.md)")
+    raise AssertionError(
+        f"vrft_lib.{name} has no layer: add it to LAYERS in tests/test_architecture.py (and to docs/architecture.md)"
+    )
 
 
 def _imports(name: str):
     """``(target module, imported name or None, lineno, function-local?)`` for each vrft_lib import."""
     path, is_pkg = MODULES[name]
     tree = ast.parse(path.read_text())
-    local = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-             for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    local = {
+        id(n)
+        for f in ast.walk(tree)
+        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for n in ast.walk(f)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level:
@@ -65,7 +92,7 @@ def _imports(name: str):
                 base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
                 target = ".".join([p for p in base if p] + ([node.module] if node.module else []))
             elif (node.module or "").startswith("vrft_lib"):
-                target = node.module[len("vrft_lib"):].lstrip(".")
+                target = node.module[len("vrft_lib") :].lstrip(".")
             else:
                 continue
             for alias in node.names:
@@ -77,7 +104,7 @@ def _imports(name: str):
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("vrft_lib."):
-                    yield alias.name[len("vrft_lib."):], None, node.lineno, id(node) in local
+                    yield alias.name[len("vrft_lib.") :], None, node.lineno, id(node) in local
 
 
 def test_every_module_has_a_layer_and_imports_only_its_floor_or_below():
@@ -87,8 +114,9 @@ def test_every_module_has_a_layer_and_imports_only_its_floor_or_below():
             continue
         for target, _, line, _ in _imports(name):
             if target and target != name and _layer(target) > _layer(name):
-                wrong.append(f"vrft_lib.{name}:{line} (floor {_layer(name)}) imports vrft_lib.{target} "
-                             f"(floor {_layer(target)})")
+                wrong.append(
+                    f"vrft_lib.{name}:{line} (floor {_layer(name)}) imports vrft_lib.{target} (floor {_layer(target)})"
+                )
     assert not wrong, "imports that go up:\n" + "\n".join(wrong)
 
 
@@ -103,7 +131,7 @@ def test_no_import_circle():
         state[node] = "open"
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                circles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+                circles.append(" -> ".join(stack[stack.index(nxt) :] + [nxt]))
             elif nxt not in state:
                 visit(nxt, stack + [nxt])
         state[node] = "done"
@@ -128,11 +156,21 @@ def test_no_private_name_crosses_modules():
             if attr and attr.startswith("_") and not attr.startswith("__") and target != name:
                 crossing.append(f"vrft_lib.{name}:{line} imports {attr} from vrft_lib.{target}")
         tree = ast.parse(path.read_text())
-        aliases = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level
-                   for a in n.names if (n.module is None or n.module) and not a.name.startswith("_")}
+        aliases = {
+            a.asname or a.name
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.level
+            for a in n.names
+            if (n.module is None or n.module) and not a.name.startswith("_")
+        }
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
-                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 crossing.append(f"vrft_lib.{name}:{node.lineno} uses {node.value.id}.{node.attr}")
     assert not crossing, "private names used across modules:\n" + "\n".join(crossing)
 
@@ -155,6 +193,8 @@ def test_function_local_imports_are_heavy_packages_or_the_cli_dispatch():
                     if root == "vrft_lib" and name == "cli":
                         continue  # each sub-command imports what it needs (see the comment in cli.py)
                     if root not in HEAVY:
-                        found.append(f"vrft_lib/{path.relative_to(PACKAGE)}:{node.lineno} imports {root} "
-                                     "inside a function: import it at the top")
+                        found.append(
+                            f"vrft_lib/{path.relative_to(PACKAGE)}:{node.lineno} imports {root} "
+                            "inside a function: import it at the top"
+                        )
     assert not found, "\n".join(found)

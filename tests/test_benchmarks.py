@@ -41,8 +41,8 @@ def test_rewards_corpus_covers_the_failure_modes():
     rows = bench_rewards._corpus(300)
     texts = [r["completion"][0]["content"] for r in rows]
     assert {r["task"] for r in rows} == {"binary", "classification", "multiple_choice"}
-    assert any(t.count("<answer>") > 1 for t in texts)           # repeated answers
-    assert any("<answer>" not in t for t in texts)               # no answer block
+    assert any(t.count("<answer>") > 1 for t in texts)  # repeated answers
+    assert any("<answer>" not in t for t in texts)  # no answer block
     assert any(" or " in t.split("<answer>")[-1] for t in texts if "<answer>" in t)  # hedges
 
 
@@ -65,13 +65,35 @@ def test_study_stages_add_up(mini_study):
 
 
 def _fake_results(d):
-    write_result("overhead", {"kit_seconds_per_step": 0.31, "bare_seconds_per_step": 0.30, "overhead_fraction": 0.0333,
-                              "verdict": "met"}, d)
-    write_result("eval", {"batch_size": 50, "same_outputs_fraction": 1.0, "batched_samples_per_second": 40.0,
-                          "single_samples_per_second": 5.0, "speedup": 8.0, "verdict": "met"}, d)
-    write_result("rewards", {"rewards": {"accuracy": {"completions_per_second": 90000.0},
-                                         "format": {"completions_per_second": 200000.0}},
-                             "share_of_step": 0.002, "verdict": "met"}, d)
+    write_result(
+        "overhead",
+        {"kit_seconds_per_step": 0.31, "bare_seconds_per_step": 0.30, "overhead_fraction": 0.0333, "verdict": "met"},
+        d,
+    )
+    write_result(
+        "eval",
+        {
+            "batch_size": 50,
+            "same_outputs_fraction": 1.0,
+            "batched_samples_per_second": 40.0,
+            "single_samples_per_second": 5.0,
+            "speedup": 8.0,
+            "verdict": "met",
+        },
+        d,
+    )
+    write_result(
+        "rewards",
+        {
+            "rewards": {
+                "accuracy": {"completions_per_second": 90000.0},
+                "format": {"completions_per_second": 200000.0},
+            },
+            "share_of_step": 0.002,
+            "verdict": "met",
+        },
+        d,
+    )
 
 
 def test_summary_table_and_readme_block(tmp_path):

@@ -1,6 +1,6 @@
 import pytest
 
-from vrft_lib.config import (GRPO_PAPER_DEFAULTS, load_run_config, resolve_trainer_args)
+from vrft_lib.config import GRPO_PAPER_DEFAULTS, load_run_config, resolve_trainer_args
 from vrft_lib.errors import ConfigError
 
 
@@ -39,23 +39,28 @@ def test_batch_arithmetic_is_checked():
     assert resolve_trainer_args(grpo(), device="cpu", num_processes=2)["num_generations"] == 8
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"methdo": "grpo"}, "unknown key 'methdo' \\(did you mean 'method'\\?\\)"),
-    ({"method": "ppo"}, "unknown method 'ppo'"),
-    ({"train_mode": "thinking"}, "unknown mode 'thinking' \\(did you mean 'think'\\?\\)"),
-    ({"data": {"name": "fgvc_aircaft"}}, "unknown benchmark 'fgvc_aircaft' \\(did you mean 'fgvc_aircraft'\\?\\)"),
-    ({"rewards": [{"name": "acuracy"}]}, "acuracy"),
-    ({"seed": "zero"}, "seed: expected an integer"),
-    ({"trainer": {"output_dir": "x"}}, "trainer.output_dir: set by the kit"),
-    ({"keep_checkpoints": 0}, "keep_checkpoints: must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"methdo": "grpo"}, "unknown key 'methdo' \\(did you mean 'method'\\?\\)"),
+        ({"method": "ppo"}, "unknown method 'ppo'"),
+        ({"train_mode": "thinking"}, "unknown mode 'thinking' \\(did you mean 'think'\\?\\)"),
+        ({"data": {"name": "fgvc_aircaft"}}, "unknown benchmark 'fgvc_aircaft' \\(did you mean 'fgvc_aircraft'\\?\\)"),
+        ({"rewards": [{"name": "acuracy"}]}, "acuracy"),
+        ({"seed": "zero"}, "seed: expected an integer"),
+        ({"trainer": {"output_dir": "x"}}, "trainer.output_dir: set by the kit"),
+        ({"keep_checkpoints": 0}, "keep_checkpoints: must be at least 1"),
+    ],
+)
 def test_bad_run_configs_name_the_field(bad, match):
     with pytest.raises(ConfigError, match=match):
         load_run_config({"name": "t", **bad})
 
 
 def test_unknown_trainer_field_suggests():
-    with pytest.raises(ConfigError, match="unknown GRPOConfig field 'num_generation' \\(did you mean 'num_generations'\\?\\)"):
+    with pytest.raises(
+        ConfigError, match="unknown GRPOConfig field 'num_generation' \\(did you mean 'num_generations'\\?\\)"
+    ):
         resolve_trainer_args(grpo(trainer={"num_generation": 8}), device="cpu")
 
 

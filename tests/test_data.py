@@ -10,10 +10,6 @@ from collections import Counter
 import datasets
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from PIL import Image
-
 from data_fixtures import (
     BANNER_FOLDER_FILES,
     BANNER_MANIFEST_ROWS,
@@ -29,9 +25,11 @@ from data_fixtures import (
     make_sat_root,
     write_image,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
 from vrft_lib import data
-from vrft_lib.data import registry, synthetic
-from vrft_lib.data import sat as sat_module
 from vrft_lib.data import (
     BENCHMARKS,
     FEATURES,
@@ -41,7 +39,10 @@ from vrft_lib.data import (
     list_benchmarks,
     load_benchmark,
     register_benchmark,
+    registry,
+    synthetic,
 )
+from vrft_lib.data import sat as sat_module
 from vrft_lib.errors import DataError
 
 SYNTHETIC = ["synthetic_banner", "synthetic_aircraft", "synthetic_spatial"]
@@ -79,7 +80,10 @@ def check_schema(ds, task):
 def test_registry_lists_every_benchmark():
     assert list_benchmarks() == sorted(["banner", "fgvc_aircraft", "sat", *SYNTHETIC])
     assert benchmark_options("fgvc_aircraft") == {
-        "level": "variant", "crop_copyright": True, "max_image_side": None, "on_bad_image": "error"
+        "level": "variant",
+        "crop_copyright": True,
+        "max_image_side": None,
+        "on_bad_image": "error",
     }
 
 
@@ -101,11 +105,14 @@ def test_unknown_split_lists_the_valid_splits():
         load_benchmark("sat", "validation", root="/nonexistent")
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"limit": 0}, "limit must be a positive integer"),
-    ({"seed": -1}, "seed must be a non-negative integer"),
-    ({"image_size": 50}, "multiple of 28"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"limit": 0}, "limit must be a positive integer"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"image_size": 50}, "multiple of 28"),
+    ],
+)
 def test_bad_arguments_are_reported(kwargs, pattern):
     with pytest.raises(DataError, match=pattern):
         load_benchmark("synthetic_banner", "train", **kwargs)
@@ -117,8 +124,15 @@ def test_register_benchmark_adds_a_loader(monkeypatch):
     @register_benchmark("toy", splits=("train",))
     def load_toy(split, root, limit, seed, *, colour="red"):
         png = synthetic.banner_row("train", 0)["images"][0]
-        row = {"id": "toy-0", "images": [png], "question": f"Is it {colour}?", "solution": "yes",
-               "choices": [], "task": "binary", "rationale": ""}
+        row = {
+            "id": "toy-0",
+            "images": [png],
+            "question": f"Is it {colour}?",
+            "solution": "yes",
+            "choices": [],
+            "task": "binary",
+            "rationale": "",
+        }
         return LoadedSplit([row], task="binary", classes=["yes", "no"])
 
     ds = load_benchmark("toy", "train", colour="blue")

@@ -7,14 +7,23 @@ from vrft_lib.evaluate import bootstrap_interval, evaluate, load_eval_config, su
 
 
 def run_eval(tmp_path, model, data, **kw):
-    cfg = {"name": "e", "model": model, "data": data, "max_new_tokens": 12, "batch_size": 8,
-           "output_dir": str(tmp_path / "ev"), "progress": False, **kw}
+    cfg = {
+        "name": "e",
+        "model": model,
+        "data": data,
+        "max_new_tokens": 12,
+        "batch_size": 8,
+        "output_dir": str(tmp_path / "ev"),
+        "progress": False,
+        **kw,
+    }
     return evaluate(cfg), tmp_path / "ev"
 
 
 def test_evaluate_both_modes_writes_predictions_and_metrics(tmp_path, tiny_random):
-    metrics, out = run_eval(tmp_path, tiny_random, {"name": "synthetic_aircraft", "eval_limit": 10,
-                                                     "classes_in_prompt": True})
+    metrics, out = run_eval(
+        tmp_path, tiny_random, {"name": "synthetic_aircraft", "eval_limit": 10, "classes_in_prompt": True}
+    )
     assert set(metrics["modes"]) == {"no_think", "think"}
     for m in metrics["modes"].values():
         assert m["n"] == 10
@@ -32,8 +41,9 @@ def test_evaluate_both_modes_writes_predictions_and_metrics(tmp_path, tiny_rando
 
 
 def test_circular_evaluation_scores_every_rotation(tmp_path, tiny_random):
-    metrics, out = run_eval(tmp_path, tiny_random, {"name": "synthetic_spatial", "eval_limit": 6},
-                            modes=["no_think"], circular=True)
+    metrics, out = run_eval(
+        tmp_path, tiny_random, {"name": "synthetic_spatial", "eval_limit": 6}, modes=["no_think"], circular=True
+    )
     m = metrics["modes"]["no_think"]
     assert m["n"] == 6 and "circular_accuracy" in m
     assert m["circular_accuracy"] <= m["accuracy"] + 1e-9  # every rotation right implies the original right
@@ -43,9 +53,33 @@ def test_circular_evaluation_scores_every_rotation(tmp_path, tiny_random):
 
 def test_summarize_per_class_and_circular():
     preds = [
-        {"id": "a", "mode": "think", "rotation": 0, "solution": "x", "correct": True, "format_ok": True, "response_tokens": 4},
-        {"id": "b", "mode": "think", "rotation": 0, "solution": "y", "correct": False, "format_ok": False, "response_tokens": 6},
-        {"id": "c", "mode": "think", "rotation": 0, "solution": "y", "correct": True, "format_ok": True, "response_tokens": 2},
+        {
+            "id": "a",
+            "mode": "think",
+            "rotation": 0,
+            "solution": "x",
+            "correct": True,
+            "format_ok": True,
+            "response_tokens": 4,
+        },
+        {
+            "id": "b",
+            "mode": "think",
+            "rotation": 0,
+            "solution": "y",
+            "correct": False,
+            "format_ok": False,
+            "response_tokens": 6,
+        },
+        {
+            "id": "c",
+            "mode": "think",
+            "rotation": 0,
+            "solution": "y",
+            "correct": True,
+            "format_ok": True,
+            "response_tokens": 2,
+        },
     ]
     m = summarize(preds, "classification")
     assert m["accuracy"] == pytest.approx(2 / 3) and m["format_rate"] == pytest.approx(2 / 3)
@@ -62,12 +96,15 @@ def test_bootstrap_interval_is_deterministic_and_sane():
     assert 0.2 < lo < 0.3 < hi < 0.4
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"modes": ["thinking"]}, "unknown mode 'thinking'"),
-    ({"backend": "tgi"}, "not hf or vllm"),
-    ({"batch_size": 0}, "at least 1"),
-    ({"bacth_size": 4}, "did you mean 'batch_size'"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"modes": ["thinking"]}, "unknown mode 'thinking'"),
+        ({"backend": "tgi"}, "not hf or vllm"),
+        ({"batch_size": 0}, "at least 1"),
+        ({"bacth_size": 4}, "did you mean 'batch_size'"),
+    ],
+)
 def test_bad_eval_configs(bad, match):
     with pytest.raises(ConfigError, match=match):
         load_eval_config({"model": "tiny", **bad})

@@ -21,7 +21,9 @@ NOTEBOOKS = sorted(p.name for p in Path("notebooks").glob("*.ipynb"))
 def test_notebooks_are_committed_without_outputs():
     import nbformat
 
-    assert {"training_free.ipynb", "sft.ipynb", "rft.ipynb", "report.ipynb", "explore_benchmark.ipynb"} <= set(NOTEBOOKS)
+    assert {"training_free.ipynb", "sft.ipynb", "rft.ipynb", "report.ipynb", "explore_benchmark.ipynb"} <= set(
+        NOTEBOOKS
+    )
     for name in NOTEBOOKS:
         nb = nbformat.read(f"notebooks/{name}", as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
@@ -37,9 +39,13 @@ def test_every_notebook_runs_under_nbval(tmp_path, mini_study):
     shutil.copytree("notebooks", work / "notebooks")
     (work / "outputs").mkdir()
     os.symlink(mini_study["out"], work / "outputs" / "smoke")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-                           str(work / "notebooks")], capture_output=True, text=True, timeout=900,
-                          cwd=work)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", str(work / "notebooks")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=work,
+    )
     assert proc.returncode == 0, proc.stdout[-5000:]
     assert f"{len(NOTEBOOKS)} passed" in proc.stdout or "passed" in proc.stdout
     for name in ("training_free", "sft", "rft"):

@@ -18,18 +18,35 @@ PAPER = ROOT / "params" / "paper.yaml"
 SINGLE = ROOT / "params" / "paper_single_gpu.yaml"
 ACCELERATE = ROOT / "params" / "accelerate"
 
-PAPER_GRPO = dict(num_generations=8, temperature=1.0, beta=0.04, loss_type="grpo", scale_rewards="group",
-                  max_completion_length=1024, learning_rate=1e-6, max_steps=300, per_device_train_batch_size=1,
-                  gradient_accumulation_steps=4, bf16=True)
-EXPECTED_RUNS = ({f"{b}/{v}/seed0" for b in ("banner", "fgvc_aircraft", "sat") for v in ("training_free", "sft", "rft")}
-                 | {"fgvc_aircraft/rft_length/seed0", "sat/rft_length/seed0"})
+PAPER_GRPO = dict(
+    num_generations=8,
+    temperature=1.0,
+    beta=0.04,
+    loss_type="grpo",
+    scale_rewards="group",
+    max_completion_length=1024,
+    learning_rate=1e-6,
+    max_steps=300,
+    per_device_train_batch_size=1,
+    gradient_accumulation_steps=4,
+    bf16=True,
+)
+EXPECTED_RUNS = {
+    f"{b}/{v}/seed0" for b in ("banner", "fgvc_aircraft", "sat") for v in ("training_free", "sft", "rft")
+} | {"fgvc_aircraft/rft_length/seed0", "sat/rft_length/seed0"}
 
 
 def _dry_run(params: Path, *extra: str) -> dict:
     """`vrft study PARAMS --dry-run --json` as a user runs it: offline, no GPU visible, datasets absent."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-m", "vrft_lib.cli", "study", str(params), "--dry-run", "--json", *extra],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vrft_lib.cli", "study", str(params), "--dry-run", "--json", *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, f"dry run failed:\n{proc.stdout}\n{proc.stderr}"
     return json.loads(proc.stdout)
 
@@ -83,8 +100,9 @@ def test_every_rft_run_resolves_to_section_4_1(paper_plan, variant):
 def test_length_reward_is_the_documented_interpretation(paper_plan):
     for r in _runs(paper_plan, "rft_length"):
         length = [rw for rw in r["parameters"]["run"]["rewards"] if rw["name"] == "length"]
-        assert length == [{"name": "length", "weight": 1.0, "alpha": 1.0, "target_length": 256, "unit": "tokens",
-                           "scope": "think"}]
+        assert length == [
+            {"name": "length", "weight": 1.0, "alpha": 1.0, "target_length": 256, "unit": "tokens", "scope": "think"}
+        ]
     assert {r["benchmark"] for r in _runs(paper_plan, "rft_length")} == {"fgvc_aircraft", "sat"}
 
 
@@ -142,7 +160,10 @@ def test_study_is_real_and_compared_with_table1():
     labels = {b["label"] for b in study["benchmarks"].values()}
     assert labels == set(PAPER_TABLE1["table1"])
     assert {k: b["task_kind"] for k, b in study["benchmarks"].items()} == {
-        "banner": "binary", "fgvc_aircraft": "perception", "sat": "reasoning"}
+        "banner": "binary",
+        "fgvc_aircraft": "perception",
+        "sat": "reasoning",
+    }
     assert study["run_defaults"]["use_vllm"] is False
 
 
@@ -150,8 +171,10 @@ def test_study_is_real_and_compared_with_table1():
 # accelerate configs
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,dist,stage", [("ddp", "MULTI_GPU", None), ("zero2", "DEEPSPEED", 2),
-                                             ("zero3", "DEEPSPEED", 3)])
+
+@pytest.mark.parametrize(
+    "name,dist,stage", [("ddp", "MULTI_GPU", None), ("zero2", "DEEPSPEED", 2), ("zero3", "DEEPSPEED", 3)]
+)
 def test_accelerate_configs_load_with_accelerates_own_loader(name, dist, stage):
     from accelerate.commands.config.config_args import ClusterConfig, load_config_from_file
     from accelerate.commands.launch import launch_command_parser
@@ -185,8 +208,9 @@ def test_accelerate_launch_resolves_the_configs(name):
     validate = getattr(acc_launch, "_validate_launch_command", None)
     assert validate is not None, "the pinned accelerate resolves launch arguments in _validate_launch_command"
     parser = acc_launch.launch_command_parser()
-    args = parser.parse_args(["--config_file", str(ACCELERATE / f"{name}.yaml"), "--num_processes", "8",
-                              "-m", "vrft_lib.train", "run.yaml"])
+    args = parser.parse_args(
+        ["--config_file", str(ACCELERATE / f"{name}.yaml"), "--num_processes", "8", "-m", "vrft_lib.train", "run.yaml"]
+    )
     args, _, _ = validate(args)
     assert args.num_processes == 8 and args.mixed_precision == "bf16"
     assert args.use_deepspeed == (name != "ddp")
@@ -214,7 +238,7 @@ def test_paper_runs_launch_with_zero3_on_8_processes(paper_plan):
             os.chdir(cwd)
         i = cmd.index("--config_file")
         assert Path(cmd[i + 1]).resolve() == (ACCELERATE / "zero3.yaml").resolve()
-        assert cmd[i + 2:i + 4] == ["--num_processes", "8"]
+        assert cmd[i + 2 : i + 4] == ["--num_processes", "8"]
         assert cmd[-3:] == ["-m", "vrft_lib.train", "launch.yaml"]
 
 
@@ -226,8 +250,15 @@ def test_accelerate_command_text_for_a_paper_run():
     cwd = os.getcwd()
     try:
         os.chdir(ROOT)
-        cfg = load_run_config({"name": "x", "method": "grpo", "device": "cuda", "num_processes": 8,
-                               "accelerate_config": "params/accelerate/zero3.yaml"})
+        cfg = load_run_config(
+            {
+                "name": "x",
+                "method": "grpo",
+                "device": "cuda",
+                "num_processes": 8,
+                "accelerate_config": "params/accelerate/zero3.yaml",
+            }
+        )
         line = " ".join(accelerate_command(cfg, "run.yaml"))
     finally:
         os.chdir(cwd)
@@ -239,6 +270,7 @@ def test_accelerate_command_text_for_a_paper_run():
 # the single-GPU LoRA variant
 # ----------------------------------------------------------------------------------------------
 
+
 def test_single_gpu_variant_resolves_with_lora(single_plan):
     assert {r["run_id"] for r in single_plan["runs"]} == EXPECTED_RUNS
     for r in _runs(single_plan, "sft", "rft", "rft_length"):
@@ -248,9 +280,13 @@ def test_single_gpu_variant_resolves_with_lora(single_plan):
         assert r["trainer_args"]["max_steps"] == 300 and r["trainer_args"]["bf16"] is True
     for r in _runs(single_plan, "rft", "rft_length"):
         args = r["trainer_args"]
-        assert {k: args[k] for k in ("num_generations", "temperature", "beta", "loss_type", "scale_rewards",
-                                     "max_completion_length")} == {k: PAPER_GRPO[k] for k in (
-            "num_generations", "temperature", "beta", "loss_type", "scale_rewards", "max_completion_length")}
+        assert {
+            k: args[k]
+            for k in ("num_generations", "temperature", "beta", "loss_type", "scale_rewards", "max_completion_length")
+        } == {
+            k: PAPER_GRPO[k]
+            for k in ("num_generations", "temperature", "beta", "loss_type", "scale_rewards", "max_completion_length")
+        }
 
 
 def test_single_gpu_lora_targets_the_language_model_only(single_plan, tiny_random):
@@ -279,12 +315,27 @@ def test_a_lora_run_saves_a_model_the_evaluation_loads(single_plan, tiny_random,
     from vrft_lib.train import train
 
     peft_cfg = _runs(single_plan, "sft")[0]["parameters"]["run"]["peft"]
-    run_dir = train({"name": "lora", "method": "sft", "model": str(tiny_random), "device": "cpu", "peft": peft_cfg,
-                     "data": {"name": "synthetic_banner", "train_limit": 8, "classes_in_prompt": True},
-                     "trainer": {"max_steps": 1, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1},
-                     "output_dir": str(tmp_path / "train")})
+    run_dir = train(
+        {
+            "name": "lora",
+            "method": "sft",
+            "model": str(tiny_random),
+            "device": "cpu",
+            "peft": peft_cfg,
+            "data": {"name": "synthetic_banner", "train_limit": 8, "classes_in_prompt": True},
+            "trainer": {"max_steps": 1, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1},
+            "output_dir": str(tmp_path / "train"),
+        }
+    )
     assert (run_dir / "model" / "config.json").exists()
-    metrics = evaluate({"model": str(run_dir / "model"), "device": "cpu", "max_new_tokens": 4, "progress": False,
-                        "data": {"name": "synthetic_banner", "eval_limit": 2, "classes_in_prompt": True},
-                        "output_dir": str(tmp_path / "eval")})
+    metrics = evaluate(
+        {
+            "model": str(run_dir / "model"),
+            "device": "cpu",
+            "max_new_tokens": 4,
+            "progress": False,
+            "data": {"name": "synthetic_banner", "eval_limit": 2, "classes_in_prompt": True},
+            "output_dir": str(tmp_path / "eval"),
+        }
+    )
     assert set(metrics["modes"]) == {"no_think", "think"}

@@ -11,17 +11,26 @@ from vrft_lib import plots
 
 
 def _steps(n=30, length0=80.0, with_length=False):
-    df = pd.DataFrame({"step": np.arange(1, n + 1), "loss": np.linspace(1, 0.2, n),
-                       "accuracy_reward": np.linspace(0.2, 0.8, n), "reward": np.linspace(0.5, 1.8, n),
-                       "mean_completion_length": length0 + np.arange(n), "kl": 0.01})
+    df = pd.DataFrame(
+        {
+            "step": np.arange(1, n + 1),
+            "loss": np.linspace(1, 0.2, n),
+            "accuracy_reward": np.linspace(0.2, 0.8, n),
+            "reward": np.linspace(0.5, 1.8, n),
+            "mean_completion_length": length0 + np.arange(n),
+            "kl": 0.01,
+        }
+    )
     if with_length:
         df["length_reward"] = 0.6
     return df
 
 
 def test_training_curves_one_line_per_run_and_column():
-    fig = plots.training_curves({"SFT": _steps()[["step", "loss"]], "RFT": _steps()},
-                                columns=("accuracy_reward", "mean_completion_length", "loss", "missing"))
+    fig = plots.training_curves(
+        {"SFT": _steps()[["step", "loss"]], "RFT": _steps()},
+        columns=("accuracy_reward", "mean_completion_length", "loss", "missing"),
+    )
     assert isinstance(fig, go.Figure)
     names = [t.name for t in fig.data]
     assert names.count("RFT") == 3 and names.count("SFT") == 1  # SFT only has loss
@@ -41,8 +50,10 @@ def test_training_curves_single_frame_and_smoothing():
 
 
 def test_length_reward_figure_panels_per_benchmark():
-    curves = {"FGVC-Aircraft": {"RFT": _steps(), "RFT + length reward": _steps(length0=200, with_length=True)},
-              "SAT": {"RFT": _steps(), "RFT + length reward": _steps(length0=200, with_length=True)}}
+    curves = {
+        "FGVC-Aircraft": {"RFT": _steps(), "RFT + length reward": _steps(length0=200, with_length=True)},
+        "SAT": {"RFT": _steps(), "RFT + length reward": _steps(length0=200, with_length=True)},
+    }
     fig = plots.length_reward_figure(curves, window=4)
     assert len(fig.data) == 2 * 2 * 2 * 2  # benchmarks x panels x variants x (raw, smoothed)
     smoothed = [t for t in fig.data if not t.name.endswith("(raw)")]
@@ -65,8 +76,18 @@ def _table(paper=True):
         for i, m in enumerate(("training_free", "sft", "rft")):
             for mode in ("no_think", "think"):
                 acc = 50 + 10 * i + (5 if mode == "think" else 0)
-                rows.append({"benchmark": label.lower(), "label": label, "method": m, "mode": mode, "accuracy": acc,
-                             "ci_low": acc - 2, "ci_high": acc + 3, "paper_accuracy": acc + 1 if paper else np.nan})
+                rows.append(
+                    {
+                        "benchmark": label.lower(),
+                        "label": label,
+                        "method": m,
+                        "mode": mode,
+                        "accuracy": acc,
+                        "ci_low": acc - 2,
+                        "ci_high": acc + 3,
+                        "paper_accuracy": acc + 1 if paper else np.nan,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -104,11 +125,27 @@ def test_image_grid_images_and_escaped_titles():
 
 
 def test_accuracy_by_mode():
-    metrics = {"name": "rft", "benchmark": "fgvc_aircraft", "split": "test", "modes": {
-        "no_think": {"n": 10, "accuracy": 0.5, "accuracy_ci95": [0.4, 0.6],
-                     "per_class_accuracy": {"A": 0.4, "B": 0.6}, "mean_per_class_accuracy": 0.5},
-        "think": {"n": 10, "accuracy": 0.7, "accuracy_ci95": [0.6, 0.8],
-                  "per_class_accuracy": {"A": 0.8, "B": 0.6}, "mean_per_class_accuracy": 0.7}}}
+    metrics = {
+        "name": "rft",
+        "benchmark": "fgvc_aircraft",
+        "split": "test",
+        "modes": {
+            "no_think": {
+                "n": 10,
+                "accuracy": 0.5,
+                "accuracy_ci95": [0.4, 0.6],
+                "per_class_accuracy": {"A": 0.4, "B": 0.6},
+                "mean_per_class_accuracy": 0.5,
+            },
+            "think": {
+                "n": 10,
+                "accuracy": 0.7,
+                "accuracy_ci95": [0.6, 0.8],
+                "per_class_accuracy": {"A": 0.8, "B": 0.6},
+                "mean_per_class_accuracy": 0.7,
+            },
+        },
+    }
     fig = plots.accuracy_by_mode(metrics)
     assert [t.name for t in fig.data] == ["w/o think", "w/o think per class", "w/ think", "w/ think per class"]
     think = fig.data[2]

@@ -36,14 +36,33 @@ def image(color="red"):
     return Image.new("RGB", (8, 8), color)
 
 
-BINARY = {"id": "banner-1", "images": [image()], "question": "Is the content of this banner positive or negative?",
-          "solution": "negative", "choices": [], "task": "binary", "rationale": ""}
-CLASSIFICATION = {"id": "1025794", "images": [image("blue")], "question": "Which aircraft variant is shown?",
-                  "solution": "F/A-18", "choices": [], "task": "classification", "rationale": ""}
-MULTIPLE_CHOICE = {"id": "sat-7", "images": [image(), image("green")],
-                   "question": "Did the camera move left or right between the two frames?",
-                   "solution": "right", "choices": ["left", "right"], "task": "multiple_choice",
-                   "rationale": "The door shifts to the left of the frame, so the camera turned right."}
+BINARY = {
+    "id": "banner-1",
+    "images": [image()],
+    "question": "Is the content of this banner positive or negative?",
+    "solution": "negative",
+    "choices": [],
+    "task": "binary",
+    "rationale": "",
+}
+CLASSIFICATION = {
+    "id": "1025794",
+    "images": [image("blue")],
+    "question": "Which aircraft variant is shown?",
+    "solution": "F/A-18",
+    "choices": [],
+    "task": "classification",
+    "rationale": "",
+}
+MULTIPLE_CHOICE = {
+    "id": "sat-7",
+    "images": [image(), image("green")],
+    "question": "Did the camera move left or right between the two frames?",
+    "solution": "right",
+    "choices": ["left", "right"],
+    "task": "multiple_choice",
+    "rationale": "The door shifts to the left of the frame, so the camera turned right.",
+}
 ROWS = [BINARY, CLASSIFICATION, MULTIPLE_CHOICE]
 
 
@@ -58,15 +77,32 @@ def test_modes():
         (BINARY, "think", None, f"Is the content of this banner positive or negative?\n{THINK_TEXT}"),
         (BINARY, "no_think", None, f"Is the content of this banner positive or negative?\n{NO_THINK_TEXT}"),
         (CLASSIFICATION, "think", None, f"Which aircraft variant is shown?\n{THINK_TEXT}"),
-        (CLASSIFICATION, "no_think", ["F/A-18", "737-300", "Cessna 172"],
-         f"Which aircraft variant is shown?\nA. F/A-18\nB. 737-300\nC. Cessna 172\n{NO_THINK_CHOICE}"),
-        (CLASSIFICATION, "no_think", [f"class {k}" for k in range(30)],
-         "Which aircraft variant is shown?\nOptions: " + ", ".join(f"class {k}" for k in range(30))
-         + f"\n{NO_THINK_TEXT}"),
-        (MULTIPLE_CHOICE, "think", None,
-         f"Did the camera move left or right between the two frames?\nA. left\nB. right\n{THINK_CHOICE}"),
-        (MULTIPLE_CHOICE, "no_think", ["ignored"],
-         f"Did the camera move left or right between the two frames?\nA. left\nB. right\n{NO_THINK_CHOICE}"),
+        (
+            CLASSIFICATION,
+            "no_think",
+            ["F/A-18", "737-300", "Cessna 172"],
+            f"Which aircraft variant is shown?\nA. F/A-18\nB. 737-300\nC. Cessna 172\n{NO_THINK_CHOICE}",
+        ),
+        (
+            CLASSIFICATION,
+            "no_think",
+            [f"class {k}" for k in range(30)],
+            "Which aircraft variant is shown?\nOptions: "
+            + ", ".join(f"class {k}" for k in range(30))
+            + f"\n{NO_THINK_TEXT}",
+        ),
+        (
+            MULTIPLE_CHOICE,
+            "think",
+            None,
+            f"Did the camera move left or right between the two frames?\nA. left\nB. right\n{THINK_CHOICE}",
+        ),
+        (
+            MULTIPLE_CHOICE,
+            "no_think",
+            ["ignored"],
+            f"Did the camera move left or right between the two frames?\nA. left\nB. right\n{NO_THINK_CHOICE}",
+        ),
     ],
 )
 def test_user_text_exact(row, mode, classes, expected):

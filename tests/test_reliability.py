@@ -17,21 +17,29 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from data_fixtures import make_banner_folder
 
 pytestmark = pytest.mark.slow
 
 WAIT = 300  # seconds: generous, another process may be using the CPU
 
-RFT_SMALL = {"num_generations": 4, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1,
-             "max_completion_length": 24, "learning_rate": 1.0e-4}
+RFT_SMALL = {
+    "num_generations": 4,
+    "per_device_train_batch_size": 8,
+    "gradient_accumulation_steps": 1,
+    "max_completion_length": 24,
+    "learning_rate": 1.0e-4,
+}
 
 
 def write_study(path: Path, *, benchmarks: dict, variants: list, steps: int = 4, **extra) -> Path:
     study = {
-        "name": path.stem, "synthetic": True, "seeds": [0], "model": "tiny",
-        "benchmarks": benchmarks, "variants": variants,
+        "name": path.stem,
+        "synthetic": True,
+        "seeds": [0],
+        "model": "tiny",
+        "benchmarks": benchmarks,
+        "variants": variants,
         "rft": {"trainer": {**RFT_SMALL, "max_steps": steps}},
         "evaluation": {"modes": ["no_think", "think"], "max_new_tokens": 24, "batch_size": 16},
         "run_defaults": {"keep_checkpoints": 1, "save_steps": 2},
@@ -41,9 +49,13 @@ def write_study(path: Path, *, benchmarks: dict, variants: list, steps: int = 4,
     return path
 
 
-BANNER = {"synthetic_banner": {"label": "Banner", "task_kind": "binary",
-                               "data": {"name": "synthetic_banner", "train_limit": 32, "eval_limit": 8,
-                                        "classes_in_prompt": True}}}
+BANNER = {
+    "synthetic_banner": {
+        "label": "Banner",
+        "task_kind": "binary",
+        "data": {"name": "synthetic_banner", "train_limit": 32, "eval_limit": 8, "classes_in_prompt": True},
+    }
+}
 
 
 def study_cmd(params, out, *extra):
@@ -82,8 +94,11 @@ def test_killed_study_resumes_from_the_checkpoint_and_recomputes_no_finished_run
     free, rft = out / "runs/synthetic_banner/training_free/seed0", out / "runs/synthetic_banner/rft/seed0"
 
     # 1. Killed mid-training, once the Trainer wrote a checkpoint's state (the last file of a checkpoint).
-    start_then_kill(study_cmd(params, out), tmp_path / "first.log",
-                    lambda: any((rft / "train" / "trainer").glob("checkpoint-*/trainer_state.json")))
+    start_then_kill(
+        study_cmd(params, out),
+        tmp_path / "first.log",
+        lambda: any((rft / "train" / "trainer").glob("checkpoint-*/trainer_state.json")),
+    )
     assert (free / "DONE").exists(), "the training-free run should have finished before the kill"
     assert not (rft / "DONE").exists() and not (rft / "train" / "DONE").exists()
     finished = (free / "DONE").read_text()
@@ -118,16 +133,32 @@ def test_a_failed_run_is_reported_and_the_study_goes_on_unless_fail_fast(tmp_pat
     # A corrupt image fails the run when its data are loaded, inside the notebook (validation reads no image).
     root = make_banner_folder(tmp_path)
     (root / "train" / "negative" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
-    benchmarks = {"banner": {"label": "Banner real", "task_kind": "binary",
-                             "data": {"name": "banner", "root": str(root), "eval_limit": 4}},
-                  "synthetic_banner": {"label": "Banner", "task_kind": "binary",
-                                       "data": {"name": "synthetic_banner", "eval_limit": 4}}}
-    params = write_study(tmp_path / "fail.yaml", benchmarks=benchmarks, variants=["training_free"],
-                         evaluation={"modes": ["no_think"], "max_new_tokens": 8, "batch_size": 8})
+    benchmarks = {
+        "banner": {
+            "label": "Banner real",
+            "task_kind": "binary",
+            "data": {"name": "banner", "root": str(root), "eval_limit": 4},
+        },
+        "synthetic_banner": {
+            "label": "Banner",
+            "task_kind": "binary",
+            "data": {"name": "synthetic_banner", "eval_limit": 4},
+        },
+    }
+    params = write_study(
+        tmp_path / "fail.yaml",
+        benchmarks=benchmarks,
+        variants=["training_free"],
+        evaluation={"modes": ["no_think"], "max_new_tokens": 8, "batch_size": 8},
+    )
     out = tmp_path / "out"
     # with --fail-fast, into another folder, side by side
-    fail_fast = subprocess.Popen(study_cmd(params, tmp_path / "out_ff", "--fail-fast"), stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True)
+    fail_fast = subprocess.Popen(
+        study_cmd(params, tmp_path / "out_ff", "--fail-fast"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     proc = run_study(params, out)
     text = proc.stdout + proc.stderr
     failed = out / "runs/banner/training_free/seed0"
@@ -168,8 +199,10 @@ def test_same_params_and_seed_give_identical_numbers(tmp_path, tiny_base):
     params = write_study(tmp_path / "repeat.yaml", benchmarks=BANNER, variants=["rft"], steps=4)
     outs = [tmp_path / "a", tmp_path / "b"]
     # the two studies run side by side (each is mostly one busy process); concurrency changes no number
-    procs = [subprocess.Popen(study_cmd(params, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for out in outs]
+    procs = [
+        subprocess.Popen(study_cmd(params, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for out in outs
+    ]
     for proc in procs:
         text, _ = proc.communicate(timeout=900)
         assert proc.returncode == 0, text[-3000:]
@@ -185,7 +218,8 @@ def test_same_params_and_seed_give_identical_numbers(tmp_path, tiny_base):
     pd.testing.assert_frame_equal(_untimed(ca), _untimed(cb), check_exact=True)
     ta, tb = (json.loads((out / "metrics.json").read_text()) for out in outs)
     assert json.dumps(ta.get("table1", ta.get("table")), sort_keys=True) == json.dumps(
-        tb.get("table1", tb.get("table")), sort_keys=True)
+        tb.get("table1", tb.get("table")), sort_keys=True
+    )
 
 
 def test_a_resumed_run_ends_exactly_as_an_uninterrupted_one(tmp_path, tiny_base):
@@ -196,9 +230,17 @@ def test_a_resumed_run_ends_exactly_as_an_uninterrupted_one(tmp_path, tiny_base)
 
     from vrft_lib.train import train
 
-    cfg = {"name": "h", "method": "grpo", "model": tiny_base, "output_dir": str(tmp_path / "run"),
-           "data": {"name": "synthetic_banner", "train_limit": 32}, "device": "cpu",
-           "trainer": {**RFT_SMALL, "max_steps": 4}, "save_steps": 2, "keep_checkpoints": 2}
+    cfg = {
+        "name": "h",
+        "method": "grpo",
+        "model": tiny_base,
+        "output_dir": str(tmp_path / "run"),
+        "data": {"name": "synthetic_banner", "train_limit": 32},
+        "device": "cpu",
+        "trainer": {**RFT_SMALL, "max_steps": 4},
+        "save_steps": 2,
+        "keep_checkpoints": 2,
+    }
     run_dir = train(cfg)
     trainer_dir = run_dir / "trainer"
     assert sorted(p.name for p in trainer_dir.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]

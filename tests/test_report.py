@@ -23,12 +23,21 @@ BENCHMARKS = {
     "synthetic_spatial": {"label": "SAT", "task_kind": "reasoning"},
 }
 PAPER = {
-    "Banner-Analysis": {"training_free": {"no_think": 80.72, "think": 80.11},
-                        "sft": {"no_think": 90.74, "think": 90.21}, "rft": {"no_think": 97.22, "think": 97.83}},
-    "FGVC-Aircraft": {"training_free": {"no_think": 55.48, "think": 47.55}, "sft": {"no_think": 75.85, "think": 75.84},
-                      "rft": {"no_think": 63.57, "think": 83.32}},
-    "SAT": {"training_free": {"no_think": 56.85, "think": 49.84}, "sft": {"no_think": 58.24, "think": 59.62},
-            "rft": {"no_think": 61.01, "think": 62.23}},
+    "Banner-Analysis": {
+        "training_free": {"no_think": 80.72, "think": 80.11},
+        "sft": {"no_think": 90.74, "think": 90.21},
+        "rft": {"no_think": 97.22, "think": 97.83},
+    },
+    "FGVC-Aircraft": {
+        "training_free": {"no_think": 55.48, "think": 47.55},
+        "sft": {"no_think": 75.85, "think": 75.84},
+        "rft": {"no_think": 63.57, "think": 83.32},
+    },
+    "SAT": {
+        "training_free": {"no_think": 56.85, "think": 49.84},
+        "sft": {"no_think": 58.24, "think": 59.62},
+        "rft": {"no_think": 61.01, "think": 62.23},
+    },
 }
 LENGTH_BENCHMARKS = ("synthetic_aircraft", "synthetic_spatial")
 
@@ -37,15 +46,24 @@ LENGTH_BENCHMARKS = ("synthetic_aircraft", "synthetic_spatial")
 # raises spatial (+12). Intervals are +-3 points, so every difference above is outside noise.
 DEFAULT_ACC = {}
 for _k in BENCHMARKS:
-    DEFAULT_ACC.update({
-        (_k, "training_free", "no_think"): 60.0, (_k, "training_free", "think"): 50.0,
-        (_k, "sft", "no_think"): 70.0, (_k, "sft", "think"): 62.0,
-        (_k, "rft", "no_think"): 75.0, (_k, "rft", "think"): 85.0,
-    })
-DEFAULT_ACC.update({
-    ("synthetic_aircraft", "rft_length", "no_think"): 70.0, ("synthetic_aircraft", "rft_length", "think"): 73.0,
-    ("synthetic_spatial", "rft_length", "no_think"): 78.0, ("synthetic_spatial", "rft_length", "think"): 97.0,
-})
+    DEFAULT_ACC.update(
+        {
+            (_k, "training_free", "no_think"): 60.0,
+            (_k, "training_free", "think"): 50.0,
+            (_k, "sft", "no_think"): 70.0,
+            (_k, "sft", "think"): 62.0,
+            (_k, "rft", "no_think"): 75.0,
+            (_k, "rft", "think"): 85.0,
+        }
+    )
+DEFAULT_ACC.update(
+    {
+        ("synthetic_aircraft", "rft_length", "no_think"): 70.0,
+        ("synthetic_aircraft", "rft_length", "think"): 73.0,
+        ("synthetic_spatial", "rft_length", "no_think"): 78.0,
+        ("synthetic_spatial", "rft_length", "think"): 97.0,
+    }
+)
 
 
 def _write_json(path, data):
@@ -53,8 +71,18 @@ def _write_json(path, data):
     path.write_text(json.dumps(data))
 
 
-def make_fake_study(tmp, acc=None, seeds=(0,), synthetic=True, ci_half=3.0, n=200, reference=True,
-                    seed_offsets=None, response_text=None, skip=()):
+def make_fake_study(
+    tmp,
+    acc=None,
+    seeds=(0,),
+    synthetic=True,
+    ci_half=3.0,
+    n=200,
+    reference=True,
+    seed_offsets=None,
+    response_text=None,
+    skip=(),
+):
     """Write a study folder under ``tmp`` and return its path.
 
     ``acc``: overrides of DEFAULT_ACC, ``{(benchmark key, variant, mode): accuracy %}``.
@@ -65,8 +93,11 @@ def make_fake_study(tmp, acc=None, seeds=(0,), synthetic=True, ci_half=3.0, n=20
     root = tmp / "study"
     root.mkdir(parents=True, exist_ok=True)
     study = {
-        "name": "fake-study", "description": "A fake study for the report tests.", "synthetic": synthetic,
-        "seeds": list(seeds), "model": {"name_or_path": "tiny"},
+        "name": "fake-study",
+        "description": "A fake study for the report tests.",
+        "synthetic": synthetic,
+        "seeds": list(seeds),
+        "model": {"name_or_path": "tiny"},
         "variants": ["training_free", "sft", "rft", "rft_length"],
         "benchmarks": {k: dict(v, length_reward=k in LENGTH_BENCHMARKS) for k, v in BENCHMARKS.items()},
     }
@@ -82,35 +113,70 @@ def make_fake_study(tmp, acc=None, seeds=(0,), synthetic=True, ci_half=3.0, n=20
                 modes = {}
                 for mode in ("no_think", "think"):
                     a = (numbers[(key, variant, mode)] + offsets.get(seed, 0.0)) / 100
-                    modes[mode] = {"n": n, "accuracy": a,
-                                   "accuracy_ci95": [a - ci_half / 100, a + ci_half / 100],
-                                   "format_rate": 0.9 if mode == "think" else 1.0,
-                                   "mean_response_tokens": (300.0 if variant == "rft_length" else 100.0)
-                                   if mode == "think" else 5.0}
-                _write_json(run / "eval" / "metrics.json", {
-                    "name": f"{key}-{variant}", "benchmark": key, "split": "test", "task": "binary",
-                    "model": "tiny", "modes": modes, "seconds": 12.5, "samples_per_second": 32.0})
-                _write_json(run / "eval" / "provenance.json", {
-                    "created": "2025-01-01T00:00:00", "python": "3.11.9",
-                    "packages": {"torch": "2.9.0", "trl": "1.16.0"}, "git_commit": "abc123",
-                    "hardware": {"machine": "x86_64", "cpu_count": 16}, "command": ["vrft", "study"]})
+                    modes[mode] = {
+                        "n": n,
+                        "accuracy": a,
+                        "accuracy_ci95": [a - ci_half / 100, a + ci_half / 100],
+                        "format_rate": 0.9 if mode == "think" else 1.0,
+                        "mean_response_tokens": (300.0 if variant == "rft_length" else 100.0)
+                        if mode == "think"
+                        else 5.0,
+                    }
+                _write_json(
+                    run / "eval" / "metrics.json",
+                    {
+                        "name": f"{key}-{variant}",
+                        "benchmark": key,
+                        "split": "test",
+                        "task": "binary",
+                        "model": "tiny",
+                        "modes": modes,
+                        "seconds": 12.5,
+                        "samples_per_second": 32.0,
+                    },
+                )
+                _write_json(
+                    run / "eval" / "provenance.json",
+                    {
+                        "created": "2025-01-01T00:00:00",
+                        "python": "3.11.9",
+                        "packages": {"torch": "2.9.0", "trl": "1.16.0"},
+                        "git_commit": "abc123",
+                        "hardware": {"machine": "x86_64", "cpu_count": 16},
+                        "command": ["vrft", "study"],
+                    },
+                )
                 preds = []
                 for i in range(6):
                     for mode in ("no_think", "think"):
                         correct = (i % 2 == 0) if variant == "rft" else (i % 3 == 0)
-                        text = (response_text if (response_text and i == 0)
-                                else f"<think>reasoning {variant} {i}</think><answer>left</answer>")
-                        preds.append({"id": f"{key}-test-{i:06d}", "mode": mode, "rotation": 0, "solution": "left",
-                                      "response": text, "answer": "left" if correct else "right",
-                                      "correct": correct, "format_ok": True, "response_tokens": 40 + i})
+                        text = (
+                            response_text
+                            if (response_text and i == 0)
+                            else f"<think>reasoning {variant} {i}</think><answer>left</answer>"
+                        )
+                        preds.append(
+                            {
+                                "id": f"{key}-test-{i:06d}",
+                                "mode": mode,
+                                "rotation": 0,
+                                "solution": "left",
+                                "response": text,
+                                "answer": "left" if correct else "right",
+                                "correct": correct,
+                                "format_ok": True,
+                                "response_tokens": 40 + i,
+                            }
+                        )
                 (run / "eval" / "predictions.jsonl").write_text("\n".join(json.dumps(p) for p in preds) + "\n")
                 if variant != "training_free":
                     steps = pd.DataFrame({"step": range(1, 21), "loss": [1 / s for s in range(1, 21)]})
                     if variant.startswith("rft"):
                         steps["reward"] = [s / 20 for s in range(1, 21)]
                         steps["accuracy_reward"] = [s / 25 for s in range(1, 21)]
-                        steps["mean_completion_length"] = [(200 if variant == "rft_length" else 80) + s
-                                                           for s in range(1, 21)]
+                        steps["mean_completion_length"] = [
+                            (200 if variant == "rft_length" else 80) + s for s in range(1, 21)
+                        ]
                         steps["kl"] = 0.01
                         if variant == "rft_length":
                             steps["length_reward"] = 0.6
@@ -118,8 +184,14 @@ def make_fake_study(tmp, acc=None, seeds=(0,), synthetic=True, ci_half=3.0, n=20
                     steps.to_csv(run / "train" / "steps.csv", index=False)
                     _write_json(run / "train" / "DONE", {"train_seconds": 100.0, "steps": 20, "mean_step_seconds": 5.0})
                 if (key, variant, seed) not in skip:
-                    _write_json(run / "DONE", {"run_id": f"{key}/{variant}/seed{seed}", "wall_seconds": 120.0,
-                                               "finished": "2025-01-01T01:00:00"})
+                    _write_json(
+                        run / "DONE",
+                        {
+                            "run_id": f"{key}/{variant}/seed{seed}",
+                            "wall_seconds": 120.0,
+                            "finished": "2025-01-01T01:00:00",
+                        },
+                    )
     return root
 
 
@@ -133,8 +205,11 @@ def _analyse(root):
     return collected, table, report.findings(table, collected, collected["study"])
 
 
-SPATIAL_EVAL = {"name": "e", "data": {"name": "synthetic_spatial", "root": None, "eval_split": "test", "eval_limit": 8,
-                                      "options": {}}, "seed": 0}
+SPATIAL_EVAL = {
+    "name": "e",
+    "data": {"name": "synthetic_spatial", "root": None, "eval_split": "test", "eval_limit": 8, "options": {}},
+    "seed": 0,
+}
 EXAMPLE_ID = "synthetic_spatial-test-000002"
 SCRIPT_TEXT = "<script>alert('x')</script> & more"
 
@@ -159,7 +234,7 @@ def _html(obj) -> str:
 
 
 def _no_network(page: str) -> None:
-    assert not re.search(r"<script[^>]*\bsrc\s*=", page)   # nothing is fetched: no script src at all
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page)  # nothing is fetched: no script src at all
     assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']?(https?:)?//", page)
     assert not re.search(r"@import\s+url\(\s*[\"']?(https?:)?//", page)
     assert not re.search(r"import\(\s*[\"'](https?:)?//", page)
@@ -218,9 +293,9 @@ def test_findings_follow_the_numbers(tmp_path):
 def test_flipped_numbers_flip_the_findings(tmp_path):
     flipped = {}
     for k in BENCHMARKS:
-        flipped[(k, "sft", "think")] = 80.0           # thinking now helps SFT (+10)
-        flipped[(k, "rft", "think")] = 65.0           # and hurts RFT (-10); RFT now trails SFT with think
-    flipped[("synthetic_spatial", "rft_length", "think")] = 50.0   # length reward hurts reasoning
+        flipped[(k, "sft", "think")] = 80.0  # thinking now helps SFT (+10)
+        flipped[(k, "rft", "think")] = 65.0  # and hurts RFT (-10); RFT now trails SFT with think
+    flipped[("synthetic_spatial", "rft_length", "think")] = 50.0  # length reward hurts reasoning
     flipped[("synthetic_aircraft", "rft_length", "think")] = 90.0  # and helps perception
     _, _, found = _analyse(make_fake_study(tmp_path, acc=flipped))
     assert "thinking helps accuracy by 10.00 points" in _finding(found, "think.sft.synthetic_banner")["text"]
@@ -228,9 +303,14 @@ def test_flipped_numbers_flip_the_findings(tmp_path):
     assert "RFT trails SFT by 15.00 points" in _finding(found, "rft_vs_sft.synthetic_banner.think")["text"]
     assert _finding(found, "length_reward.synthetic_spatial")["consistent_with_paper"] is False
     claims = {f["id"]: f["consistent_with_paper"] for f in found if f["group"] == "paper"}
-    assert claims == {"paper.think_hurts_training_free": True, "paper.think_hurts_sft": False,
-                      "paper.think_helps_rft": False, "paper.rft_beats_sft_with_think": False,
-                      "paper.length_reward_helps_reasoning": False, "paper.length_reward_hurts_perception": False}
+    assert claims == {
+        "paper.think_hurts_training_free": True,
+        "paper.think_hurts_sft": False,
+        "paper.think_helps_rft": False,
+        "paper.rft_beats_sft_with_think": False,
+        "paper.length_reward_helps_reasoning": False,
+        "paper.length_reward_hurts_perception": False,
+    }
     assert "not consistent with the paper" in _finding(found, "paper.think_hurts_sft")["text"]
 
 
@@ -246,8 +326,12 @@ def test_overlapping_intervals_are_within_noise(tmp_path):
 
 
 def test_paper_own_numbers_reproduce_the_paper_claims(tmp_path):
-    acc = {(k, m, md): PAPER[v["label"]][m][md] for k, v in BENCHMARKS.items()
-           for m in ("training_free", "sft", "rft") for md in ("no_think", "think")}
+    acc = {
+        (k, m, md): PAPER[v["label"]][m][md]
+        for k, v in BENCHMARKS.items()
+        for m in ("training_free", "sft", "rft")
+        for md in ("no_think", "think")
+    }
     acc[("synthetic_spatial", "rft_length", "think")] = 64.0
     acc[("synthetic_aircraft", "rft_length", "think")] = 80.0
     _, table, found = _analyse(make_fake_study(tmp_path, acc=acc))
@@ -292,9 +376,9 @@ def test_rendered_page_has_every_section_and_the_numbers(rendered):
 
 def test_rendered_page_is_one_offline_file_with_plotly_figures(rendered):
     page = rendered["page"]
-    assert page.count("plotly.js v") == 1                 # the library inlined exactly once
+    assert page.count("plotly.js v") == 1  # the library inlined exactly once
     assert page.index("plotly.js v") < page.index("Plotly.newPlot")
-    assert page.count('class="plotly-graph-div"') >= 3    # Table 1 bars, Figure 2, training curves
+    assert page.count('class="plotly-graph-div"') >= 3  # Table 1 bars, Figure 2, training curves
     assert "Figure 2: accuracy and response length" in page and "Table 1 as bars" in page
     assert "Training curves: SAT" in page
     _no_network(page)
@@ -329,8 +413,20 @@ def test_table1_csv_and_metrics_json(tmp_path):
     paths = report.build_report(root)
     assert set(paths) == {"table1", "metrics"} and not (root / "report.html").exists()
     csv = pd.read_csv(paths["table1"])
-    for col in ("benchmark", "label", "method", "mode", "accuracy", "ci_low", "ci_high", "n", "n_seeds",
-                "format_rate", "mean_response_tokens", "paper_accuracy"):
+    for col in (
+        "benchmark",
+        "label",
+        "method",
+        "mode",
+        "accuracy",
+        "ci_low",
+        "ci_high",
+        "n",
+        "n_seeds",
+        "format_rate",
+        "mean_response_tokens",
+        "paper_accuracy",
+    ):
         assert col in csv.columns
     row = csv[(csv.benchmark == "synthetic_aircraft") & (csv.method == "rft") & (csv["mode"] == "think")].iloc[0]
     assert row.accuracy == pytest.approx(85.0) and row.paper_accuracy == pytest.approx(83.32)
@@ -350,8 +446,16 @@ def test_table1_csv_and_metrics_json(tmp_path):
 def _with_missing_runs(tmp_path, **kwargs):
     root = make_fake_study(tmp_path, skip=[("synthetic_spatial", "sft", 0), ("synthetic_aircraft", "sft", 0)], **kwargs)
     shutil.rmtree(root / "runs" / "synthetic_banner" / "rft")
-    _write_json(root / "last_invocation.json", {"ran": [], "total_seconds": 50.0, "failures": [
-        {"run_id": "synthetic_spatial/sft/seed0", "error": "CUDA out of memory <oops>", "notebook": "x"}]})
+    _write_json(
+        root / "last_invocation.json",
+        {
+            "ran": [],
+            "total_seconds": 50.0,
+            "failures": [
+                {"run_id": "synthetic_spatial/sft/seed0", "error": "CUDA out of memory <oops>", "notebook": "x"}
+            ],
+        },
+    )
     return root
 
 
@@ -360,8 +464,11 @@ def test_missing_runs_are_listed_not_fatal(tmp_path):
     paths = report.build_report(root)
     collected, table, found = _analyse(root)
     status = {(m["benchmark"], m["variant"]): m["status"] for m in collected["missing"]}
-    assert status == {("synthetic_spatial", "sft"): "failed", ("synthetic_aircraft", "sft"): "unfinished",
-                      ("synthetic_banner", "rft"): "not started"}
+    assert status == {
+        ("synthetic_spatial", "sft"): "failed",
+        ("synthetic_aircraft", "sft"): "unfinished",
+        ("synthetic_banner", "rft"): "not started",
+    }
     shown = "".join(_html(o) for o in report.missing_view(table, collected))
     assert "no DONE file" in shown and "no run folder" in shown and "CUDA out of memory &lt;oops&gt;" in shown
     assert "**Missing cells** (shown as —): Banner-Analysis / RFT / w/o think" in shown
@@ -380,8 +487,9 @@ def test_missing_runs_are_listed_not_fatal(tmp_path):
 def test_empty_study_still_renders(tmp_path):
     root = tmp_path / "empty"
     root.mkdir()
-    (root / "study.yaml").write_text(yaml.safe_dump({"name": "empty", "seeds": [0],
-                                                     "benchmarks": {"sat": {"label": "SAT"}}}))
+    (root / "study.yaml").write_text(
+        yaml.safe_dump({"name": "empty", "seeds": [0], "benchmarks": {"sat": {"label": "SAT"}}})
+    )
     page = render_report(root).read_text()
     assert _heading(page, 3, "Missing runs") and "no run folder" in page and "0 of 3" in page
     assert "No benchmark has finished RFT runs both with and without the length reward" in page
@@ -432,8 +540,12 @@ def test_figure1_examples_and_images(tmp_path):
     ids = [e["id"] for e in fig1["examples"]]
     # rft is right on even ids, rft_length on multiples of 3: ids 2, 3, 4 disagree; the first two come
     # first, then the rest in id order
-    assert ids == ["synthetic_spatial-test-000002", "synthetic_spatial-test-000003",
-                   "synthetic_spatial-test-000000", "synthetic_spatial-test-000001"]
+    assert ids == [
+        "synthetic_spatial-test-000002",
+        "synthetic_spatial-test-000003",
+        "synthetic_spatial-test-000000",
+        "synthetic_spatial-test-000001",
+    ]
     first = fig1["examples"][0]
     assert first["image_b64"] and first["rft"]["correct"] is True and first["rft_length"]["correct"] is False
     assert fig1["examples"][1]["image_b64"] is None

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vrft_lib.errors import ConfigError
 from vrft_lib.answers import completion_text, extract_answer, extract_think, normalize_answer
+from vrft_lib.errors import ConfigError
 from vrft_lib.rewards import (
     REWARDS,
     accuracy_reward,
@@ -150,8 +150,9 @@ def test_accuracy_hacks_score_zero(completion):
 
 
 def test_accuracy_no_think_tagless_answer_is_lenient_but_exact():
-    out = accuracy_reward(["737-300", "it is 737-300", "<answer>737-300</answer>"], solution=["737-300"] * 3,
-                          mode=["no_think"] * 3)
+    out = accuracy_reward(
+        ["737-300", "it is 737-300", "<answer>737-300</answer>"], solution=["737-300"] * 3, mode=["no_think"] * 3
+    )
     assert out == [1.0, 0.0, 1.0]
 
 
@@ -160,8 +161,21 @@ def test_accuracy_default_mode_is_strict():
 
 
 @pytest.mark.parametrize(
-    "answer", ["B", "b", "(B)", "B.", "B)", "B:", "B. the table", "(B) the table", "B) The Table.", "the table",
-               "The Table", "**B**"],
+    "answer",
+    [
+        "B",
+        "b",
+        "(B)",
+        "B.",
+        "B)",
+        "B:",
+        "B. the table",
+        "(B) the table",
+        "B) The Table.",
+        "the table",
+        "The Table",
+        "**B**",
+    ],
 )
 def test_accuracy_multiple_choice_accepted_forms(answer):
     for c in both_formats(think(answer)):
@@ -255,8 +269,14 @@ def test_format_think_rejects(text):
 
 def test_format_no_think():
     ok = ["<answer>B</answer>", "  <answer>\nBoeing 737-300\n</answer>\n"]
-    bad = ["B", "<think>x</think><answer>B</answer>", "<answer>B</answer><answer>C</answer>", "x <answer>B</answer>",
-           "<answer></answer>", "<answer>B</answer></think>"]
+    bad = [
+        "B",
+        "<think>x</think><answer>B</answer>",
+        "<answer>B</answer><answer>C</answer>",
+        "x <answer>B</answer>",
+        "<answer></answer>",
+        "<answer>B</answer></think>",
+    ]
     assert format_reward([conv(t) for t in ok], mode="no_think") == [1.0, 1.0]
     assert format_reward(bad, mode="no_think") == [0.0] * len(bad)
 
@@ -429,8 +449,29 @@ def test_build_rewards_unknown_mode():
 
 # --- property: no parsing function or reward ever raises ----------------------------------------
 
-FRAGMENTS = ["<think>", "</think>", "<answer>", "</answer>", "<answer", "think>", "</", "<", ">", "\n", " ", "A",
-             "B.", "(B)", "737-300", "F/A-18", "ß", "\u0301", "\x00", "🙂", "Ｂ"]
+FRAGMENTS = [
+    "<think>",
+    "</think>",
+    "<answer>",
+    "</answer>",
+    "<answer",
+    "think>",
+    "</",
+    "<",
+    ">",
+    "\n",
+    " ",
+    "A",
+    "B.",
+    "(B)",
+    "737-300",
+    "F/A-18",
+    "ß",
+    "\u0301",
+    "\x00",
+    "🙂",
+    "Ｂ",
+]
 texts = st.one_of(
     st.text(max_size=200),
     st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=20)), max_size=60).map("".join),
@@ -446,8 +487,7 @@ LENGTH_REWARDS = [
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=texts, as_conv=st.booleans(), mode=st.sampled_from(["think", "no_think", None, "bogus"]),
-       mc=st.booleans())
+@given(text=texts, as_conv=st.booleans(), mode=st.sampled_from(["think", "no_think", None, "bogus"]), mc=st.booleans())
 def test_property_never_raises_and_stays_in_range(text, as_conv, mode, mc):
     completion = conv(text) if as_conv else text
     assert isinstance(completion_text(completion), str)

@@ -14,12 +14,15 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import submitit  # noqa: E402  (in the lock file: a missing install must fail, not skip)
 
 from vrft_lib.errors import ConfigError  # noqa: E402
+from vrft_lib.study.jobs import parse_time, plan_jobs  # noqa: E402
 from vrft_lib.study.slurm import (  # noqa: E402
-    RunCommand, format_status, parse_time, plan_jobs, study_status, submit_study,
+    RunCommand,
+    format_status,
+    study_status,
+    submit_study,
 )
 from vrft_lib.study.spec import expand_study, load_study  # noqa: E402
 
@@ -48,8 +51,12 @@ def fake_slurm(tmp_path, monkeypatch):
     state = tmp_path / "fake_slurm"
     bin_dir = state / "bin"
     bin_dir.mkdir(parents=True)
-    for name, text in {"sbatch": FAKE_SBATCH, "srun": "#!/bin/sh\nexit 0\n", "sacct": FAKE_SACCT,
-                       "squeue": FAKE_SQUEUE}.items():
+    for name, text in {
+        "sbatch": FAKE_SBATCH,
+        "srun": "#!/bin/sh\nexit 0\n",
+        "sacct": FAKE_SACCT,
+        "squeue": FAKE_SQUEUE,
+    }.items():
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
@@ -70,6 +77,7 @@ def _jobs(study, out, **kw):
 # ----------------------------------------------------------------------------------------------
 # The plan
 # ----------------------------------------------------------------------------------------------
+
 
 def test_one_job_per_run_then_the_report(paper, tmp_path):
     jobs = _jobs(paper, tmp_path / "out", python="/opt/py/bin/python", cwd=str(tmp_path))
@@ -101,10 +109,27 @@ def test_exact_command_lines_working_directory_and_environment(paper, tmp_path):
     out = (tmp_path / "out").resolve()
     jobs = {j.run_id: j for j in _jobs(paper, out, python="/opt/py/bin/python", cwd=str(tmp_path))}
     assert jobs["fgvc_aircraft/rft/seed0"].command == [
-        "/opt/py/bin/python", "-m", "vrft_lib.cli", "study", str(PAPER), "--out", str(out),
-        "--only", "fgvc_aircraft/rft/seed0", "--no-report"]
-    assert jobs[None].command == ["/opt/py/bin/python", "-m", "vrft_lib.cli", "study", str(PAPER), "--out", str(out),
-                                  "--report-only"]
+        "/opt/py/bin/python",
+        "-m",
+        "vrft_lib.cli",
+        "study",
+        str(PAPER),
+        "--out",
+        str(out),
+        "--only",
+        "fgvc_aircraft/rft/seed0",
+        "--no-report",
+    ]
+    assert jobs[None].command == [
+        "/opt/py/bin/python",
+        "-m",
+        "vrft_lib.cli",
+        "study",
+        str(PAPER),
+        "--out",
+        str(out),
+        "--report-only",
+    ]
     for j in jobs.values():
         assert j.cwd == str(tmp_path.resolve())
         assert j.env["HF_HUB_OFFLINE"] == "1" and j.env["HF_DATASETS_OFFLINE"] == "1"
@@ -122,10 +147,15 @@ def test_gpus_per_training_job_must_match_the_processes(paper, tmp_path):
         _jobs(study, tmp_path / "out")
 
 
-@pytest.mark.parametrize("patch,match", [({"partiton": "x"}, "did you mean 'partition'"),
-                                         ({"train": {"gpu": 8}}, "did you mean 'gpus'"),
-                                         ({"train": {"time": "tomorrow"}}, "time limit 'tomorrow'"),
-                                         ({"env": ["HF_HUB_OFFLINE=1"]}, "slurm.env")])
+@pytest.mark.parametrize(
+    "patch,match",
+    [
+        ({"partiton": "x"}, "did you mean 'partition'"),
+        ({"train": {"gpu": 8}}, "did you mean 'gpus'"),
+        ({"train": {"time": "tomorrow"}}, "time limit 'tomorrow'"),
+        ({"env": ["HF_HUB_OFFLINE=1"]}, "slurm.env"),
+    ],
+)
 def test_bad_slurm_sections_name_the_key(paper, tmp_path, patch, match):
     with pytest.raises(ConfigError, match=match):
         _jobs(dict(paper, slurm=patch), tmp_path / "out")
@@ -140,6 +170,7 @@ def test_parse_time_formats():
 # ----------------------------------------------------------------------------------------------
 # Submission through submitit, against fake Slurm commands
 # ----------------------------------------------------------------------------------------------
+
 
 def _submitted(fake_slurm, tmp_path, **kw):
     out = tmp_path / "out"
@@ -166,15 +197,33 @@ def test_training_job_script(fake_slurm, tmp_path):
     rid = json.loads((out / "slurm" / "jobs.json").read_text())["sat/rft/seed0"]
     script = (out / "slurm" / f"{rid}_submission.sh").read_text()
     lines = script.splitlines()
-    for flag in ("--gpus-per-node=8", "--time=720", "--partition=gpu", "--cpus-per-task=64", "--mem=480GB",
-                 "--nodes=1", "--ntasks-per-node=1", "--job-name=vrft-paper-sat-rft-seed0",
-                 f"--chdir={Path.cwd().resolve()}"):
+    for flag in (
+        "--gpus-per-node=8",
+        "--time=720",
+        "--partition=gpu",
+        "--cpus-per-task=64",
+        "--mem=480GB",
+        "--nodes=1",
+        "--ntasks-per-node=1",
+        "--job-name=vrft-paper-sat-rft-seed0",
+        f"--chdir={Path.cwd().resolve()}",
+    ):
         assert f"#SBATCH {flag}" in lines, flag
     assert "--dependency" not in script
     assert "export HF_HUB_OFFLINE=1" in lines
     assert f"cd {shlex.quote(str(Path.cwd().resolve()))}" in lines
-    command = [sys.executable, "-m", "vrft_lib.cli", "study", str(PAPER), "--out", str(out),
-               "--only", "sat/rft/seed0", "--no-report"]
+    command = [
+        sys.executable,
+        "-m",
+        "vrft_lib.cli",
+        "study",
+        str(PAPER),
+        "--out",
+        str(out),
+        "--only",
+        "sat/rft/seed0",
+        "--no-report",
+    ]
     assert f"# command: {shlex.join(command)}" in lines
     # what the job really runs is the pickled callable: the same command, in the same folder
     fn = submitit.SlurmJob(out / "slurm", rid).submission().function
@@ -211,8 +260,9 @@ def test_finished_runs_are_not_submitted_again(fake_slurm, tmp_path):
 def test_a_second_submit_skips_queued_runs_and_waits_for_them(fake_slurm, tmp_path):
     out, first = _submitted(fake_slurm, tmp_path, only="sat/*")
     assert len(first) == 5  # four SAT runs and the report
-    (fake_slurm / "squeue.txt").write_text("".join(f"{i}|RUNNING\n" for i in first[:2])
-                                           + "".join(f"{i}|PENDING\n" for i in first[2:]))
+    (fake_slurm / "squeue.txt").write_text(
+        "".join(f"{i}|RUNNING\n" for i in first[:2]) + "".join(f"{i}|PENDING\n" for i in first[2:])
+    )
     second = submit_study(PAPER, out, only="sat/*", stream=open(os.devnull, "w"))
     assert len(second) == 1  # only a new report job, after the jobs still queued
     report = (out / "slurm" / f"{second[0]}_submission.sh").read_text()
@@ -274,18 +324,21 @@ def test_run_command_fails_loudly(tmp_path):
 # Status
 # ----------------------------------------------------------------------------------------------
 
+
 def test_status_reads_done_markers_then_slurm(fake_slurm, tmp_path):
     out, ids = _submitted(fake_slurm, tmp_path, only="fgvc_aircraft/*")
     jobs = json.loads((out / "slurm" / "jobs.json").read_text())
     done = out / "runs" / "fgvc_aircraft" / "sft" / "seed0" / "DONE"
     done.parent.mkdir(parents=True)
     done.write_text("{}")
-    (fake_slurm / "squeue.txt").write_text(f"{jobs['fgvc_aircraft/rft/seed0']}|RUNNING\n"
-                                           f"{jobs['report']}|PENDING\n")
+    (fake_slurm / "squeue.txt").write_text(f"{jobs['fgvc_aircraft/rft/seed0']}|RUNNING\n{jobs['report']}|PENDING\n")
     rows = {r["run_id"]: r for r in study_status(out)}
     assert rows["fgvc_aircraft/sft/seed0"]["state"] == "done"
-    assert rows["fgvc_aircraft/rft/seed0"] == {"run_id": "fgvc_aircraft/rft/seed0",
-                                               "job_id": jobs["fgvc_aircraft/rft/seed0"], "state": "RUNNING"}
+    assert rows["fgvc_aircraft/rft/seed0"] == {
+        "run_id": "fgvc_aircraft/rft/seed0",
+        "job_id": jobs["fgvc_aircraft/rft/seed0"],
+        "state": "RUNNING",
+    }
     assert rows["report"]["state"] == "PENDING"
     assert rows["fgvc_aircraft/rft_length/seed0"]["state"] == "submitted"  # Slurm does not know it any more
     assert rows["sat/rft/seed0"] == {"run_id": "sat/rft/seed0", "job_id": None, "state": "not submitted"}
@@ -297,7 +350,8 @@ def test_status_reads_done_markers_then_slurm(fake_slurm, tmp_path):
 def test_status_prefers_sacct(fake_slurm, tmp_path):
     out, ids = _submitted(fake_slurm, tmp_path, only="banner/rft/seed0")
     (fake_slurm / "bin" / "sacct").write_text(
-        "#!/bin/sh\nprintf 'JobID|State\\n%s|FAILED\\n%s|CANCELLED by 0\\n' " + f"{ids[0]} {ids[1]}\n")
+        "#!/bin/sh\nprintf 'JobID|State\\n%s|FAILED\\n%s|CANCELLED by 0\\n' " + f"{ids[0]} {ids[1]}\n"
+    )
     rows = {r["run_id"]: r["state"] for r in study_status(out)}
     assert rows["banner/rft/seed0"] == "FAILED" and rows["report"] == "CANCELLED by 0"
 
@@ -311,6 +365,7 @@ def test_status_without_slurm_or_submission(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------------------------
 # The command line: `vrft study PARAMS --submit slurm | --status`
 # ----------------------------------------------------------------------------------------------
+
 
 def test_cli_has_the_cluster_options():
     from vrft_lib.cli import build_parser
@@ -342,7 +397,11 @@ def test_only_names_one_run_exactly(tmp_path, capsys):
     assert "seeds: [1, 10]" in text
     params = tmp_path / "two_seeds.yaml"
     params.write_text(text)
-    assert main(["study", str(params), "--out", str(tmp_path / "out"), "--dry-run", "--json",
-                 "--only", "banner/rft/seed1"]) == 0
+    assert (
+        main(
+            ["study", str(params), "--out", str(tmp_path / "out"), "--dry-run", "--json", "--only", "banner/rft/seed1"]
+        )
+        == 0
+    )
     plan = json.loads(capsys.readouterr().out)
     assert [r["run_id"] for r in plan["runs"]] == ["banner/rft/seed1"]

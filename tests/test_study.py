@@ -13,8 +13,9 @@ from vrft_lib.study.spec import expand_study, load_study, resolve_plan
 
 
 def vrft(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "vrft_lib.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "vrft_lib.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_smoke_study_expands_to_the_papers_matrix(tmp_path):
@@ -44,13 +45,16 @@ def test_dry_run_json_loads_no_model(tmp_path):
     assert "synthetic_spatial/rft_length/seed0" in text
 
 
-@pytest.mark.parametrize("patch, match", [
-    ({"benchmarks": {"synthetic_banner": {"lable": "x"}}}, "unknown key 'lable' \\(did you mean 'label'\\?\\)"),
-    ({"variants": ["rft", "ppo"]}, "unknown variant 'ppo'"),
-    ({"seeds": []}, "seeds must be a non-empty list"),
-    ({"reference": "paper_tabel1"}, "did you mean 'paper_table1'"),
-    ({"sedes": [0]}, "did you mean 'seeds'"),
-])
+@pytest.mark.parametrize(
+    "patch, match",
+    [
+        ({"benchmarks": {"synthetic_banner": {"lable": "x"}}}, "unknown key 'lable' \\(did you mean 'label'\\?\\)"),
+        ({"variants": ["rft", "ppo"]}, "unknown variant 'ppo'"),
+        ({"seeds": []}, "seeds must be a non-empty list"),
+        ({"reference": "paper_tabel1"}, "did you mean 'paper_table1'"),
+        ({"sedes": [0]}, "did you mean 'seeds'"),
+    ],
+)
 def test_bad_study_files_name_the_key(tmp_path, patch, match):
     study = yaml.safe_load(open("params/smoke.yaml"))
     for k, v in patch.items():

@@ -16,24 +16,46 @@ from vrft_lib.train import train
 
 pytestmark = pytest.mark.slow
 
-GRPO_SMALL = {"num_generations": 4, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1,
-              "max_completion_length": 32, "learning_rate": 1e-4}
+GRPO_SMALL = {
+    "num_generations": 4,
+    "per_device_train_batch_size": 8,
+    "gradient_accumulation_steps": 1,
+    "max_completion_length": 32,
+    "learning_rate": 1e-4,
+}
 
 
 def grpo_cfg(tmp_path, model, steps=3, **kw):
-    return {"name": "g", "method": "grpo", "model": model, "output_dir": str(tmp_path / "run"),
-            "data": {"name": "synthetic_spatial", "train_limit": 32},
-            "rewards": [{"name": "accuracy"}, {"name": "format"},
-                        {"name": "length", "target_length": 16, "unit": "tokens", "scope": "think"}],
-            "trainer": {**GRPO_SMALL, "max_steps": steps}, **kw}
+    return {
+        "name": "g",
+        "method": "grpo",
+        "model": model,
+        "output_dir": str(tmp_path / "run"),
+        "data": {"name": "synthetic_spatial", "train_limit": 32},
+        "rewards": [
+            {"name": "accuracy"},
+            {"name": "format"},
+            {"name": "length", "target_length": 16, "unit": "tokens", "scope": "think"},
+        ],
+        "trainer": {**GRPO_SMALL, "max_steps": steps},
+        **kw,
+    }
 
 
 def test_grpo_run_with_every_reward_leaves_a_complete_run_folder(tmp_path, tiny_base):
     run_dir = train(grpo_cfg(tmp_path, tiny_base))
     steps = pd.read_csv(run_dir / "steps.csv")
     assert list(steps["step"]) == [1, 2, 3]
-    for col in ("loss", "accuracy_reward", "format_reward", "length_reward", "mean_completion_length", "kl",
-                "learning_rate", "step_time"):
+    for col in (
+        "loss",
+        "accuracy_reward",
+        "format_reward",
+        "length_reward",
+        "mean_completion_length",
+        "kl",
+        "learning_rate",
+        "step_time",
+    ):
         assert col in steps and steps[col].notna().all(), col
     assert steps["length_reward"].between(0, 1).all()
     comp = pd.read_parquet(run_dir / "completions.parquet")
@@ -53,10 +75,20 @@ def test_grpo_run_with_every_reward_leaves_a_complete_run_folder(tmp_path, tiny_
 
 
 def test_sft_run_trains_on_the_answer(tmp_path, tiny_base):
-    cfg = {"name": "s", "method": "sft", "model": tiny_base, "output_dir": str(tmp_path / "sft"),
-           "data": {"name": "synthetic_banner", "train_limit": 32}, "train_mode": "no_think",
-           "trainer": {"max_steps": 4, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1,
-                       "learning_rate": 1e-3}}
+    cfg = {
+        "name": "s",
+        "method": "sft",
+        "model": tiny_base,
+        "output_dir": str(tmp_path / "sft"),
+        "data": {"name": "synthetic_banner", "train_limit": 32},
+        "train_mode": "no_think",
+        "trainer": {
+            "max_steps": 4,
+            "per_device_train_batch_size": 8,
+            "gradient_accumulation_steps": 1,
+            "learning_rate": 1e-3,
+        },
+    }
     run_dir = train(cfg)
     steps = pd.read_csv(run_dir / "steps.csv")
     assert len(steps) == 4 and steps["loss"].notna().all()

@@ -8,20 +8,18 @@ tests (listed in the docstring of each section); these cover what ``vrft_lib.val
 from __future__ import annotations
 
 import copy
-import os
-import re
 import subprocess
 import sys
 import time
 
 import pytest
 import yaml
+from data_fixtures import make_banner_folder, make_banner_manifest, make_fgvc_root, make_sat_root
 
-from data_fixtures import make_banner_folder, make_banner_manifest, make_fgvc_root, make_sat_root, write_image
 from vrft_lib.data import check_benchmark_files
 from vrft_lib.errors import ConfigError, DataError, ModelError
-from vrft_lib.study.spec import check_study_fields, expand_study, load_study
 from vrft_lib.study.preflight import run_dir_conflicts, validate_run, validate_study
+from vrft_lib.study.spec import check_study_fields, expand_study, load_study
 
 BASE = {
     "name": "v",
@@ -29,12 +27,22 @@ BASE = {
     "seeds": [0],
     "model": "tiny",
     "benchmarks": {
-        "synthetic_banner": {"label": "Banner", "task_kind": "binary",
-                             "data": {"name": "synthetic_banner", "train_limit": 16, "eval_limit": 8}},
+        "synthetic_banner": {
+            "label": "Banner",
+            "task_kind": "binary",
+            "data": {"name": "synthetic_banner", "train_limit": 16, "eval_limit": 8},
+        },
     },
     "variants": ["training_free", "rft"],
-    "rft": {"trainer": {"max_steps": 2, "num_generations": 4, "per_device_train_batch_size": 8,
-                        "gradient_accumulation_steps": 1, "max_completion_length": 16}},
+    "rft": {
+        "trainer": {
+            "max_steps": 2,
+            "num_generations": 4,
+            "per_device_train_batch_size": 8,
+            "gradient_accumulation_steps": 1,
+            "max_completion_length": 16,
+        }
+    },
     "evaluation": {"modes": ["no_think", "think"], "max_new_tokens": 16, "batch_size": 8},
     "run_defaults": {"device": "cpu", "keep_checkpoints": 1, "save_steps": 2},
 }
@@ -69,14 +77,18 @@ def check(tmp_path, patch=None, out="out", **kw):
 
 
 def banner_study(root, **data):
-    return {"benchmarks": {"synthetic_banner": None,
-                           "banner": {"label": "Banner", "task_kind": "binary",
-                                      "data": {"name": "banner", "root": str(root), **data}}}}
+    return {
+        "benchmarks": {
+            "synthetic_banner": None,
+            "banner": {"label": "Banner", "task_kind": "binary", "data": {"name": "banner", "root": str(root), **data}},
+        }
+    }
 
 
 def vrft(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "vrft_lib.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "vrft_lib.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_a_good_study_passes_quickly_and_writes_nothing(tmp_path):
@@ -97,13 +109,30 @@ def test_a_good_study_passes_quickly_and_writes_nothing(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("patch, key, suggestion, section", [
-    ({"run_defaults": {"keep_checkpoint": 1}}, "keep_checkpoint", "keep_checkpoints", "run_defaults.keep_checkpoint"),
-    ({"rft": {"trainer": {"num_generation": 4}}}, "num_generation", "num_generations", "rft.trainer.num_generation"),
-    ({"benchmarks": {"synthetic_banner": {"data": {"eval_limt": 4}}}}, "eval_limt", "eval_limit",
-     "benchmarks.synthetic_banner.data.eval_limt"),
-    ({"evaluation": {"max_new_token": 4}}, "max_new_token", "max_new_tokens", "evaluation.max_new_token"),
-])
+@pytest.mark.parametrize(
+    "patch, key, suggestion, section",
+    [
+        (
+            {"run_defaults": {"keep_checkpoint": 1}},
+            "keep_checkpoint",
+            "keep_checkpoints",
+            "run_defaults.keep_checkpoint",
+        ),
+        (
+            {"rft": {"trainer": {"num_generation": 4}}},
+            "num_generation",
+            "num_generations",
+            "rft.trainer.num_generation",
+        ),
+        (
+            {"benchmarks": {"synthetic_banner": {"data": {"eval_limt": 4}}}},
+            "eval_limt",
+            "eval_limit",
+            "benchmarks.synthetic_banner.data.eval_limt",
+        ),
+        ({"evaluation": {"max_new_token": 4}}, "max_new_token", "max_new_tokens", "evaluation.max_new_token"),
+    ],
+)
 def test_unknown_key_in_a_study_section_names_the_file_and_the_section(tmp_path, patch, key, suggestion, section):
     with pytest.raises(ConfigError) as e:
         check(tmp_path, patch)
@@ -112,17 +141,23 @@ def test_unknown_key_in_a_study_section_names_the_file_and_the_section(tmp_path,
     assert f"set in {section}" in msg, msg
 
 
-@pytest.mark.parametrize("raw, match", [
-    ({"rft": 5}, r"s\.yaml: rft: expected a mapping, got 5"),
-    ({"benchmarks": {"synthetic_banner": [1, 2]}}, r"benchmarks\.synthetic_banner: expected a mapping"),
-    ({"synthetic": "yes"}, r"synthetic: expected true or false, got 'yes'"),
-    ({"model": 7}, r"model: expected a string or a mapping, got 7"),
-    ({"variants": "rft"}, r"variants: expected a list"),
-    ({"benchmarks": {"b": {"length_reward": "yes"}}}, r"benchmarks\.b\.length_reward: expected true or false"),
-    ({"train_mode": "thinking"}, r"train_mode: unknown mode 'thinking' \(did you mean 'think'\?\)"),
-    ({"benchmarks": {"b": {"task_kind": "reasonning"}}}, r"task_kind: unknown kind 'reasonning' \(did you mean 'reasoning'"),
-    ({"benchmarks": {"b": {"length_reward": True}}}, r"benchmarks\.b\.length_reward is true, but .* no top-level"),
-])
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        ({"rft": 5}, r"s\.yaml: rft: expected a mapping, got 5"),
+        ({"benchmarks": {"synthetic_banner": [1, 2]}}, r"benchmarks\.synthetic_banner: expected a mapping"),
+        ({"synthetic": "yes"}, r"synthetic: expected true or false, got 'yes'"),
+        ({"model": 7}, r"model: expected a string or a mapping, got 7"),
+        ({"variants": "rft"}, r"variants: expected a list"),
+        ({"benchmarks": {"b": {"length_reward": "yes"}}}, r"benchmarks\.b\.length_reward: expected true or false"),
+        ({"train_mode": "thinking"}, r"train_mode: unknown mode 'thinking' \(did you mean 'think'\?\)"),
+        (
+            {"benchmarks": {"b": {"task_kind": "reasonning"}}},
+            r"task_kind: unknown kind 'reasonning' \(did you mean 'reasoning'",
+        ),
+        ({"benchmarks": {"b": {"length_reward": True}}}, r"benchmarks\.b\.length_reward is true, but .* no top-level"),
+    ],
+)
 def test_wrong_types_and_values_of_study_fields(raw, match):
     with pytest.raises(ConfigError, match=match):
         check_study_fields(raw, "s.yaml")
@@ -134,23 +169,41 @@ def test_load_study_checks_field_types_before_expanding(tmp_path):
         load_study(study_file(tmp_path, {"rft": 5}))
 
 
-@pytest.mark.parametrize("patch, match", [
-    ({"benchmarks": {"synthetic_banner": {"data": {"train_limit": "16"}}}}, r"data\.train_limit: expected an integer, got '16'"),
-    ({"rft": {"trainer": {"max_steps": "80"}}}, r"trainer\.max_steps: expected an integer, got '80'"),
-    ({"rft": {"trainer": {"learning_rate": "fast"}}}, r"trainer\.learning_rate: expected a number, got 'fast'"),
-    ({"run_defaults": {"save_steps": 0}}, r"save_steps: must be at least 1, got 0"),
-    ({"benchmarks": {"synthetic_banner": {"data": {"eval_limit": 0}}}}, r"eval_limit: must be a positive integer"),
-    ({"rft": {"trainer": {"learning_rate": -1.0e-4}}}, r"trainer\.learning_rate: must be above 0"),
-    ({"rft": {"trainer": {"max_steps": 0}}}, r"trainer\.max_steps: must be at least 1"),
-    ({"rft": {"trainer": {"beta": -0.1}}}, r"trainer\.beta: must not be negative"),
-    ({"evaluation": {"bootstrap": 0}}, r"bootstrap: must be at least 1"),
-    ({"evaluation": {"do_sample": True, "temperature": 0}}, r"temperature: sampling needs a temperature above 0"),
-    ({"rft": {"trainer": {"lr_scheduler_type": "cosin"}}}, r"lr_scheduler_type: unknown value 'cosin' \(did you mean 'cosine'\?\)"),
-    ({"model": {"name_or_path": "tiny", "dtype": "bf16"}}, r"model\.dtype: unknown dtype 'bf16'"),
-    ({"benchmarks": {"synthetic_banner": {"data": {"options": {"image_size": 50}}}}}, r"image_size=50.*multiple of 28"),
-    ({"benchmarks": {"synthetic_banner": {"data": {"options": {"num_clases": 3}}}}}, r"Unknown option 'num_clases'"),
-    ({"benchmarks": {"synthetic_banner": {"data": {"eval_split": "tset"}}}}, r"Unknown split 'tset'.*did you mean 'test'"),
-])
+@pytest.mark.parametrize(
+    "patch, match",
+    [
+        (
+            {"benchmarks": {"synthetic_banner": {"data": {"train_limit": "16"}}}},
+            r"data\.train_limit: expected an integer, got '16'",
+        ),
+        ({"rft": {"trainer": {"max_steps": "80"}}}, r"trainer\.max_steps: expected an integer, got '80'"),
+        ({"rft": {"trainer": {"learning_rate": "fast"}}}, r"trainer\.learning_rate: expected a number, got 'fast'"),
+        ({"run_defaults": {"save_steps": 0}}, r"save_steps: must be at least 1, got 0"),
+        ({"benchmarks": {"synthetic_banner": {"data": {"eval_limit": 0}}}}, r"eval_limit: must be a positive integer"),
+        ({"rft": {"trainer": {"learning_rate": -1.0e-4}}}, r"trainer\.learning_rate: must be above 0"),
+        ({"rft": {"trainer": {"max_steps": 0}}}, r"trainer\.max_steps: must be at least 1"),
+        ({"rft": {"trainer": {"beta": -0.1}}}, r"trainer\.beta: must not be negative"),
+        ({"evaluation": {"bootstrap": 0}}, r"bootstrap: must be at least 1"),
+        ({"evaluation": {"do_sample": True, "temperature": 0}}, r"temperature: sampling needs a temperature above 0"),
+        (
+            {"rft": {"trainer": {"lr_scheduler_type": "cosin"}}},
+            r"lr_scheduler_type: unknown value 'cosin' \(did you mean 'cosine'\?\)",
+        ),
+        ({"model": {"name_or_path": "tiny", "dtype": "bf16"}}, r"model\.dtype: unknown dtype 'bf16'"),
+        (
+            {"benchmarks": {"synthetic_banner": {"data": {"options": {"image_size": 50}}}}},
+            r"image_size=50.*multiple of 28",
+        ),
+        (
+            {"benchmarks": {"synthetic_banner": {"data": {"options": {"num_clases": 3}}}}},
+            r"Unknown option 'num_clases'",
+        ),
+        (
+            {"benchmarks": {"synthetic_banner": {"data": {"eval_split": "tset"}}}},
+            r"Unknown split 'tset'.*did you mean 'test'",
+        ),
+    ],
+)
 def test_bad_run_values_name_the_study_the_run_and_the_field(tmp_path, patch, match):
     with pytest.raises((ConfigError, DataError), match=match) as e:
         check(tmp_path, patch)
@@ -190,8 +243,12 @@ def test_missing_dataset_root(tmp_path):
 def test_missing_annotation_files(tmp_path):
     root = make_fgvc_root(tmp_path)
     (root / "data" / "images_variant_test.txt").unlink()
-    fgvc = {"benchmarks": {"synthetic_banner": None,
-                           "fgvc": {"data": {"name": "fgvc_aircraft", "root": str(root), "train_split": "trainval"}}}}
+    fgvc = {
+        "benchmarks": {
+            "synthetic_banner": None,
+            "fgvc": {"data": {"name": "fgvc_aircraft", "root": str(root), "train_split": "trainval"}},
+        }
+    }
     with pytest.raises(DataError) as e:
         check(tmp_path, fgvc)
     msg = str(e.value)
@@ -211,8 +268,12 @@ def test_label_outside_the_class_list(tmp_path):
     root = make_fgvc_root(tmp_path)
     labels = root / "data" / "images_variant_trainval.txt"
     labels.write_text(labels.read_text() + "0213987 F/A-19\n")
-    patch = {"benchmarks": {"synthetic_banner": None,
-                            "fgvc": {"data": {"name": "fgvc_aircraft", "root": str(root), "train_split": "trainval"}}}}
+    patch = {
+        "benchmarks": {
+            "synthetic_banner": None,
+            "fgvc": {"data": {"name": "fgvc_aircraft", "root": str(root), "train_split": "trainval"}},
+        }
+    }
     with pytest.raises(DataError) as e:
         check(tmp_path, patch)
     msg = str(e.value)
@@ -299,8 +360,14 @@ def registry_copy(monkeypatch):
 
 
 def sft_run(data):
-    return {"name": "r", "method": "sft", "model": "tiny", "device": "cpu", "data": data,
-            "trainer": {"max_steps": 2, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1}}
+    return {
+        "name": "r",
+        "method": "sft",
+        "model": "tiny",
+        "device": "cpu",
+        "data": data,
+        "trainer": {"max_steps": 2, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1},
+    }
 
 
 def test_a_benchmark_registered_with_a_file_check_gets_it_from_preflight(tmp_path, registry_copy):
@@ -315,8 +382,9 @@ def test_a_benchmark_registered_with_a_file_check_gets_it_from_preflight(tmp_pat
         if not labels.is_file():
             raise DataError(f"Toy label file '{labels}' is missing.")
 
-    @register_benchmark("toy_files", splits=("train", "test"), needs_root=True, check=check_toy_files,
-                        layout="ROOT/<split>.txt")
+    @register_benchmark(
+        "toy_files", splits=("train", "test"), needs_root=True, check=check_toy_files, layout="ROOT/<split>.txt"
+    )
     def load_toy_files(split, root, limit, seed, *, min_rows=1):  # pragma: no cover - preflight loads nothing
         raise AssertionError("preflight must not load the data")
 
@@ -326,12 +394,17 @@ def test_a_benchmark_registered_with_a_file_check_gets_it_from_preflight(tmp_pat
     data = {"name": "toy_files", "root": str(root), "train_limit": 4, "options": {"min_rows": 2}}
     validate_run(sft_run(data))
     assert calls == [("train", root, 4, 0, 2)]  # the root as a path, the limit, the seed, every option
-    with pytest.raises(DataError, match=r"eval 'e'\.data \(eval_split 'test', .*Toy label file '.*test\.txt' is missing"):
+    with pytest.raises(
+        DataError, match=r"eval 'e'\.data \(eval_split 'test', .*Toy label file '.*test\.txt' is missing"
+    ):
         validate_run(sft_run(data), {"name": "e", "model": "tiny", "data": data, "device": "cpu"})
     assert [c[0] for c in calls] == ["train", "train", "test"]
     # The generic checks come first: the root, and with files=False nothing is read.
-    with pytest.raises(DataError, match=r"Root '.*nowhere' for benchmark 'toy_files' does not exist\. "
-                                        r"Expected ROOT/<split>\.txt\."):
+    with pytest.raises(
+        DataError,
+        match=r"Root '.*nowhere' for benchmark 'toy_files' does not exist\. "
+        r"Expected ROOT/<split>\.txt\.",
+    ):
         check_benchmark_files("toy_files", "train", root=tmp_path / "nowhere")
     check_benchmark_files("toy_files", "test", root=root, files=False)
     assert len(calls) == 3
@@ -352,8 +425,15 @@ def test_a_benchmark_registered_without_a_file_check_gets_the_generic_checks(tmp
         if colour not in ("red", "blue"):
             raise DataError(f"Option colour={colour!r} of benchmark 'toy_drawn' is invalid.")
         png = synthetic.banner_row("train", 0)["images"][0]
-        row = {"id": "toy-0", "images": [png], "question": f"Is it {colour}?", "solution": "yes",
-               "choices": [], "task": "binary", "rationale": ""}
+        row = {
+            "id": "toy-0",
+            "images": [png],
+            "question": f"Is it {colour}?",
+            "solution": "yes",
+            "choices": [],
+            "task": "binary",
+            "rationale": "",
+        }
         return LoadedSplit([row], task="binary", classes=["yes", "no"])
 
     for name in ("toy_files", "toy_drawn"):
@@ -365,8 +445,11 @@ def test_a_benchmark_registered_without_a_file_check_gets_the_generic_checks(tmp
             check_benchmark_files(name, "train", root=tmp_path, seed=-1)
     with pytest.raises(DataError, match=r"Benchmark 'toy_files' needs root=: the path of its data\.$"):
         check_benchmark_files("toy_files", "train")
-    with pytest.raises(DataError, match=r"run 'r'\.data \(train_split 'train', .*Root '.*nowhere' for benchmark "
-                                        r"'toy_files' does not exist"):
+    with pytest.raises(
+        DataError,
+        match=r"run 'r'\.data \(train_split 'train', .*Root '.*nowhere' for benchmark "
+        r"'toy_files' does not exist",
+    ):
         validate_run(sft_run({"name": "toy_files", "root": str(tmp_path / "nowhere")}))
     validate_run(sft_run({"name": "toy_files", "root": str(tmp_path)}))
     assert not loads
@@ -378,9 +461,14 @@ def test_a_benchmark_registered_without_a_file_check_gets_the_generic_checks(tmp
 
 
 def test_validate_run_checks_a_single_run(tmp_path):
-    cfg = {"name": "r", "method": "sft", "model": "tiny", "device": "cpu",
-           "data": {"name": "fgvc_aircraft", "root": str(tmp_path / "fgvc")},
-           "trainer": {"max_steps": 2, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1}}
+    cfg = {
+        "name": "r",
+        "method": "sft",
+        "model": "tiny",
+        "device": "cpu",
+        "data": {"name": "fgvc_aircraft", "root": str(tmp_path / "fgvc")},
+        "trainer": {"max_steps": 2, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1},
+    }
     with pytest.raises(DataError, match=r"run 'r'\.data \(train_split 'train', .*fgvc.*does not exist"):
         validate_run(cfg)
     cfg["data"]["root"] = str(make_fgvc_root(tmp_path))
@@ -417,13 +505,18 @@ def test_missing_local_model_folder(tmp_path):
         check(tmp_path, {"model": str(tmp_path)})
 
 
-@pytest.mark.parametrize("patch, match", [
-    ({"rft": {"trainer": {"bf16": True}}}, r"run synthetic_banner/rft/seed0 .*trainer\.bf16: needs a GPU"),
-    ({"run_defaults": {"use_vllm": True}}, r"use_vllm: vLLM needs a GPU"),
-    ({"evaluation": {"backend": "vllm"}}, r"backend: vLLM needs a GPU"),
-    ({"model": {"name_or_path": "tiny", "attn_implementation": "flash_attention_2"}},
-     r"attn_implementation: 'flash_attention_2' needs a GPU"),
-])
+@pytest.mark.parametrize(
+    "patch, match",
+    [
+        ({"rft": {"trainer": {"bf16": True}}}, r"run synthetic_banner/rft/seed0 .*trainer\.bf16: needs a GPU"),
+        ({"run_defaults": {"use_vllm": True}}, r"use_vllm: vLLM needs a GPU"),
+        ({"evaluation": {"backend": "vllm"}}, r"backend: vLLM needs a GPU"),
+        (
+            {"model": {"name_or_path": "tiny", "attn_implementation": "flash_attention_2"}},
+            r"attn_implementation: 'flash_attention_2' needs a GPU",
+        ),
+    ],
+)
 def test_gpu_only_options_on_a_cpu_run(tmp_path, patch, match):
     with pytest.raises(ConfigError, match=match) as e:
         check(tmp_path, patch)
@@ -479,11 +572,15 @@ def test_unfinished_run_of_a_different_config_in_the_output_folder(tmp_path):
     old["trainer"] = {**old["trainer"], "max_steps": 99}
     (tmp_path / "out" / "runs" / "synthetic_banner" / "rft" / "seed0" / "train").mkdir(parents=True)
     (tmp_path / "out" / "runs" / "synthetic_banner" / "rft" / "seed0" / "train" / "config.yaml").write_text(
-        yaml.safe_dump(old))
+        yaml.safe_dump(old)
+    )
     assert [(r.run_id, d) for r, d in run_dir_conflicts(runs)] == [("synthetic_banner/rft/seed0", ["trainer"])]
     for force in (False, True):  # --force replaces finished runs only
-        with pytest.raises(ConfigError, match=r"holds unfinished runs of a different config: "
-                                              r"synthetic_banner/rft/seed0 .*differs in: trainer.*Delete"):
+        with pytest.raises(
+            ConfigError,
+            match=r"holds unfinished runs of a different config: "
+            r"synthetic_banner/rft/seed0 .*differs in: trainer.*Delete",
+        ):
             validate_study(study, runs, tmp_path / "out", force=force)
     (tmp_path / "out" / "runs" / "synthetic_banner" / "rft" / "seed0" / "DONE").write_text("{}")
     validate_study(study, runs, tmp_path / "out", force=True)
@@ -528,16 +625,16 @@ def test_cli_checks_the_data_before_any_run(tmp_path):
 
 N = 100_000
 ADVERSARIAL = [
-    "<think>" * (N // 7) + "x",                                       # only openings
-    "<answer>" + "a" * N + "</answer>",                               # one huge answer
-    "<think>" + "why " * (N // 4) + "</think><answer>B</answer>",     # a huge think, then a valid answer
-    "<answer>" * 5000 + "B" + "</answer>" * 5000,                     # deeply nested
-    "</answer><answer>" * 6000,                                        # interleaved, unbalanced
-    ("<think><answer></think></answer>" * 3000)[:N],                  # crossed tags
-    "\U0001F642\u0301" * (N // 2),                                    # astral characters and combining marks
-    "<answer>" + "Ｂ\u200b\x00" * 3000 + "</answer>",                  # full-width, zero-width, NUL
-    "<think>" + "<" * N,                                              # a long run of '<'
-    "A. " * (N // 3),                                                 # many letter-like prefixes
+    "<think>" * (N // 7) + "x",  # only openings
+    "<answer>" + "a" * N + "</answer>",  # one huge answer
+    "<think>" + "why " * (N // 4) + "</think><answer>B</answer>",  # a huge think, then a valid answer
+    "<answer>" * 5000 + "B" + "</answer>" * 5000,  # deeply nested
+    "</answer><answer>" * 6000,  # interleaved, unbalanced
+    ("<think><answer></think></answer>" * 3000)[:N],  # crossed tags
+    "\U0001f642\u0301" * (N // 2),  # astral characters and combining marks
+    "<answer>" + "Ｂ\u200b\x00" * 3000 + "</answer>",  # full-width, zero-width, NUL
+    "<think>" + "<" * N,  # a long run of '<'
+    "A. " * (N // 3),  # many letter-like prefixes
 ]
 
 

@@ -34,8 +34,10 @@ def _cmd_evaluate(ns) -> int:
     metrics = evaluate(ns.config, **({"output_dir": ns.output_dir} if ns.output_dir else {}))
     for mode, m in metrics["modes"].items():
         lo, hi = m["accuracy_ci95"]
-        print(f"{mode:9s} accuracy {m['accuracy']:.3f} [{lo:.3f}, {hi:.3f}]  n={m['n']}  "
-              f"format {m['format_rate']:.2f}  mean length {m['mean_response_tokens']:.1f} tokens")
+        print(
+            f"{mode:9s} accuracy {m['accuracy']:.3f} [{lo:.3f}, {hi:.3f}]  n={m['n']}  "
+            f"format {m['format_rate']:.2f}  mean length {m['mean_response_tokens']:.1f} tokens"
+        )
     return 0
 
 
@@ -55,8 +57,10 @@ def _cmd_data(ns) -> int:
     ds = load_benchmark(ns.name, ns.split, root=ns.root, limit=ns.limit, seed=ns.seed, **options)
     info = benchmark_info(ds)
     classes = info.get("classes")
-    print(f"{ns.name}/{ns.split}: {len(ds)} rows, task {info.get('task')}"
-          + (f", {len(classes)} classes" if classes else ""))
+    print(
+        f"{ns.name}/{ns.split}: {len(ds)} rows, task {info.get('task')}"
+        + (f", {len(classes)} classes" if classes else "")
+    )
     for row in ds.select(range(min(ns.show, len(ds)))).remove_columns("images"):
         print(json.dumps(row, ensure_ascii=False))
     return 0
@@ -74,8 +78,16 @@ def _cmd_study(ns) -> int:
     if ns.submit:
         from .study.slurm import submit_study
 
-        submit_study(ns.params, out=ns.out, only=ns.only, partition=ns.partition, time=ns.time,
-                     dry_run=ns.dry_run, force=ns.force, as_json=ns.json)
+        submit_study(
+            ns.params,
+            out=ns.out,
+            only=ns.only,
+            partition=ns.partition,
+            time=ns.time,
+            dry_run=ns.dry_run,
+            force=ns.force,
+            as_json=ns.json,
+        )
         return 0
     if ns.dry_run:
         from .study.preflight import validate_study
@@ -97,8 +109,15 @@ def _cmd_study(ns) -> int:
         return 0
     from .study.runner import run_study
 
-    run_study(ns.params, out=ns.out, only=ns.only, force=ns.force, fail_fast=ns.fail_fast,
-              report_only=ns.report_only, no_report=ns.no_report)
+    run_study(
+        ns.params,
+        out=ns.out,
+        only=ns.only,
+        force=ns.force,
+        fail_fast=ns.fail_fast,
+        report_only=ns.report_only,
+        no_report=ns.no_report,
+    )
     return 0
 
 
@@ -107,8 +126,10 @@ def _cmd_report(ns) -> int:
 
     out = Path(ns.study_dir).resolve()
     if not (out / "study.yaml").is_file():
-        raise ConfigError(f"'{out}' is not a study folder (it has no study.yaml). Give the --out folder of a "
-                          "`vrft study` run, e.g. `vrft report outputs/smoke`.")
+        raise ConfigError(
+            f"'{out}' is not a study folder (it has no study.yaml). Give the --out folder of a "
+            "`vrft study` run, e.g. `vrft report outputs/smoke`."
+        )
     print(render_report(out))
     return 0
 
@@ -117,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vrft",
         description="Reinforcement (GRPO) vs supervised fine-tuning of multimodal LLMs on visual tasks: "
-                    "train, evaluate, and run whole studies into a narrative report.",
+        "train, evaluate, and run whole studies into a narrative report.",
     )
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -131,16 +152,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="with --dry-run: machine-readable plan")
     s.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
     s.add_argument("--report-only", action="store_true", help="only re-render the report from finished runs")
-    s.add_argument("--no-report", action="store_true", help="run the runs but do not render the report "
-                   "(what each cluster job does; the report job renders it)")
-    s.add_argument("--submit", choices=["slurm"], help="submit one cluster job per unfinished run, then the "
-                   "report job, and return (with --dry-run: print the jobs only)")
-    s.add_argument("--partition", help="with --submit: the Slurm partition of every job (default: the study's "
-                   "slurm.partition)")
-    s.add_argument("--time", help="with --submit: the time limit of each run job, minutes or [D-]HH:MM:SS "
-                   "(default: the study's slurm.train.time / slurm.evaluate.time)")
-    s.add_argument("--status", action="store_true", help="show where each run stands: done, its Slurm job's "
-                   "state, or not submitted")
+    s.add_argument(
+        "--no-report",
+        action="store_true",
+        help="run the runs but do not render the report (what each cluster job does; the report job renders it)",
+    )
+    s.add_argument(
+        "--submit",
+        choices=["slurm"],
+        help="submit one cluster job per unfinished run, then the "
+        "report job, and return (with --dry-run: print the jobs only)",
+    )
+    s.add_argument(
+        "--partition", help="with --submit: the Slurm partition of every job (default: the study's slurm.partition)"
+    )
+    s.add_argument(
+        "--time",
+        help="with --submit: the time limit of each run job, minutes or [D-]HH:MM:SS "
+        "(default: the study's slurm.train.time / slurm.evaluate.time)",
+    )
+    s.add_argument(
+        "--status",
+        action="store_true",
+        help="show where each run stands: done, its Slurm job's state, or not submitted",
+    )
     s.set_defaults(func=_cmd_study)
 
     s = sub.add_parser("report", help="render a study folder's report (report.html, table1.csv, metrics.json)")

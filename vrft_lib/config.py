@@ -25,9 +25,9 @@ import copy
 import dataclasses
 import enum
 import os
-from dataclasses import dataclass, field
 import types
 import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,6 @@ from .data import list_benchmarks
 from .errors import ConfigError, did_you_mean
 from .rewards import build_rewards
 from .vocab import METHODS, PROMPT_MODES
-
 
 # Section 4.1 of the paper. GRPO: 8 rollouts, temperature 1, KL 0.04, 1024 tokens, lr 1e-6, 300 steps,
 # batch 1 per device, gradient accumulation 4; Eq. 3 is group-normalised advantages.
@@ -61,17 +60,22 @@ SFT_PAPER_DEFAULTS: dict[str, Any] = dict(
     gradient_accumulation_steps=4,
     learning_rate=1e-5,
 )
+
+
 class _Loader(yaml.SafeLoader):
     """YAML 1.1 reads ``1e-4`` as a string; researchers write learning rates that way."""
 
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    __import__("re").compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    __import__("re").compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
     |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
     |\.[0-9_]+(?:[eE][-+][0-9]+)?
     |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""", __import__("re").X),
+    |\.(?:nan|NaN|NAN))$""",
+        __import__("re").X,
+    ),
     list("-+0123456789."),
 )
 
@@ -106,19 +110,19 @@ DEFAULT_REWARDS = [{"name": "accuracy", "weight": 1.0}, {"name": "format", "weig
 @dataclass
 class ModelSpec:
     name_or_path: str = "Qwen/Qwen2.5-VL-7B-Instruct"  # hub id, local folder, or "tiny"
-    dtype: str = "auto"                                 # auto | bfloat16 | float16 | float32
-    attn_implementation: str | None = None              # e.g. flash_attention_2 on GPUs
-    min_pixels: int | None = None                       # image size bounds (number of visual tokens)
+    dtype: str = "auto"  # auto | bfloat16 | float16 | float32
+    attn_implementation: str | None = None  # e.g. flash_attention_2 on GPUs
+    min_pixels: int | None = None  # image size bounds (number of visual tokens)
     max_pixels: int | None = None
 
 
 @dataclass
 class DataSpec:
-    name: str = "synthetic_banner"   # a benchmark name from vrft_lib.data.list_benchmarks()
-    root: str | None = None          # dataset root for the real benchmarks
+    name: str = "synthetic_banner"  # a benchmark name from vrft_lib.data.list_benchmarks()
+    root: str | None = None  # dataset root for the real benchmarks
     train_split: str = "train"
     eval_split: str = "test"
-    train_limit: int | None = None   # rows used for training (None: the whole split)
+    train_limit: int | None = None  # rows used for training (None: the whole split)
     eval_limit: int | None = None
     classes_in_prompt: bool = False  # list the class names in classification prompts
     options: dict = field(default_factory=dict)  # loader options, e.g. {num_classes: 8}
@@ -134,16 +138,16 @@ class RunConfig:
     rewards: list = field(default_factory=lambda: [dict(r) for r in DEFAULT_REWARDS])
     trainer: dict = field(default_factory=dict)  # overrides of the paper defaults, any TRL config field
     seed: int = 0
-    output_dir: str | None = None     # default: outputs/runs/<name>
-    device: str = "auto"              # auto | cpu | cuda
-    num_processes: int = 1            # >1: launched with accelerate (see vrft_lib.launch)
+    output_dir: str | None = None  # default: outputs/runs/<name>
+    device: str = "auto"  # auto | cpu | cuda
+    num_processes: int = 1  # >1: launched with accelerate (see vrft_lib.launch)
     accelerate_config: str | None = None  # e.g. params/accelerate/zero2.yaml
-    use_vllm: bool = False            # GRPO rollouts through vLLM (colocate); GPU only
-    peft: dict | None = None          # LoRA settings (peft.LoraConfig fields) for single-GPU runs
-    keep_checkpoints: int = 2         # bounded disk: checkpoints kept per run
+    use_vllm: bool = False  # GRPO rollouts through vLLM (colocate); GPU only
+    peft: dict | None = None  # LoRA settings (peft.LoraConfig fields) for single-GPU runs
+    keep_checkpoints: int = 2  # bounded disk: checkpoints kept per run
     save_steps: int = 50
-    report_to: str = "none"           # none | tensorboard | trackio | wandb
-    print_completions: bool = False   # print TRL's sampled-completion table at each log step
+    report_to: str = "none"  # none | tensorboard | trackio | wandb
+    print_completions: bool = False  # print TRL's sampled-completion table at each log step
 
     @property
     def train_dir(self) -> Path:
@@ -158,13 +162,19 @@ def _check_keys(d: dict, cls, where: str):
     valid = [f.name for f in dataclasses.fields(cls)]
     for k in d:
         if k not in valid:
-            raise ConfigError(
-                f"{where}: unknown key '{k}'{did_you_mean(k, valid)}. Valid keys: {', '.join(valid)}."
-            )
+            raise ConfigError(f"{where}: unknown key '{k}'{did_you_mean(k, valid)}. Valid keys: {', '.join(valid)}.")
 
 
-TYPE_NAMES = {str: "a string", dict: "a mapping", list: "a list", tuple: "a list", bool: "true or false",
-              int: "an integer", float: "a number", type(None): "null"}
+TYPE_NAMES = {
+    str: "a string",
+    dict: "a mapping",
+    list: "a list",
+    tuple: "a list",
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
 
 
 def _union_args(annotation) -> tuple:
@@ -235,8 +245,10 @@ def check_value(value, annotation, where: str) -> None:
             if isinstance(a, type) and issubclass(a, enum.Enum):
                 valid = [str(m.value) for m in a]
                 if value not in valid:
-                    raise ConfigError(f"{where}: unknown value '{value}'{did_you_mean(value, valid)}; "
-                                      f"valid values: {', '.join(valid)}.")
+                    raise ConfigError(
+                        f"{where}: unknown value '{value}'{did_you_mean(value, valid)}; "
+                        f"valid values: {', '.join(valid)}."
+                    )
 
 
 def build_config(cls, d, where: str):
@@ -300,11 +312,15 @@ def load_run_config(source, where: str | None = None, **overrides) -> RunConfig:
 def validate_run_config(cfg: RunConfig, where: str = "run config") -> None:
     """Check values that do not depend on the machine (see resolve_trainer_args for the rest)."""
     if cfg.method not in METHODS:
-        raise ConfigError(f"{where}.method: unknown method '{cfg.method}'{did_you_mean(cfg.method, METHODS)}; "
-                          f"use one of {', '.join(METHODS)}.")
+        raise ConfigError(
+            f"{where}.method: unknown method '{cfg.method}'{did_you_mean(cfg.method, METHODS)}; "
+            f"use one of {', '.join(METHODS)}."
+        )
     if cfg.train_mode not in PROMPT_MODES:
-        raise ConfigError(f"{where}.train_mode: unknown mode '{cfg.train_mode}'"
-                          f"{did_you_mean(cfg.train_mode, PROMPT_MODES)}; use think or no_think.")
+        raise ConfigError(
+            f"{where}.train_mode: unknown mode '{cfg.train_mode}'"
+            f"{did_you_mean(cfg.train_mode, PROMPT_MODES)}; use think or no_think."
+        )
     if cfg.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"{where}.device: '{cfg.device}' is not auto, cpu or cuda.")
     if cfg.num_processes < 1:
@@ -312,10 +328,13 @@ def validate_run_config(cfg: RunConfig, where: str = "run config") -> None:
     if cfg.keep_checkpoints < 1:
         raise ConfigError(f"{where}.keep_checkpoints: must be at least 1, got {cfg.keep_checkpoints}.")
     if cfg.data.name not in list_benchmarks():
-        raise ConfigError(f"{where}.data.name: unknown benchmark '{cfg.data.name}'"
-                          f"{did_you_mean(cfg.data.name, list_benchmarks())}; available: "
-                          f"{', '.join(list_benchmarks())}.")
+        raise ConfigError(
+            f"{where}.data.name: unknown benchmark '{cfg.data.name}'"
+            f"{did_you_mean(cfg.data.name, list_benchmarks())}; available: "
+            f"{', '.join(list_benchmarks())}."
+        )
     if cfg.method == "grpo":
+
         class _ModelTokenizer:  # stands in for the model's tokenizer, which train() passes
             def encode(self, text, add_special_tokens=False):
                 return text.split()
@@ -324,16 +343,22 @@ def validate_run_config(cfg: RunConfig, where: str = "run config") -> None:
             build_rewards(cfg.rewards, mode=cfg.train_mode, tokenizer=_ModelTokenizer())
         except ConfigError as e:
             raise ConfigError(f"{where}.rewards: {e}") from None
-    for key, value in cfg.trainer.items():
+    for key in cfg.trainer:
         if key in _MANAGED_KEYS:
-            raise ConfigError(f"{where}.trainer.{key}: set by the kit from the run config; use "
-                              f"'{_MANAGED_KEYS[key]}' at the top level of the run config instead.")
+            raise ConfigError(
+                f"{where}.trainer.{key}: set by the kit from the run config; use "
+                f"'{_MANAGED_KEYS[key]}' at the top level of the run config instead."
+            )
 
 
 # Trainer fields the kit derives from the run config itself.
 _MANAGED_KEYS = {
-    "output_dir": "output_dir", "seed": "seed", "save_total_limit": "keep_checkpoints",
-    "report_to": "report_to", "use_vllm": "use_vllm", "use_cpu": "device",
+    "output_dir": "output_dir",
+    "seed": "seed",
+    "save_total_limit": "keep_checkpoints",
+    "report_to": "report_to",
+    "use_vllm": "use_vllm",
+    "use_cpu": "device",
 }
 
 
@@ -372,8 +397,7 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
     valid = {f.name for f in dataclasses.fields(cls)}
     for key in cfg.trainer:
         if key not in valid:
-            raise ConfigError(f"{where}.trainer: unknown {cls.__name__} field '{key}'"
-                              f"{did_you_mean(key, valid)}.")
+            raise ConfigError(f"{where}.trainer: unknown {cls.__name__} field '{key}'{did_you_mean(key, valid)}.")
     args: dict[str, Any] = dict(GRPO_PAPER_DEFAULTS if cfg.method == "grpo" else SFT_PAPER_DEFAULTS)
     args.update(
         logging_steps=1,
@@ -398,11 +422,14 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
     if not on_gpu:
         for key in ("bf16", "fp16", "tf32"):
             if cfg.trainer.get(key):
-                raise ConfigError(f"{where}.trainer.{key}: needs a GPU, and this run is on the CPU. "
-                                  f"Remove '{key}' or run on a GPU node (device: cuda).")
+                raise ConfigError(
+                    f"{where}.trainer.{key}: needs a GPU, and this run is on the CPU. "
+                    f"Remove '{key}' or run on a GPU node (device: cuda)."
+                )
         if cfg.use_vllm:
-            raise ConfigError(f"{where}.use_vllm: vLLM needs a GPU, and this run is on the CPU. "
-                              "Set use_vllm: false for CPU runs.")
+            raise ConfigError(
+                f"{where}.use_vllm: vLLM needs a GPU, and this run is on the CPU. Set use_vllm: false for CPU runs."
+            )
         args.update(bf16=False, fp16=False, use_cpu=True)
         args.setdefault("activation_checkpointing", False)
     else:
@@ -411,8 +438,10 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
     if cfg.method == "grpo":
         n_gen = args["num_generations"]
         if n_gen < 2:
-            raise ConfigError(f"{where}.trainer.num_generations: GRPO needs at least 2 rollouts per prompt "
-                              f"(group-normalised advantages), got {n_gen}.")
+            raise ConfigError(
+                f"{where}.trainer.num_generations: GRPO needs at least 2 rollouts per prompt "
+                f"(group-normalised advantages), got {n_gen}."
+            )
         steps_per_gen = args.get("steps_per_generation") or args["gradient_accumulation_steps"]
         gen_batch = args.get("generation_batch_size") or args["per_device_train_batch_size"] * nproc * steps_per_gen
         if gen_batch % n_gen:

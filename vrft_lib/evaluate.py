@@ -29,16 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 from tqdm.auto import tqdm
 
+from .answers import extract_answer
 from .config import DataSpec, ModelSpec, build_config, detect_device, load_yaml
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, did_you_mean, exit_code
 from .models import load_model_and_processor, load_processor
 from .prompts import build_messages, with_class_choices
 from .provenance import provenance
-from .answers import extract_answer
 from .rewards import accuracy_reward, format_reward
 from .runfolder import atomic_path, dump_yaml, is_done, read_json, write_done, write_json
 from .tiny import resolve_model_path
@@ -52,12 +51,12 @@ class EvalConfig:
     data: DataSpec = field(default_factory=DataSpec)
     modes: list = field(default_factory=lambda: list(PROMPT_MODES))
     batch_size: int = 16
-    max_new_tokens: int = 1024        # the paper's maximum response length
-    do_sample: bool = False           # greedy by default
-    temperature: float = 1.0          # used only when do_sample
-    backend: str = "hf"               # hf | vllm
-    circular: bool = False            # multiple choice: also score every rotation of the choices
-    bootstrap: int = 1000             # resamples for the 95% interval
+    max_new_tokens: int = 1024  # the paper's maximum response length
+    do_sample: bool = False  # greedy by default
+    temperature: float = 1.0  # used only when do_sample
+    backend: str = "hf"  # hf | vllm
+    circular: bool = False  # multiple choice: also score every rotation of the choices
+    bootstrap: int = 1000  # resamples for the 95% interval
     seed: int = 0
     device: str = "auto"
     output_dir: str | None = None
@@ -94,8 +93,9 @@ def load_eval_config(source, **overrides) -> EvalConfig:
     cfg.model, cfg.data = model, data
     for m in cfg.modes:
         if m not in PROMPT_MODES:
-            raise ConfigError(f"{where}.modes: unknown mode '{m}'{did_you_mean(m, PROMPT_MODES)}; "
-                              "use think and/or no_think.")
+            raise ConfigError(
+                f"{where}.modes: unknown mode '{m}'{did_you_mean(m, PROMPT_MODES)}; use think and/or no_think."
+            )
     if cfg.backend not in ("hf", "vllm"):
         raise ConfigError(f"{where}.backend: '{cfg.backend}' is not hf or vllm.")
     if cfg.batch_size < 1 or cfg.max_new_tokens < 1:
@@ -106,6 +106,7 @@ def load_eval_config(source, **overrides) -> EvalConfig:
 # ----------------------------------------------------------------------------------------------
 # Metrics
 # ----------------------------------------------------------------------------------------------
+
 
 def bootstrap_interval(correct, resamples: int = 1000, seed: int = 0, level: float = 0.95):
     """Percentile bootstrap interval of the mean of 0/1 outcomes, as (low, high).
@@ -142,7 +143,9 @@ def summarize(preds: list[dict], task: str, resamples: int = 1000, seed: int = 0
         for p in main:
             per_class.setdefault(p["solution"], []).append(float(p["correct"]))
         out["per_class_accuracy"] = {k: float(np.mean(v)) for k, v in sorted(per_class.items())}
-        out["mean_per_class_accuracy"] = float(np.mean(list(out["per_class_accuracy"].values()))) if per_class else float("nan")
+        out["mean_per_class_accuracy"] = (
+            float(np.mean(list(out["per_class_accuracy"].values()))) if per_class else float("nan")
+        )
     rotated = [p for p in preds if p.get("rotation", 0) > 0]
     if rotated:
         by_id: dict[str, bool] = {}
@@ -157,6 +160,7 @@ def summarize(preds: list[dict], task: str, resamples: int = 1000, seed: int = 0
 # ----------------------------------------------------------------------------------------------
 # Generation
 # ----------------------------------------------------------------------------------------------
+
 
 def _rotations(row, circular: bool):
     """The row itself, plus every rotation of its choices when circular evaluation is asked."""
@@ -175,8 +179,7 @@ def build_requests(ds, modes, classes=None, circular=False):
         row = with_class_choices(row, classes)
         for rot, r in _rotations(row, circular):
             for mode in modes:
-                reqs.append({"row": r, "mode": mode, "rotation": rot,
-                             "messages": build_messages(r, mode)})
+                reqs.append({"row": r, "mode": mode, "rotation": rot, "messages": build_messages(r, mode)})
     return reqs
 
 
@@ -193,18 +196,24 @@ class HFGenerator:
     def __call__(self, batch):
         import torch
 
-        texts = [self.processor.apply_chat_template(q["messages"], add_generation_prompt=True, tokenize=False)
-                 for q in batch]
+        texts = [
+            self.processor.apply_chat_template(q["messages"], add_generation_prompt=True, tokenize=False) for q in batch
+        ]
         images = [list(q["row"]["images"]) for q in batch]
         inputs = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
         inputs = inputs.to(self.model.device)
         with torch.inference_mode():
             out = self.model.generate(**inputs, **self.kw)
-        gen = out[:, inputs["input_ids"].shape[1]:]
+        gen = out[:, inputs["input_ids"].shape[1] :]
         tok = self.processor.tokenizer
-        stops = {tok.pad_token_id, *([self.model.generation_config.eos_token_id]
-                                     if isinstance(self.model.generation_config.eos_token_id, int)
-                                     else (self.model.generation_config.eos_token_id or []))}
+        stops = {
+            tok.pad_token_id,
+            *(
+                [self.model.generation_config.eos_token_id]
+                if isinstance(self.model.generation_config.eos_token_id, int)
+                else (self.model.generation_config.eos_token_id or [])
+            ),
+        }
         results = []
         for ids in gen.tolist():
             n = next((i for i, t in enumerate(ids) if t in stops), len(ids))
@@ -223,9 +232,13 @@ class VLLMGenerator:  # pragma: no cover - needs a GPU and the gpu extra
         self.params = SamplingParams(max_tokens=max_new_tokens, temperature=temperature if do_sample else 0.0)
 
     def __call__(self, batch):
-        prompts = [{"prompt": self.processor.apply_chat_template(q["messages"], add_generation_prompt=True,
-                                                                 tokenize=False),
-                    "multi_modal_data": {"image": list(q["row"]["images"])}} for q in batch]
+        prompts = [
+            {
+                "prompt": self.processor.apply_chat_template(q["messages"], add_generation_prompt=True, tokenize=False),
+                "multi_modal_data": {"image": list(q["row"]["images"])},
+            }
+            for q in batch
+        ]
         outs = self.llm.generate(prompts, self.params, use_tqdm=False)
         return [(o.outputs[0].text, len(o.outputs[0].token_ids)) for o in outs]
 
@@ -234,8 +247,7 @@ def generation_order(requests) -> list[int]:
     """The order requests are batched in: one prompt mode at a time (think responses run longer, and
     a batch lasts as long as its longest response), longest prompts first within a mode (batches of
     similar length waste less padding)."""
-    return sorted(range(len(requests)),
-                  key=lambda i: (requests[i]["mode"], -len(requests[i]["row"]["question"])))
+    return sorted(range(len(requests)), key=lambda i: (requests[i]["mode"], -len(requests[i]["row"]["question"])))
 
 
 def score(request, response: str, n_tokens: int) -> dict:
@@ -243,8 +255,12 @@ def score(request, response: str, n_tokens: int) -> dict:
     row, mode = request["row"], request["mode"]
     kw = dict(solution=[row["solution"]], choices=[list(row.get("choices") or [])], task=[row["task"]], mode=[mode])
     return {
-        "id": row["id"], "mode": mode, "rotation": request["rotation"], "solution": row["solution"],
-        "response": response, "answer": extract_answer(response, mode=mode),
+        "id": row["id"],
+        "mode": mode,
+        "rotation": request["rotation"],
+        "solution": row["solution"],
+        "response": response,
+        "answer": extract_answer(response, mode=mode),
         "correct": bool(accuracy_reward([response], **kw)[0] == 1.0),
         "format_ok": bool(format_reward([response], mode=[mode])[0] == 1.0),
         "response_tokens": int(n_tokens),
@@ -270,8 +286,9 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
     model_path = resolve_model_path(cfg.model.name_or_path) if isinstance(cfg.model.name_or_path, str) else None
     if cfg.backend == "vllm":
         if detect_device(cfg.device) != "cuda":
-            raise ConfigError(f"eval '{cfg.name}'.backend: vLLM needs a GPU, and this machine has none. "
-                              "Use backend: hf.")
+            raise ConfigError(
+                f"eval '{cfg.name}'.backend: vLLM needs a GPU, and this machine has none. Use backend: hf."
+            )
         processor = processor or load_processor(model_path, cfg.model.min_pixels, cfg.model.max_pixels)
         generate = VLLMGenerator(model_path, processor, cfg.max_new_tokens, cfg.do_sample, cfg.temperature, cfg.seed)
     else:
@@ -280,8 +297,12 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
 
         if model is None:
             model, processor = load_model_and_processor(
-                model_path, dtype=cfg.model.dtype, attn_implementation=cfg.model.attn_implementation,
-                min_pixels=cfg.model.min_pixels, max_pixels=cfg.model.max_pixels)
+                model_path,
+                dtype=cfg.model.dtype,
+                attn_implementation=cfg.model.attn_implementation,
+                min_pixels=cfg.model.min_pixels,
+                max_pixels=cfg.model.max_pixels,
+            )
             model.to(torch.device(detect_device(cfg.device)))
         set_seed(cfg.seed)
         generate = HFGenerator(model, processor, cfg.max_new_tokens, cfg.do_sample, cfg.temperature)
@@ -291,7 +312,7 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
     gen_seconds = 0.0
     bar = tqdm(total=len(requests), desc=f"eval {cfg.name}", disable=not cfg.progress, unit="sample")
     for start in range(0, len(order), cfg.batch_size):
-        idx = order[start:start + cfg.batch_size]
+        idx = order[start : start + cfg.batch_size]
         t = time.perf_counter()
         outs = generate([requests[i] for i in idx])
         gen_seconds += time.perf_counter() - t
@@ -300,11 +321,18 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
         bar.update(len(idx))
     bar.close()
 
-    metrics = {"name": cfg.name, "benchmark": d.name, "split": d.eval_split, "task": info.get("task"),
-               "model": cfg.model.name_or_path, "modes": {}}
+    metrics = {
+        "name": cfg.name,
+        "benchmark": d.name,
+        "split": d.eval_split,
+        "task": info.get("task"),
+        "model": cfg.model.name_or_path,
+        "modes": {},
+    }
     for mode in cfg.modes:
-        metrics["modes"][mode] = summarize([p for p in preds if p["mode"] == mode], info.get("task"),
-                                           cfg.bootstrap, cfg.seed)
+        metrics["modes"][mode] = summarize(
+            [p for p in preds if p["mode"] == mode], info.get("task"), cfg.bootstrap, cfg.seed
+        )
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     metrics["generation_seconds"] = round(gen_seconds, 2)
     metrics["samples_per_second"] = round(len(preds) / gen_seconds, 3) if gen_seconds else None

@@ -39,8 +39,10 @@ def accelerate_command(cfg: RunConfig, run_yaml: str | os.PathLike) -> list[str]
     if cfg.accelerate_config:
         path = Path(cfg.accelerate_config)
         if not path.exists():
-            raise ConfigError(f"run '{cfg.name}'.accelerate_config: file '{path}' does not exist. Use one of "
-                              "params/accelerate/*.yaml or your own accelerate config.")
+            raise ConfigError(
+                f"run '{cfg.name}'.accelerate_config: file '{path}' does not exist. Use one of "
+                "params/accelerate/*.yaml or your own accelerate config."
+            )
         cmd += ["--config_file", str(path)]
     cmd += ["--num_processes", str(cfg.num_processes)]
     if not cfg.accelerate_config:
@@ -67,16 +69,17 @@ def launch_training(config, stream=None, **overrides) -> Path:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if detect_device(cfg.device) == "cpu":
         env["ACCELERATE_USE_CPU"] = "true"
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                          bufsize=1) as proc:
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1) as proc:
         tail: list[str] = []
         for line in proc.stdout:
             print(line, end="", file=stream, flush=True)
             tail = (tail + [line])[-30:]
         code = proc.wait()
     if code != 0:
-        raise LaunchError(f"training run '{cfg.name}' failed in accelerate launch (exit code {code}); "
-                          f"its last lines:\n{''.join(tail)}")
+        raise LaunchError(
+            f"training run '{cfg.name}' failed in accelerate launch (exit code {code}); "
+            f"its last lines:\n{''.join(tail)}"
+        )
     return train_dir
 
 

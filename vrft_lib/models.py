@@ -10,11 +10,11 @@ as ``processing_class`` to TRL trainers: ``AutoProcessor`` would silently return
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from .errors import ModelError
+
 
 def processor_class():
     from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProcessor
@@ -23,8 +23,13 @@ def processor_class():
         """Qwen2.5-VL processor for images only: no video processor, hence no torchvision."""
 
         def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            super().__init__(image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
-                             chat_template=chat_template, **kwargs)
+            super().__init__(
+                image_processor=image_processor,
+                tokenizer=tokenizer,
+                video_processor=None,
+                chat_template=chat_template,
+                **kwargs,
+            )
 
     return ImageQwen2_5_VLProcessor
 
@@ -105,9 +110,14 @@ def load_processor(name_or_path: str, min_pixels: int | None = None, max_pixels:
     return processor
 
 
-def load_model_and_processor(name_or_path: str, dtype: str = "auto", attn_implementation: str | None = None,
-                             min_pixels: int | None = None, max_pixels: int | None = None,
-                             device_map=None):
+def load_model_and_processor(
+    name_or_path: str,
+    dtype: str = "auto",
+    attn_implementation: str | None = None,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    device_map=None,
+):
     """Load a Qwen2.5-VL model (hub id, local path or tiny model folder) and its processor.
 
     Args:

@@ -32,8 +32,10 @@ def prepare(run: dict, evaluation: dict, output_dir) -> tuple[RunConfig, EvalCon
     model = dict(vars(cfg.model))
     if cfg.method != "none":
         model["name_or_path"] = str(cfg.train_dir / "model")
-    ev = deep_merge({"name": cfg.name, "model": model, "data": dict(vars(cfg.data)), "seed": cfg.seed,
-                 "device": cfg.device}, evaluation or {})
+    ev = deep_merge(
+        {"name": cfg.name, "model": model, "data": dict(vars(cfg.data)), "seed": cfg.seed, "device": cfg.device},
+        evaluation or {},
+    )
     ev["output_dir"] = str(out / "eval")
     return cfg, load_eval_config(ev)
 
@@ -66,11 +68,20 @@ def metrics_table(metrics: dict):
     rows = []
     for mode, m in metrics["modes"].items():
         lo, hi = m["accuracy_ci95"]
-        rows.append({"mode": mode, "accuracy %": round(100 * m["accuracy"], 1),
-                     "95% CI": f"[{100 * lo:.1f}, {100 * hi:.1f}]", "n": m["n"],
-                     "format %": round(100 * m["format_rate"], 1),
-                     "mean tokens": round(m["mean_response_tokens"], 1),
-                     **({"mean per-class %": round(100 * m["mean_per_class_accuracy"], 1)}
-                        if "mean_per_class_accuracy" in m else {}),
-                     **({"circular %": round(100 * m["circular_accuracy"], 1)} if "circular_accuracy" in m else {})})
+        rows.append(
+            {
+                "mode": mode,
+                "accuracy %": round(100 * m["accuracy"], 1),
+                "95% CI": f"[{100 * lo:.1f}, {100 * hi:.1f}]",
+                "n": m["n"],
+                "format %": round(100 * m["format_rate"], 1),
+                "mean tokens": round(m["mean_response_tokens"], 1),
+                **(
+                    {"mean per-class %": round(100 * m["mean_per_class_accuracy"], 1)}
+                    if "mean_per_class_accuracy" in m
+                    else {}
+                ),
+                **({"circular %": round(100 * m["circular_accuracy"], 1)} if "circular_accuracy" in m else {}),
+            }
+        )
     return pd.DataFrame(rows).set_index("mode")

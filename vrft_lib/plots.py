@@ -39,9 +39,9 @@ METHOD_LABELS = {
 }
 METHOD_COLORS = {
     "training_free": "#7f7f7f",  # grey
-    "sft": "#1f77b4",            # blue
-    "rft": "#ff7f0e",            # orange
-    "rft_length": "#2ca02c",     # green
+    "sft": "#1f77b4",  # blue
+    "rft": "#ff7f0e",  # orange
+    "rft_length": "#2ca02c",  # green
 }
 MODE_LABELS = {"no_think": "w/o think", "think": "w/ think"}
 MODE_PATTERNS = {"no_think": "", "think": "/"}
@@ -113,8 +113,13 @@ def _xy(df: pd.DataFrame, column: str):
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=html.escape(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_layout(title=dict(text=html.escape(title)), height=300, template="plotly_white",
-                      xaxis=dict(visible=False), yaxis=dict(visible=False))
+    fig.update_layout(
+        title=dict(text=html.escape(title)),
+        height=300,
+        template="plotly_white",
+        xaxis=dict(visible=False),
+        yaxis=dict(visible=False),
+    )
     return fig
 
 
@@ -138,8 +143,13 @@ def training_curves(
         return _empty(title, "No training steps to plot (none of: " + ", ".join(columns) + ").")
     ncols = 1 if len(cols) == 1 else 2
     nrows = math.ceil(len(cols) / ncols)
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[COLUMN_TITLES.get(c, c) for c in cols],
-                        horizontal_spacing=0.1, vertical_spacing=0.14 if nrows > 1 else 0.1)
+    fig = make_subplots(
+        rows=nrows,
+        cols=ncols,
+        subplot_titles=[COLUMN_TITLES.get(c, c) for c in cols],
+        horizontal_spacing=0.1,
+        vertical_spacing=0.14 if nrows > 1 else 0.1,
+    )
     shown: set[str] = set()
     for i, col in enumerate(cols):
         r, c = divmod(i, ncols)
@@ -149,18 +159,43 @@ def training_curves(
             x, y = _xy(df, col)
             color = color_for(label, j)
             if smooth and smooth > 1:
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"{label} (raw)", legendgroup=label,
-                                         showlegend=False, opacity=_RAW_OPACITY,
-                                         line=dict(color=color, width=1)), row=r + 1, col=c + 1)
+                fig.add_trace(
+                    go.Scatter(
+                        x=x,
+                        y=y,
+                        mode="lines",
+                        name=f"{label} (raw)",
+                        legendgroup=label,
+                        showlegend=False,
+                        opacity=_RAW_OPACITY,
+                        line=dict(color=color, width=1),
+                    ),
+                    row=r + 1,
+                    col=c + 1,
+                )
                 y = y.rolling(int(smooth), min_periods=1).mean()
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=label, legendgroup=label,
-                                     showlegend=label not in shown, line=dict(color=color, width=2)),
-                          row=r + 1, col=c + 1)
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    name=label,
+                    legendgroup=label,
+                    showlegend=label not in shown,
+                    line=dict(color=color, width=2),
+                ),
+                row=r + 1,
+                col=c + 1,
+            )
             shown.add(label)
         fig.update_xaxes(title_text="training step", row=r + 1, col=c + 1)
         fig.update_yaxes(title_text=COLUMN_TITLES.get(col, col), row=r + 1, col=c + 1)
-    fig.update_layout(title=dict(text=html.escape(title)), height=300 * nrows + 80, template="plotly_white",
-                      legend=dict(orientation="h", y=-0.12 if nrows == 1 else -0.06))
+    fig.update_layout(
+        title=dict(text=html.escape(title)),
+        height=300 * nrows + 80,
+        template="plotly_white",
+        legend=dict(orientation="h", y=-0.12 if nrows == 1 else -0.06),
+    )
     return fig
 
 
@@ -185,8 +220,13 @@ def length_reward_figure(
         longest = max((len(df) for v in curves.values() for df in v.values()), default=0)
         window = smoothing_window(longest)
     titles = [f"{b}: {COLUMN_TITLES.get(c, c)}" for b in curves for c in columns]
-    fig = make_subplots(rows=len(curves), cols=len(columns), subplot_titles=[html.escape(t) for t in titles],
-                        horizontal_spacing=0.1, vertical_spacing=0.18 / max(1, len(curves) - 1) + 0.08)
+    fig = make_subplots(
+        rows=len(curves),
+        cols=len(columns),
+        subplot_titles=[html.escape(t) for t in titles],
+        horizontal_spacing=0.1,
+        vertical_spacing=0.18 / max(1, len(curves) - 1) + 0.08,
+    )
     shown: set[str] = set()
     for r, variants in enumerate(curves.values(), start=1):
         for c, col in enumerate(columns, start=1):
@@ -195,20 +235,47 @@ def length_reward_figure(
                     continue
                 x, y = _xy(df, col)
                 color = color_for(label, j)
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"{label} (raw)", legendgroup=label,
-                                         showlegend=False, opacity=_RAW_OPACITY, hoverinfo="skip",
-                                         line=dict(color=color, width=1)), row=r, col=c)
-                fig.add_trace(go.Scatter(x=x, y=y.rolling(int(window), min_periods=1).mean(), mode="lines",
-                                         name=label, legendgroup=label, showlegend=label not in shown,
-                                         line=dict(color=color, width=2.5)), row=r, col=c)
+                fig.add_trace(
+                    go.Scatter(
+                        x=x,
+                        y=y,
+                        mode="lines",
+                        name=f"{label} (raw)",
+                        legendgroup=label,
+                        showlegend=False,
+                        opacity=_RAW_OPACITY,
+                        hoverinfo="skip",
+                        line=dict(color=color, width=1),
+                    ),
+                    row=r,
+                    col=c,
+                )
+                fig.add_trace(
+                    go.Scatter(
+                        x=x,
+                        y=y.rolling(int(window), min_periods=1).mean(),
+                        mode="lines",
+                        name=label,
+                        legendgroup=label,
+                        showlegend=label not in shown,
+                        line=dict(color=color, width=2.5),
+                    ),
+                    row=r,
+                    col=c,
+                )
                 shown.add(label)
             fig.update_xaxes(title_text="training step", row=r, col=c)
             fig.update_yaxes(title_text=COLUMN_TITLES.get(col, col), row=r, col=c)
     fig.update_layout(
-        title=dict(text=f"Figure 2: accuracy and response length during RFT, with vs without the length "
-                        f"reward<br><sup>lines: rolling mean over {window} step(s); faint: raw values</sup>"),
-        height=320 * len(curves) + 120, template="plotly_white", legend=dict(orientation="h", y=-0.08),
-        meta=dict(window=int(window)))
+        title=dict(
+            text=f"Figure 2: accuracy and response length during RFT, with vs without the length "
+            f"reward<br><sup>lines: rolling mean over {window} step(s); faint: raw values</sup>"
+        ),
+        height=320 * len(curves) + 120,
+        template="plotly_white",
+        legend=dict(orientation="h", y=-0.08),
+        meta=dict(window=int(window)),
+    )
     return fig
 
 
@@ -227,9 +294,13 @@ def table1_figure(table_df: pd.DataFrame, methods: Sequence[str] = ("training_fr
     benches = list(dict.fromkeys(df["_bench"]))
     has_paper = "paper_accuracy" in df and df["paper_accuracy"].notna().any()
     rows = 2 if has_paper else 1
-    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                        subplot_titles=["Ours (bars: accuracy; whiskers: 95% interval)"]
-                        + (["Paper's Table 1"] if has_paper else []))
+    fig = make_subplots(
+        rows=rows,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.12,
+        subplot_titles=["Ours (bars: accuracy; whiskers: 95% interval)"] + (["Paper's Table 1"] if has_paper else []),
+    )
     for m in methods:
         for mode in PROMPT_MODES:
             sub = df[(df["method"] == m) & (df["mode"] == mode)].set_index("_bench").reindex(benches)
@@ -237,24 +308,55 @@ def table1_figure(table_df: pd.DataFrame, methods: Sequence[str] = ("training_fr
             acc = sub["accuracy"].astype(float)
             err_hi = (sub["ci_high"].astype(float) - acc).clip(lower=0) if "ci_high" in sub else None
             err_lo = (acc - sub["ci_low"].astype(float)).clip(lower=0) if "ci_low" in sub else None
-            marker = dict(color=METHOD_COLORS.get(m, "#999"), pattern=dict(shape=MODE_PATTERNS[mode]),
-                          line=dict(color="#333", width=0.5))
-            fig.add_trace(go.Bar(
-                x=benches, y=acc, name=name, legendgroup=name, offsetgroup=name, marker=marker,
-                error_y=None if err_hi is None else dict(type="data", symmetric=False, array=err_hi.tolist(),
-                                                          arrayminus=err_lo.tolist(), thickness=1.2),
-                hovertemplate="%{x}<br>" + html.escape(name) + ": %{y:.2f}%<extra></extra>"), row=1, col=1)
+            marker = dict(
+                color=METHOD_COLORS.get(m, "#999"),
+                pattern=dict(shape=MODE_PATTERNS[mode]),
+                line=dict(color="#333", width=0.5),
+            )
+            fig.add_trace(
+                go.Bar(
+                    x=benches,
+                    y=acc,
+                    name=name,
+                    legendgroup=name,
+                    offsetgroup=name,
+                    marker=marker,
+                    error_y=None
+                    if err_hi is None
+                    else dict(
+                        type="data", symmetric=False, array=err_hi.tolist(), arrayminus=err_lo.tolist(), thickness=1.2
+                    ),
+                    hovertemplate="%{x}<br>" + html.escape(name) + ": %{y:.2f}%<extra></extra>",
+                ),
+                row=1,
+                col=1,
+            )
             if has_paper:
-                fig.add_trace(go.Bar(
-                    x=benches, y=sub["paper_accuracy"].astype(float), name=f"{name} (paper)", legendgroup=name,
-                    offsetgroup=name, showlegend=False, marker=marker, opacity=0.75,
-                    hovertemplate="%{x}<br>paper " + html.escape(name) + ": %{y:.2f}%<extra></extra>"),
-                    row=2, col=1)
+                fig.add_trace(
+                    go.Bar(
+                        x=benches,
+                        y=sub["paper_accuracy"].astype(float),
+                        name=f"{name} (paper)",
+                        legendgroup=name,
+                        offsetgroup=name,
+                        showlegend=False,
+                        marker=marker,
+                        opacity=0.75,
+                        hovertemplate="%{x}<br>paper " + html.escape(name) + ": %{y:.2f}%<extra></extra>",
+                    ),
+                    row=2,
+                    col=1,
+                )
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="accuracy (%)", range=[0, 105], row=r, col=1)
     fig.update_xaxes(title_text="benchmark", row=rows, col=1)
-    fig.update_layout(barmode="group", title=dict(text="Table 1 as bars: accuracy by method and prompt mode"),
-                      height=380 * rows + 80, template="plotly_white", legend=dict(orientation="h", y=-0.15))
+    fig.update_layout(
+        barmode="group",
+        title=dict(text="Table 1 as bars: accuracy by method and prompt mode"),
+        height=380 * rows + 80,
+        template="plotly_white",
+        legend=dict(orientation="h", y=-0.15),
+    )
     return fig
 
 
@@ -300,8 +402,9 @@ def image_grid(images: Sequence, titles: Sequence[str], cols: int = 4, title: st
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_annotations(font=dict(size=11))
-    fig.update_layout(title=dict(text=html.escape(title)), height=260 * nrows + 60, template="plotly_white",
-                      margin=dict(t=110))
+    fig.update_layout(
+        title=dict(text=html.escape(title)), height=260 * nrows + 60, template="plotly_white", margin=dict(t=110)
+    )
     return fig
 
 
@@ -315,14 +418,20 @@ def accuracy_by_mode(metrics: dict) -> go.Figure:
     if not modes:
         return _empty(name, "No modes in these metrics.")
     per_class = any(m.get("per_class_accuracy") for m in modes.values())
-    fig = make_subplots(rows=1, cols=2 if per_class else 1, column_widths=[0.35, 0.65] if per_class else None,
-                        subplot_titles=["accuracy (95% interval)"] + (["per-class accuracy"] if per_class else []))
+    fig = make_subplots(
+        rows=1,
+        cols=2 if per_class else 1,
+        column_widths=[0.35, 0.65] if per_class else None,
+        subplot_titles=["accuracy (95% interval)"] + (["per-class accuracy"] if per_class else []),
+    )
     for mode, m in modes.items():
         label = MODE_LABELS.get(mode, mode)
         x, y, lo, hi = [], [], [], []
-        for key, ci_key, xname in (("accuracy", "accuracy_ci95", "accuracy"),
-                                   ("circular_accuracy", "circular_accuracy_ci95", "circular accuracy"),
-                                   ("mean_per_class_accuracy", None, "mean per-class")):
+        for key, ci_key, xname in (
+            ("accuracy", "accuracy_ci95", "accuracy"),
+            ("circular_accuracy", "circular_accuracy_ci95", "circular accuracy"),
+            ("mean_per_class_accuracy", None, "mean per-class"),
+        ):
             if m.get(key) is None:
                 continue
             v = 100 * float(m[key])
@@ -331,14 +440,34 @@ def accuracy_by_mode(metrics: dict) -> go.Figure:
             y.append(v)
             lo.append(v - 100 * float(ci[0]) if ci else 0.0)
             hi.append(100 * float(ci[1]) - v if ci else 0.0)
-        fig.add_trace(go.Bar(x=x, y=y, name=label, legendgroup=label, marker_color=MODE_COLORS.get(mode),
-                             marker_pattern_shape=MODE_PATTERNS.get(mode, ""),
-                             error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo)), row=1, col=1)
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=y,
+                name=label,
+                legendgroup=label,
+                marker_color=MODE_COLORS.get(mode),
+                marker_pattern_shape=MODE_PATTERNS.get(mode, ""),
+                error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo),
+            ),
+            row=1,
+            col=1,
+        )
         if per_class and m.get("per_class_accuracy"):
             pc = m["per_class_accuracy"]
-            fig.add_trace(go.Bar(x=list(pc), y=[100 * float(v) for v in pc.values()], name=f"{label} per class",
-                                 legendgroup=label, showlegend=False, marker_color=MODE_COLORS.get(mode),
-                                 marker_pattern_shape=MODE_PATTERNS.get(mode, "")), row=1, col=2)
+            fig.add_trace(
+                go.Bar(
+                    x=list(pc),
+                    y=[100 * float(v) for v in pc.values()],
+                    name=f"{label} per class",
+                    legendgroup=label,
+                    showlegend=False,
+                    marker_color=MODE_COLORS.get(mode),
+                    marker_pattern_shape=MODE_PATTERNS.get(mode, ""),
+                ),
+                row=1,
+                col=2,
+            )
     fig.update_yaxes(title_text="accuracy (%)", range=[0, 105])
     fig.update_layout(barmode="group", title=dict(text=html.escape(name)), height=400, template="plotly_white")
     return fig
@@ -352,10 +481,21 @@ class OfflineNotebookRenderer(NotebookRenderer):
     output where the renderer is first used) and each figure's HTML fetches nothing."""
 
     def to_mimebundle(self, fig_dict):
-        return {"text/html": pio.to_html(
-            fig_dict, config=self.config, auto_play=self.auto_play, include_plotlyjs=False, include_mathjax=False,
-            post_script=self.post_script, full_html=False, animation_opts=self.animation_opts,
-            default_width="100%", default_height=525, validate=False)}
+        return {
+            "text/html": pio.to_html(
+                fig_dict,
+                config=self.config,
+                auto_play=self.auto_play,
+                include_plotlyjs=False,
+                include_mathjax=False,
+                post_script=self.post_script,
+                full_html=False,
+                animation_opts=self.animation_opts,
+                default_width="100%",
+                default_height=525,
+                validate=False,
+            )
+        }
 
 
 def setup_notebook_renderer(renderer: str = f"plotly_mimetype+{OFFLINE_RENDERER}") -> str:

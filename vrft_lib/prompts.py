@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .errors import ConfigError, DataError, did_you_mean
 from .answers import LETTERS, normalize_answer
+from .errors import ConfigError, DataError, did_you_mean
 from .vocab import PROMPT_MODES
 
 __all__ = [
@@ -47,9 +47,7 @@ __all__ = [
 # "text": a label or free answer). They end every user turn.
 FORMAT_INSTRUCTIONS = {
     "no_think": {
-        "text": (
-            "Answer directly with only the final answer inside <answer> </answer> tags, without any reasoning."
-        ),
+        "text": ("Answer directly with only the final answer inside <answer> </answer> tags, without any reasoning."),
         "choice": (
             "Answer directly with only the letter of the correct option inside <answer> </answer> tags, "
             "without any reasoning."
@@ -89,16 +87,16 @@ SFT_COLUMNS = ("prompt", "completion", "images")
 
 def _check_mode(mode: str) -> str:
     if mode not in PROMPT_MODES:
-        raise ConfigError(f"unknown prompt mode {mode!r}{did_you_mean(mode, PROMPT_MODES)}; use one of {', '.join(PROMPT_MODES)}.")
+        raise ConfigError(
+            f"unknown prompt mode {mode!r}{did_you_mean(mode, PROMPT_MODES)}; use one of {', '.join(PROMPT_MODES)}."
+        )
     return mode
 
 
 def _choices(row) -> list[str]:
     choices = row.get("choices") or []
     if len(choices) > len(LETTERS):
-        raise DataError(
-            f"row {row.get('id')!r}: {len(choices)} choices; at most {len(LETTERS)} can be lettered A-Z."
-        )
+        raise DataError(f"row {row.get('id')!r}: {len(choices)} choices; at most {len(LETTERS)} can be lettered A-Z.")
     return [str(c) for c in choices]
 
 

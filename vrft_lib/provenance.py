@@ -11,8 +11,23 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("vrft", "torch", "transformers", "trl", "accelerate", "datasets", "peft", "tokenizers",
-            "papermill", "plotly", "numpy", "pillow", "deepspeed", "vllm", "flash-attn")
+PACKAGES = (
+    "vrft",
+    "torch",
+    "transformers",
+    "trl",
+    "accelerate",
+    "datasets",
+    "peft",
+    "tokenizers",
+    "papermill",
+    "plotly",
+    "numpy",
+    "pillow",
+    "deepspeed",
+    "vllm",
+    "flash-attn",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -29,20 +44,30 @@ def git_commit(path: str | os.PathLike | None = None) -> str | None:
     """The commit of the kit's checkout (with ``+dirty`` when it has changes), or None outside git."""
     here = Path(path or Path(__file__).resolve().parent)
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
         if not sha:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
 
 
 def hardware() -> dict:
-    info = {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "platform": platform.platform()}
+    info = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+    }
     try:
         with open("/proc/meminfo") as f:
             kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])

@@ -28,8 +28,18 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .answers import (ANSWER_CLOSE, ANSWER_OPEN, LETTERS, TAGS, THINK_CLOSE, THINK_OPEN, completion_text,
-                      extract_answer, extract_think, normalize_answer)
+from .answers import (
+    ANSWER_CLOSE,
+    ANSWER_OPEN,
+    LETTERS,
+    TAGS,
+    THINK_CLOSE,
+    THINK_OPEN,
+    completion_text,
+    extract_answer,
+    extract_think,
+    normalize_answer,
+)
 from .errors import ConfigError, did_you_mean
 from .vocab import PROMPT_MODES
 
@@ -453,11 +463,12 @@ def build_rewards(
         vrft_lib.errors.ConfigError: rewards[0]: unknown reward 'acuracy' (did you mean 'accuracy'?); ...
     """
     if mode is not None and mode not in PROMPT_MODES:
-        raise ConfigError(f"rewards: unknown mode {mode!r}{did_you_mean(mode, PROMPT_MODES)}; use one of {', '.join(PROMPT_MODES)}.")
+        raise ConfigError(
+            f"rewards: unknown mode {mode!r}{did_you_mean(mode, PROMPT_MODES)}; use one of {', '.join(PROMPT_MODES)}."
+        )
     if isinstance(spec, (str, dict)) or not isinstance(spec, Sequence):
         raise ConfigError(
-            "rewards: expected a list of entries like {name: accuracy, weight: 1.0}, "
-            f"got {type(spec).__name__}."
+            f"rewards: expected a list of entries like {{name: accuracy, weight: 1.0}}, got {type(spec).__name__}."
         )
     funcs, weights = [], []
     for position, entry in enumerate(spec):
@@ -471,8 +482,7 @@ def build_rewards(
         weight = params.pop("weight", 1.0)
         if name not in REWARDS:
             raise ConfigError(
-                f"{where}: unknown reward {name!r}{did_you_mean(name, REWARDS)}; "
-                f"known rewards: {', '.join(REWARDS)}."
+                f"{where}: unknown reward {name!r}{did_you_mean(name, REWARDS)}; known rewards: {', '.join(REWARDS)}."
             )
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
             raise ConfigError(f"{where} ({name}): weight must be a finite number, got {weight!r}.")

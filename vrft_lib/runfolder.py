@@ -30,6 +30,11 @@ import yaml
 DONE = "DONE"
 RUNS = "runs"
 STUDY_FILE = "study.yaml"
+# Files are created with the permissions of any other file of the user (mkstemp alone makes them 0600,
+# unreadable to colleagues sharing a cluster folder).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
 RUN_ID = re.compile(r"(?P<benchmark>[^/]+)/(?P<variant>[^/]+)/seed(?P<seed>\d+)")
 
 
@@ -99,6 +104,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

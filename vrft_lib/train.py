@@ -139,8 +139,22 @@ def steps_table(log_history, step_times=None):
             df[dst] = df[src]
     if step_times:
         df["step_time"] = df["step"].map(step_times)
-    front = [c for c in ["step", "loss", "reward", "accuracy_reward", "format_reward", "length_reward",
-                         "mean_completion_length", "kl", "learning_rate", "step_time"] if c in df]
+    front = [
+        c
+        for c in [
+            "step",
+            "loss",
+            "reward",
+            "accuracy_reward",
+            "format_reward",
+            "length_reward",
+            "mean_completion_length",
+            "kl",
+            "learning_rate",
+            "step_time",
+        ]
+        if c in df
+    ]
     return df[front + [c for c in df.columns if c not in front]]
 
 
@@ -184,8 +198,9 @@ def _silence_completion_table(enabled: bool) -> None:
 
 def model_init_kwargs(cfg: RunConfig) -> dict:
     """What TRL passes to ``from_pretrained`` when it loads the run's model (and its reference)."""
-    return {k: v for k, v in {"dtype": cfg.model.dtype, "attn_implementation": cfg.model.attn_implementation}.items()
-            if v}
+    return {
+        k: v for k, v in {"dtype": cfg.model.dtype, "attn_implementation": cfg.model.attn_implementation}.items() if v
+    }
 
 
 def build_trainer(cfg: RunConfig, model_path: str, processor, train_dataset, args: dict, callbacks=()):
@@ -199,16 +214,27 @@ def build_trainer(cfg: RunConfig, model_path: str, processor, train_dataset, arg
     if cfg.method == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
-
         funcs, weights = build_rewards(cfg.rewards, mode=cfg.train_mode, tokenizer=processor.tokenizer)
         args["reward_weights"] = weights
-        return GRPOTrainer(model=model_path, reward_funcs=funcs, args=GRPOConfig(**args),
-                           train_dataset=train_dataset, processing_class=processor, peft_config=peft_config,
-                           callbacks=list(callbacks))
+        return GRPOTrainer(
+            model=model_path,
+            reward_funcs=funcs,
+            args=GRPOConfig(**args),
+            train_dataset=train_dataset,
+            processing_class=processor,
+            peft_config=peft_config,
+            callbacks=list(callbacks),
+        )
     from trl import SFTConfig, SFTTrainer
 
-    return SFTTrainer(model=model_path, args=SFTConfig(**args), train_dataset=train_dataset,
-                      processing_class=processor, peft_config=peft_config, callbacks=list(callbacks))
+    return SFTTrainer(
+        model=model_path,
+        args=SFTConfig(**args),
+        train_dataset=train_dataset,
+        processing_class=processor,
+        peft_config=peft_config,
+        callbacks=list(callbacks),
+    )
 
 
 def train_dataset_for(cfg: RunConfig):
@@ -241,7 +267,9 @@ def train(config, **overrides) -> Path:
         train_dir.mkdir(parents=True, exist_ok=True)
         dump_yaml(cfg.to_dict(), train_dir / "config.yaml")
         write_json(args, train_dir / "trainer_args.json")
-        write_json(provenance(run=cfg.name, seed=cfg.seed, num_processes=state.num_processes), train_dir / "provenance.json")
+        write_json(
+            provenance(run=cfg.name, seed=cfg.seed, num_processes=state.num_processes), train_dir / "provenance.json"
+        )
     set_seed(cfg.seed)
     _silence_completion_table(cfg.print_completions)
 
@@ -278,9 +306,15 @@ def train(config, **overrides) -> Path:
         _collect_completions(trainer_dir, train_dir / "completions.parquet")
         shutil.rmtree(trainer_dir / "completions", ignore_errors=True)
         times = [t for t in timer.times.values()]
-        write_done(train_dir, run=cfg.name, method=cfg.method, train_seconds=round(train_seconds, 2),
-                   steps=int(trainer.state.global_step), resumed_from=resume,
-                   mean_step_seconds=round(sum(times) / len(times), 4) if times else None)
+        write_done(
+            train_dir,
+            run=cfg.name,
+            method=cfg.method,
+            train_seconds=round(train_seconds, 2),
+            steps=int(trainer.state.global_step),
+            resumed_from=resume,
+            mean_step_seconds=round(sum(times) / len(times), 4) if times else None,
+        )
     state.wait_for_everyone()
     return train_dir
 

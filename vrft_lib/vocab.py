@@ -18,8 +18,12 @@ METHODS = ("grpo", "sft", "none")
 VARIANTS = ("training_free", "sft", "rft", "rft_length")
 TABLE_VARIANTS = ("training_free", "sft", "rft")  # the columns of the paper's Table 1
 METHOD_OF = {"training_free": "none", "sft": "sft", "rft": "grpo", "rft_length": "grpo"}
-NOTEBOOK_OF = {"training_free": "training_free.ipynb", "sft": "sft.ipynb", "rft": "rft.ipynb",
-               "rft_length": "rft.ipynb"}
+NOTEBOOK_OF = {
+    "training_free": "training_free.ipynb",
+    "sft": "sft.ipynb",
+    "rft": "rft.ipynb",
+    "rft_length": "rft.ipynb",
+}
 REPORT_NOTEBOOK = "report.ipynb"
 TASK_KINDS = ("perception", "reasoning", "binary")  # what a benchmark tests (the findings group by it)
 TINY_MODEL = "tiny"  # the model name that means: the cached tiny instruct base (vrft_lib.tiny)

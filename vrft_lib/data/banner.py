@@ -110,9 +110,7 @@ def _read_manifest(path: Path) -> list[tuple[int, dict]]:
                     raise DataError(f"Line {line_no} of manifest '{path}' is not a JSON object.")
                 records.append((line_no, record))
     else:
-        raise DataError(
-            f"Banner root '{path}' is a file but not a .csv or .jsonl manifest. Expected {BANNER_LAYOUT}."
-        )
+        raise DataError(f"Banner root '{path}' is a file but not a .csv or .jsonl manifest. Expected {BANNER_LAYOUT}.")
     return records
 
 

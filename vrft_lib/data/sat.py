@@ -85,9 +85,7 @@ def sat_answers(value, row: int, path: Path) -> list[str]:
             except (ValueError, SyntaxError):
                 value = None
     if not isinstance(value, (list, tuple)) or not value:
-        raise DataError(
-            f"Row {row} of '{path}' has answers {raw!r}; expected a non-empty list of choice strings."
-        )
+        raise DataError(f"Row {row} of '{path}' has answers {raw!r}; expected a non-empty list of choice strings.")
     return [str(a) for a in value]
 
 

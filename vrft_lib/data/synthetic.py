@@ -115,8 +115,15 @@ def _background(rng: np.random.Generator) -> tuple[int, int, int]:
 
 
 def _row(benchmark, split, index, png, question, solution, choices, task, rationale) -> dict:
-    return {"id": f"{benchmark}-{split}-{index:06d}", "images": [png], "question": question, "solution": solution,
-            "choices": list(choices), "task": task, "rationale": rationale}
+    return {
+        "id": f"{benchmark}-{split}-{index:06d}",
+        "images": [png],
+        "question": question,
+        "solution": solution,
+        "choices": list(choices),
+        "task": task,
+        "rationale": rationale,
+    }
 
 
 def _check_common(split: str, image_size: int) -> None:
@@ -189,7 +196,10 @@ def generate_banner(split: str, num_rows: int, seed: int = 0, image_size: int = 
 # ----------------------------------------------------------------------------------------------
 
 AIRCRAFT_COLOURS = {
-    "red": (215, 45, 45), "blue": (55, 105, 240), "green": (50, 175, 70), "yellow": (240, 205, 40),
+    "red": (215, 45, 45),
+    "blue": (55, 105, 240),
+    "green": (50, 175, 70),
+    "yellow": (240, 205, 40),
     "white": (240, 240, 240),
 }
 WING_TYPES = ("straight", "swept")
@@ -319,7 +329,10 @@ def generate_aircraft(
 # ----------------------------------------------------------------------------------------------
 
 SPATIAL_COLOURS = {
-    "red": (225, 45, 45), "blue": (60, 115, 255), "green": (45, 190, 70), "yellow": (245, 215, 40),
+    "red": (225, 45, 45),
+    "blue": (60, 115, 255),
+    "green": (45, 190, 70),
+    "yellow": (245, 215, 40),
     "white": (245, 245, 245),
 }
 SPATIAL_SHAPES = ("circle", "square", "triangle")
@@ -338,8 +351,12 @@ _EXTREME_QUESTIONS = {
     "highest": "Which object is the highest in the image?",
     "lowest": "Which object is the lowest in the image?",
 }
-_EXTREME_PHRASES = {"leftmost": "farthest to the left", "rightmost": "farthest to the right",
-                    "highest": "the highest", "lowest": "the lowest"}
+_EXTREME_PHRASES = {
+    "leftmost": "farthest to the left",
+    "rightmost": "farthest to the right",
+    "highest": "the highest",
+    "lowest": "the lowest",
+}
 
 
 def _location(obj) -> str:
@@ -358,8 +375,16 @@ def _at(obj) -> str:
 def _key(obj, relation: str) -> int:
     """A coordinate that grows in the direction of ``relation`` (grid cells, so no ties by jitter)."""
     row, col = obj["cell"]
-    return {"left": -col, "leftmost": -col, "right": col, "rightmost": col,
-            "above": -row, "highest": -row, "below": row, "lowest": row}[relation]
+    return {
+        "left": -col,
+        "leftmost": -col,
+        "right": col,
+        "rightmost": col,
+        "above": -row,
+        "highest": -row,
+        "below": row,
+        "lowest": row,
+    }[relation]
 
 
 def _spatial_question(rng, objects, absent, qtype):
@@ -435,12 +460,14 @@ def spatial_row(
         objects = []
         for k in range(num_objects):
             shape = SPATIAL_SHAPES[int(rng.integers(3))]
-            objects.append({
-                "colour": colours[picked[k]],
-                "shape": shape,
-                "name": f"{colours[picked[k]]} {shape}",
-                "cell": (int(cells[k]) // 3, int(cells[k]) % 3),
-            })
+            objects.append(
+                {
+                    "colour": colours[picked[k]],
+                    "shape": shape,
+                    "name": f"{colours[picked[k]]} {shape}",
+                    "cell": (int(cells[k]) // 3, int(cells[k]) % 3),
+                }
+            )
         absent = f"{colours[picked[num_objects]]} {SPATIAL_SHAPES[int(rng.integers(3))]}"
         result = _spatial_question(rng, objects, absent, qtype)
         if result is not None:

@@ -70,13 +70,45 @@ from .views import (
 )
 
 __all__ = [
-    "FIGURE1_EXAMPLES", "PAPER_CLAIMS", "TIE_POINTS", "StudyReport", "analyse_study", "build_report",
-    "claims_note", "claims_view", "collect_study", "figure1_display", "figure1_examples", "figure2", "findings",
-    "findings_markdown", "finished_runs", "how_markdown", "intervals_overlap", "length_curves", "length_table",
-    "made_with", "metrics_record", "missing_view", "packages_view", "paper_table", "provenance_summary",
-    "read_predictions", "run_timings", "runs_view", "select_examples", "summary_markdown", "table1",
-    "table1_bars", "table1_note", "table1_view", "task_kind", "timings_markdown", "timings_view",
-    "training_figures", "write_outputs",
+    "FIGURE1_EXAMPLES",
+    "PAPER_CLAIMS",
+    "TIE_POINTS",
+    "StudyReport",
+    "analyse_study",
+    "build_report",
+    "claims_note",
+    "claims_view",
+    "collect_study",
+    "figure1_display",
+    "figure1_examples",
+    "figure2",
+    "findings",
+    "findings_markdown",
+    "finished_runs",
+    "how_markdown",
+    "intervals_overlap",
+    "length_curves",
+    "length_table",
+    "made_with",
+    "metrics_record",
+    "missing_view",
+    "packages_view",
+    "paper_table",
+    "provenance_summary",
+    "read_predictions",
+    "run_timings",
+    "runs_view",
+    "select_examples",
+    "summary_markdown",
+    "table1",
+    "table1_bars",
+    "table1_note",
+    "table1_view",
+    "task_kind",
+    "timings_markdown",
+    "timings_view",
+    "training_figures",
+    "write_outputs",
 ]
 
 
@@ -85,13 +117,13 @@ class StudyReport:
     """Everything the report shows, computed once from a study folder (see :func:`analyse_study`)."""
 
     study_dir: Path
-    collected: dict          # collect_study(): study.yaml, every run, the missing ones
-    table: pd.DataFrame      # table1()
-    findings: list[dict]     # findings()
-    figure1: dict | None     # figure1_examples()
-    curves: dict             # length_curves(): Figure 2's data
-    provenance: dict         # provenance_summary()
-    timings: dict            # run_timings()
+    collected: dict  # collect_study(): study.yaml, every run, the missing ones
+    table: pd.DataFrame  # table1()
+    findings: list[dict]  # findings()
+    figure1: dict | None  # figure1_examples()
+    curves: dict  # length_curves(): Figure 2's data
+    provenance: dict  # provenance_summary()
+    timings: dict  # run_timings()
 
 
 def analyse_study(study_dir, lookup_inputs: bool = True) -> StudyReport:
@@ -107,11 +139,16 @@ def analyse_study(study_dir, lookup_inputs: bool = True) -> StudyReport:
     """
     collected = collect_study(study_dir)
     table = table1(collected)
-    return StudyReport(study_dir=Path(study_dir), collected=collected, table=table,
-                       findings=findings(table, collected, collected["study"]),
-                       figure1=figure1_examples(collected, lookup_inputs=lookup_inputs),
-                       curves=length_curves(collected), provenance=provenance_summary(collected),
-                       timings=run_timings(collected))
+    return StudyReport(
+        study_dir=Path(study_dir),
+        collected=collected,
+        table=table,
+        findings=findings(table, collected, collected["study"]),
+        figure1=figure1_examples(collected, lookup_inputs=lookup_inputs),
+        curves=length_curves(collected),
+        provenance=provenance_summary(collected),
+        timings=run_timings(collected),
+    )
 
 
 def _jsonable(obj):
@@ -137,33 +174,67 @@ def metrics_record(rep: StudyReport) -> dict:
     runs and cells, Figure 1's examples (without images), Figure 2's benchmarks and window, provenance
     and timings. Plain JSON values (NaN becomes null)."""
     collected, table, fig1 = rep.collected, rep.table, rep.figure1
-    return _jsonable({
-        "study": {"name": collected["name"], "description": collected.get("description"),
-                  "synthetic": collected["synthetic"], "model": collected["model"], "seeds": collected["seeds"],
-                  "benchmarks": collected["benchmarks"], "reference": reference_of(collected["study"])},
-        "table1": table,
-        "findings": rep.findings,
-        "runs": [{**{k: r[k] for k in ("benchmark", "label", "task_kind", "variant", "seed", "status", "reason",
-                                       "path", "wall_seconds", "done", "train_done")},
-                  "modes": (r["metrics"] or {}).get("modes"),
-                  "eval_seconds": (r["metrics"] or {}).get("seconds"),
-                  "samples_per_second": (r["metrics"] or {}).get("samples_per_second"),
-                  "train_steps": None if r["steps"] is None else int(len(r["steps"]))} for r in collected["runs"]],
-        "missing": collected["missing"],
-        "missing_cells": table[table["n_seeds"] == 0][["benchmark", "label", "method", "mode"]] if len(table) else [],
-        "figure1": None if fig1 is None else {
-            "benchmark": fig1["benchmark"], "seed": fig1["seed"],
-            "examples": [{k: v for k, v in ex.items() if k != "image_b64"} for ex in fig1["examples"]]},
-        "figure2": {"benchmarks": list(rep.curves), "window": curves_window(rep.curves)},
-        "provenance": rep.provenance,
-        "timings": rep.timings,
-        "generated": dt.datetime.now().isoformat(timespec="seconds"),
-        "vrft_version": __version__,
-    })
+    return _jsonable(
+        {
+            "study": {
+                "name": collected["name"],
+                "description": collected.get("description"),
+                "synthetic": collected["synthetic"],
+                "model": collected["model"],
+                "seeds": collected["seeds"],
+                "benchmarks": collected["benchmarks"],
+                "reference": reference_of(collected["study"]),
+            },
+            "table1": table,
+            "findings": rep.findings,
+            "runs": [
+                {
+                    **{
+                        k: r[k]
+                        for k in (
+                            "benchmark",
+                            "label",
+                            "task_kind",
+                            "variant",
+                            "seed",
+                            "status",
+                            "reason",
+                            "path",
+                            "wall_seconds",
+                            "done",
+                            "train_done",
+                        )
+                    },
+                    "modes": (r["metrics"] or {}).get("modes"),
+                    "eval_seconds": (r["metrics"] or {}).get("seconds"),
+                    "samples_per_second": (r["metrics"] or {}).get("samples_per_second"),
+                    "train_steps": None if r["steps"] is None else int(len(r["steps"])),
+                }
+                for r in collected["runs"]
+            ],
+            "missing": collected["missing"],
+            "missing_cells": table[table["n_seeds"] == 0][["benchmark", "label", "method", "mode"]]
+            if len(table)
+            else [],
+            "figure1": None
+            if fig1 is None
+            else {
+                "benchmark": fig1["benchmark"],
+                "seed": fig1["seed"],
+                "examples": [{k: v for k, v in ex.items() if k != "image_b64"} for ex in fig1["examples"]],
+            },
+            "figure2": {"benchmarks": list(rep.curves), "window": curves_window(rep.curves)},
+            "provenance": rep.provenance,
+            "timings": rep.timings,
+            "generated": dt.datetime.now().isoformat(timespec="seconds"),
+            "vrft_version": __version__,
+        }
+    )
 
 
-def write_outputs(study_dir, rep: StudyReport | None = None, out_dir=None,
-                  lookup_inputs: bool = True) -> dict[str, Path]:
+def write_outputs(
+    study_dir, rep: StudyReport | None = None, out_dir=None, lookup_inputs: bool = True
+) -> dict[str, Path]:
     """Write ``table1.csv`` and ``metrics.json`` (each atomically) into ``out_dir`` (default: the study
     folder); ``rep`` is computed with :func:`analyse_study` when not given.
 

@@ -29,9 +29,12 @@ from ..vocab import VARIANTS
 
 # Fallbacks when study.yaml does not give a benchmark's label.
 DEFAULT_LABELS = {
-    "banner": "Banner-Analysis", "synthetic_banner": "Banner-Analysis",
-    "fgvc_aircraft": "FGVC-Aircraft", "synthetic_aircraft": "FGVC-Aircraft",
-    "sat": "SAT", "synthetic_spatial": "SAT",
+    "banner": "Banner-Analysis",
+    "synthetic_banner": "Banner-Analysis",
+    "fgvc_aircraft": "FGVC-Aircraft",
+    "synthetic_aircraft": "FGVC-Aircraft",
+    "sat": "SAT",
+    "synthetic_spatial": "SAT",
 }
 MISSING_FIELDS = ("benchmark", "label", "variant", "seed", "status", "reason", "path")
 
@@ -104,10 +107,10 @@ def run_keys(study: dict, study_dir: Path, benchmarks) -> list[tuple[str, str, i
     found = set()
     for key in benchmarks:
         for vdir in sorted(p for p in (study_dir / RUNS / key).glob("*") if p.is_dir()):
-            found |= {(key, vdir.name, s) for s in (seed_of(p.name) for p in vdir.iterdir() if p.is_dir())
-                      if s is not None}
-    keys = list(dict.fromkeys([(k, v, int(s)) for k, v, s in expected_runs(study) if k in benchmarks]
-                              + sorted(found)))
+            found |= {
+                (key, vdir.name, s) for s in (seed_of(p.name) for p in vdir.iterdir() if p.is_dir()) if s is not None
+            }
+    keys = list(dict.fromkeys([(k, v, int(s)) for k, v, s in expected_runs(study) if k in benchmarks] + sorted(found)))
     variants = list(dict.fromkeys([v for v in VARIANTS if any(k[1] == v for k in keys)] + [k[1] for k in keys]))
     bench = list(benchmarks)
     return sorted(keys, key=lambda k: (bench.index(k[0]), variants.index(k[1]), k[2]))
@@ -117,16 +120,32 @@ def load_run(path: Path, info: dict, variant: str, seed: int, failures: dict) ->
     """One run's record: its status (``finished``, ``failed``, ``unfinished``, ``no eval``, ``not
     started``), why, and what it wrote (metrics, provenance, steps, DONE markers)."""
     key = info["key"]
-    rec = {"benchmark": key, "label": info["label"], "task_kind": info["task_kind"], "variant": variant,
-           "seed": seed, "path": str(path), "status": "not started", "reason": "no run folder",
-           "done": None, "wall_seconds": None, "metrics": None, "provenance": None, "train_done": None,
-           "steps": None, "predictions_path": None}
+    rec = {
+        "benchmark": key,
+        "label": info["label"],
+        "task_kind": info["task_kind"],
+        "variant": variant,
+        "seed": seed,
+        "path": str(path),
+        "status": "not started",
+        "reason": "no run folder",
+        "done": None,
+        "wall_seconds": None,
+        "metrics": None,
+        "provenance": None,
+        "train_done": None,
+        "steps": None,
+        "predictions_path": None,
+    }
     if not path.is_dir():
         return rec
     rec["steps"] = read_steps(path / "train" / "steps.csv")
     rec["train_done"] = read_done(path / "train")
-    prov = read_json(path / "eval" / "provenance.json") or read_json(path / "provenance.json") \
+    prov = (
+        read_json(path / "eval" / "provenance.json")
+        or read_json(path / "provenance.json")
         or read_json(path / "train" / "provenance.json")
+    )
     rec["provenance"] = prov if isinstance(prov, dict) else None
     done = read_done(path)
     if done is None:
@@ -158,7 +177,8 @@ def read_study_yaml(study_dir: Path) -> tuple[dict, str]:
         raise VrftError(
             f"'{yml}' does not exist: '{study_dir}' is not a study folder. A study folder holds study.yaml and "
             "runs/<benchmark>/<variant>/seed<k>/; create one with `vrft study params/<study>.yaml --out DIR`, "
-            "then run `vrft report DIR`.")
+            "then run `vrft report DIR`."
+        )
     text = yml.read_text(encoding="utf-8")
     try:
         study = yaml.safe_load(text) or {}
@@ -188,26 +208,35 @@ def collect_study(study_dir) -> dict:
     invocation = read_json(d / "last_invocation.json")
     invocation = invocation if isinstance(invocation, dict) else None
     failures = {str(f.get("run_id")): f for f in (invocation or {}).get("failures") or [] if isinstance(f, dict)}
-    runs = [load_run(run_path(d, key, variant, seed), benchmarks[key], variant, seed, failures)
-            for key, variant, seed in run_keys(study, d, benchmarks)]
+    runs = [
+        load_run(run_path(d, key, variant, seed), benchmarks[key], variant, seed, failures)
+        for key, variant, seed in run_keys(study, d, benchmarks)
+    ]
     seeds = [int(s) for s in (study.get("seeds") or []) if isinstance(s, (int, float, str)) and str(s).isdigit()]
     model = study.get("model")
     if isinstance(model, dict):
         model = model.get("name_or_path") or model.get("name")
     return {
-        "study_dir": str(d), "study": study, "study_yaml": text,
-        "name": str(study.get("name") or d.name), "description": study.get("description"),
-        "synthetic": bool(study.get("synthetic", False)), "model": None if model is None else str(model),
-        "seeds": seeds or sorted({r["seed"] for r in runs}), "benchmarks": benchmarks,
-        "runs": runs, "missing": [{k: r[k] for k in MISSING_FIELDS} for r in runs if r["status"] != "finished"],
+        "study_dir": str(d),
+        "study": study,
+        "study_yaml": text,
+        "name": str(study.get("name") or d.name),
+        "description": study.get("description"),
+        "synthetic": bool(study.get("synthetic", False)),
+        "model": None if model is None else str(model),
+        "seeds": seeds or sorted({r["seed"] for r in runs}),
+        "benchmarks": benchmarks,
+        "runs": runs,
+        "missing": [{k: r[k] for k in MISSING_FIELDS} for r in runs if r["status"] != "finished"],
         "last_invocation": invocation,
     }
 
 
 def finished_runs(collected: dict, key: str, variant: str) -> list[dict]:
     """The finished runs of one benchmark and variant (one per seed)."""
-    return [r for r in collected["runs"] if r["benchmark"] == key and r["variant"] == variant
-            and r["status"] == "finished"]
+    return [
+        r for r in collected["runs"] if r["benchmark"] == key and r["variant"] == variant and r["status"] == "finished"
+    ]
 
 
 def reference_of(study: dict) -> dict:
@@ -236,9 +265,12 @@ def provenance_summary(collected: dict) -> dict:
             hardware[hw] = hardware.get(hw, 0) + 1
         if p.get("python"):
             pythons.add(str(p["python"]))
-    return {"packages": {k: sorted(v) for k, v in sorted(packages.items())}, "git_commits": commits,
-            "hardware": [{"hardware": json.loads(h), "runs": n} for h, n in hardware.items()],
-            "python": sorted(pythons)}
+    return {
+        "packages": {k: sorted(v) for k, v in sorted(packages.items())},
+        "git_commits": commits,
+        "hardware": [{"hardware": json.loads(h), "runs": n} for h, n in hardware.items()],
+        "python": sorted(pythons),
+    }
 
 
 def run_timings(collected: dict) -> dict:
@@ -249,12 +281,25 @@ def run_timings(collected: dict) -> dict:
         td = r.get("train_done") or {}
         m = r.get("metrics") or {}
         train = td.get("train_seconds")
-        rows.append({"benchmark": r["benchmark"], "label": r["label"], "variant": r["variant"], "seed": r["seed"],
-                     "status": r["status"], "wall_seconds": r["wall_seconds"],
-                     "train_seconds": train if isinstance(train, (int, float)) else None,
-                     "steps": td.get("steps"), "mean_step_seconds": td.get("mean_step_seconds"),
-                     "eval_seconds": m.get("seconds"), "samples_per_second": m.get("samples_per_second"),
-                     "finished": (r.get("done") or {}).get("finished")})
+        rows.append(
+            {
+                "benchmark": r["benchmark"],
+                "label": r["label"],
+                "variant": r["variant"],
+                "seed": r["seed"],
+                "status": r["status"],
+                "wall_seconds": r["wall_seconds"],
+                "train_seconds": train if isinstance(train, (int, float)) else None,
+                "steps": td.get("steps"),
+                "mean_step_seconds": td.get("mean_step_seconds"),
+                "eval_seconds": m.get("seconds"),
+                "samples_per_second": m.get("samples_per_second"),
+                "finished": (r.get("done") or {}).get("finished"),
+            }
+        )
     total = sum(t["wall_seconds"] for t in rows if t["wall_seconds"] is not None)
-    return {"per_run": rows, "total_wall_seconds": total,
-            "runs_with_wall_time": sum(1 for t in rows if t["wall_seconds"] is not None)}
+    return {
+        "per_run": rows,
+        "total_wall_seconds": total,
+        "runs_with_wall_time": sum(1 for t in rows if t["wall_seconds"] is not None),
+    }

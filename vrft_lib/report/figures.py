@@ -25,15 +25,16 @@ from ..plots import METHOD_LABELS
 from .collect import finished_runs, read_predictions
 from .views import md, styled
 
-FIGURE1_EXAMPLES = 4          # examples shown in Figure 1
-FIGURE1_IMAGE_WIDTH = 192     # pixels on the page
-LOOKUP_MAX_ROWS = 500         # real benchmarks: look questions up only for evaluations this small
+FIGURE1_EXAMPLES = 4  # examples shown in Figure 1
+FIGURE1_IMAGE_WIDTH = 192  # pixels on the page
+LOOKUP_MAX_ROWS = 500  # real benchmarks: look questions up only for evaluations this small
 RESPONSE_FIELDS = ("response", "answer", "correct", "response_tokens")
 
 
 # ----------------------------------------------------------------------------------------------
 # Figure 2 and the training curves: data
 # ----------------------------------------------------------------------------------------------
+
 
 def mean_steps(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
     """The seed mean of several ``steps.csv`` tables at each step (one table is returned as is).
@@ -55,8 +56,13 @@ def variant_steps(collected: dict, key: str, variants) -> dict[str, pd.DataFrame
     """``{variant label: seed-mean steps}`` of one benchmark's variants that logged training steps."""
     out = {}
     for variant in variants:
-        df = mean_steps([r["steps"] for r in collected["runs"]
-                         if r["benchmark"] == key and r["variant"] == variant and r["steps"] is not None])
+        df = mean_steps(
+            [
+                r["steps"]
+                for r in collected["runs"]
+                if r["benchmark"] == key and r["variant"] == variant and r["steps"] is not None
+            ]
+        )
         if df is not None:
             out[METHOD_LABELS[variant]] = df
     return out
@@ -80,6 +86,7 @@ def curves_window(curves: dict[str, dict[str, pd.DataFrame]]) -> int:
 # ----------------------------------------------------------------------------------------------
 # Figure 1: data
 # ----------------------------------------------------------------------------------------------
+
 
 def select_examples(a: list[dict], b: list[dict], k: int = FIGURE1_EXAMPLES, mode: str = "think") -> list[str]:
     """Ids for Figure 1: inputs that both runs answered (``mode``, rotation 0); first up to ``k // 2``
@@ -125,8 +132,14 @@ def benchmark_inputs(run_dir: Path, ids: list[str]) -> dict[str, dict]:
         name, limit = str(data.get("name", "")), data.get("eval_limit")
         if not name.startswith("synthetic_") and not (isinstance(limit, int) and limit <= LOOKUP_MAX_ROWS):
             return {}
-        ds = load_benchmark(name, data.get("eval_split", "test"), root=data.get("root"), limit=limit,
-                            seed=int(cfg.get("seed", 0)), **(data.get("options") or {}))
+        ds = load_benchmark(
+            name,
+            data.get("eval_split", "test"),
+            root=data.get("root"),
+            limit=limit,
+            seed=int(cfg.get("seed", 0)),
+            **(data.get("options") or {}),
+        )
         wanted, out = set(ids), {}
         for i, rid in enumerate(ds["id"]):
             if rid in wanted:
@@ -136,8 +149,11 @@ def benchmark_inputs(run_dir: Path, ids: list[str]) -> dict[str, dict]:
                     buf = io.BytesIO()
                     row["images"][0].convert("RGB").save(buf, format="PNG")
                     img = base64.b64encode(buf.getvalue()).decode("ascii")
-                out[rid] = {"question": row.get("question"), "choices": list(row.get("choices") or []),
-                            "image_b64": img}
+                out[rid] = {
+                    "question": row.get("question"),
+                    "choices": list(row.get("choices") or []),
+                    "image_b64": img,
+                }
         return out
     except Exception:  # noqa: BLE001 - inputs are a nicety; the report must not fail on them
         return {}
@@ -180,14 +196,17 @@ def figure1_examples(collected: dict, k: int = FIGURE1_EXAMPLES, lookup_inputs: 
         examples = []
         for i in ids:
             inp = looked.get(i, {})
-            examples.append({
-                "id": i, "question": ia[i].get("question") or inp.get("question"),
-                "choices": ia[i].get("choices") or inp.get("choices"),
-                "solution": ia[i].get("solution"),
-                "image_b64": example_image([rl[seed], rft[seed]], i) or inp.get("image_b64"),
-                "rft": {f: ia[i].get(f) for f in RESPONSE_FIELDS},
-                "rft_length": {f: ib[i].get(f) for f in RESPONSE_FIELDS},
-            })
+            examples.append(
+                {
+                    "id": i,
+                    "question": ia[i].get("question") or inp.get("question"),
+                    "choices": ia[i].get("choices") or inp.get("choices"),
+                    "solution": ia[i].get("solution"),
+                    "image_b64": example_image([rl[seed], rft[seed]], i) or inp.get("image_b64"),
+                    "rft": {f: ia[i].get(f) for f in RESPONSE_FIELDS},
+                    "rft_length": {f: ib[i].get(f) for f in RESPONSE_FIELDS},
+                }
+            )
         return {"benchmark": key, "label": info["label"], "seed": seed, "examples": examples}
     return None
 
@@ -195,6 +214,7 @@ def figure1_examples(collected: dict, k: int = FIGURE1_EXAMPLES, lookup_inputs: 
 # ----------------------------------------------------------------------------------------------
 # What the notebook displays
 # ----------------------------------------------------------------------------------------------
+
 
 def table1_bars(table: pd.DataFrame):
     """Table 1 as grouped bars (ours with 95% whiskers; the paper's in a second panel)."""
@@ -206,9 +226,13 @@ def figure2(curves: dict[str, dict[str, pd.DataFrame]]) -> list:
     if not curves:
         return [Markdown("No benchmark has an RFT + length reward run with training steps.")]
     window = curves_window(curves)
-    return [Markdown(f"Lines: trailing rolling mean over {window} step(s) (a tenth of the steps, at most 10); "
-                     "faint lines: the raw values; with several seeds, the seed mean at each step."),
-            plots.length_reward_figure(curves, window=window)]
+    return [
+        Markdown(
+            f"Lines: trailing rolling mean over {window} step(s) (a tenth of the steps, at most 10); "
+            "faint lines: the raw values; with several seeds, the seed mean at each step."
+        ),
+        plots.length_reward_figure(curves, window=window),
+    ]
 
 
 def training_figures(collected: dict) -> list:
@@ -218,9 +242,14 @@ def training_figures(collected: dict) -> list:
         per = variant_steps(collected, key, ("sft", "rft", "rft_length"))
         if per:
             longest = max(len(df) for df in per.values())
-            out.append(plots.training_curves(
-                per, columns=("reward", "accuracy_reward", "mean_completion_length", "loss", "kl"),
-                smooth=plots.smoothing_window(longest), title=f"Training curves: {info['label']}"))
+            out.append(
+                plots.training_curves(
+                    per,
+                    columns=("reward", "accuracy_reward", "mean_completion_length", "loss", "kl"),
+                    smooth=plots.smoothing_window(longest),
+                    title=f"Training curves: {info['label']}",
+                )
+            )
     return out or [Markdown("No run logged training steps.")]
 
 
@@ -230,8 +259,7 @@ def lettered(choices) -> str:
     >>> lettered(["left", "right"])
     '**A.** left · **B.** right'
     """
-    return " · ".join(f"**{string.ascii_uppercase[i]}.** {md(c)}" if i < 26 else md(c)
-                      for i, c in enumerate(choices))
+    return " · ".join(f"**{string.ascii_uppercase[i]}.** {md(c)}" if i < 26 else md(c) for i, c in enumerate(choices))
 
 
 def example_table(example: dict):
@@ -243,20 +271,31 @@ def example_table(example: dict):
             "response": "" if r.get("response") is None else str(r["response"]),
             "answer": "—" if r.get("answer") is None else str(r["answer"]),
             "verdict": "correct" if r.get("correct") else "wrong",
-            "tokens": "—" if r.get("response_tokens") is None else str(r["response_tokens"])}
+            "tokens": "—" if r.get("response_tokens") is None else str(r["response_tokens"]),
+        }
     return styled(pd.DataFrame(cols), index=True, wrap=True).map(
-        lambda v: {"correct": "color: #1a7f37; font-weight: bold", "wrong": "color: #c62828; font-weight: bold"}
-        .get(v, ""))
+        lambda v: {"correct": "color: #1a7f37; font-weight: bold", "wrong": "color: #c62828; font-weight: bold"}.get(
+            v, ""
+        )
+    )
 
 
 def figure1_display(fig1: dict | None) -> list:
     """Figure 1 for the notebook: per example its image, question, lettered choices and solution, then
     both responses side by side."""
     if not fig1:
-        return [Markdown("No benchmark has finished RFT runs both with and without the length reward with "
-                         "predictions, so there are no examples to show.")]
-    out = [Markdown(f"{md(fig1['label'])}, seed {fig1['seed']}, think mode: the same inputs answered by RFT "
-                    "without and with the length reward.")]
+        return [
+            Markdown(
+                "No benchmark has finished RFT runs both with and without the length reward with "
+                "predictions, so there are no examples to show."
+            )
+        ]
+    out = [
+        Markdown(
+            f"{md(fig1['label'])}, seed {fig1['seed']}, think mode: the same inputs answered by RFT "
+            "without and with the length reward."
+        )
+    ]
     for n, ex in enumerate(fig1["examples"], start=1):
         out.append(Markdown(f"#### Example {n}: {md(ex['id'])}"))
         if ex.get("image_b64"):

@@ -17,7 +17,7 @@ from ..plots import METHOD_LABELS, MODE_LABELS, method_key, smoothing_window
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
 from .collect import finished_runs, reference_of
 
-TIE_POINTS = 0.005            # |difference| below this many points (i.e. 0.00 when printed): no difference
+TIE_POINTS = 0.005  # |difference| below this many points (i.e. 0.00 when printed): no difference
 
 # The paper's findings, as checkable claims (see findings()).
 PAPER_CLAIMS = {
@@ -28,14 +28,32 @@ PAPER_CLAIMS = {
     "paper.length_reward_helps_reasoning": "the length reward helps the reasoning task (SAT)",
     "paper.length_reward_hurts_perception": "the length reward hurts the perception task (FGVC-Aircraft)",
 }
-TABLE1_COLUMNS = ["benchmark", "label", "task_kind", "method", "mode", "accuracy", "accuracy_std", "ci_low",
-                  "ci_high", "n", "n_seeds", "n_seeds_expected", "seeds", "format_rate", "mean_response_tokens",
-                  "circular_accuracy", "mean_per_class_accuracy", "paper_accuracy"]
+TABLE1_COLUMNS = [
+    "benchmark",
+    "label",
+    "task_kind",
+    "method",
+    "mode",
+    "accuracy",
+    "accuracy_std",
+    "ci_low",
+    "ci_high",
+    "n",
+    "n_seeds",
+    "n_seeds_expected",
+    "seeds",
+    "format_rate",
+    "mean_response_tokens",
+    "circular_accuracy",
+    "mean_per_class_accuracy",
+    "paper_accuracy",
+]
 
 
 # ----------------------------------------------------------------------------------------------
 # Table 1
 # ----------------------------------------------------------------------------------------------
+
 
 def _norm_mode(m: str) -> str | None:
     s = str(m).strip().lower().replace("-", "_").replace(" ", "_")
@@ -89,9 +107,12 @@ def table1(collected: dict) -> pd.DataFrame:
         for variant in variants:
             runs = finished_runs(collected, key, variant)
             for mode in PROMPT_MODES:
-                per = [(r["seed"], r["metrics"]["modes"][mode]) for r in runs
-                       if isinstance(r["metrics"]["modes"].get(mode), dict)
-                       and r["metrics"]["modes"][mode].get("accuracy") is not None]
+                per = [
+                    (r["seed"], r["metrics"]["modes"][mode])
+                    for r in runs
+                    if isinstance(r["metrics"]["modes"].get(mode), dict)
+                    and r["metrics"]["modes"][mode].get("accuracy") is not None
+                ]
                 accs = [100 * float(m["accuracy"]) for _, m in per]
                 cis = [m.get("accuracy_ci95") for _, m in per]
                 cis = [c for c in cis if isinstance(c, (list, tuple)) and len(c) == 2 and None not in c]
@@ -101,24 +122,30 @@ def table1(collected: dict) -> pd.DataFrame:
                     return _mean([100 * float(m[field]) for _, m in per if m.get(field) is not None])
 
                 pref = paper.get(info["label"]) or paper.get(key) or {}
-                rows.append({
-                    "benchmark": key, "label": info["label"], "task_kind": info["task_kind"],
-                    "method": variant, "mode": mode,
-                    "accuracy": _mean(accs),
-                    "accuracy_std": float(np.std(accs, ddof=1)) if len(accs) > 1 else float("nan"),
-                    "ci_low": _mean([100 * float(c[0]) for c in cis]),
-                    "ci_high": _mean([100 * float(c[1]) for c in cis]),
-                    "n": (ns[0] if len(set(ns)) == 1 else round(float(np.mean(ns)), 1)) if ns else None,
-                    "n_seeds": len(per),
-                    "n_seeds_expected": sum(1 for r in collected["runs"]
-                                            if r["benchmark"] == key and r["variant"] == variant),
-                    "seeds": " ".join(str(s) for s, _ in per),
-                    "format_rate": pct("format_rate"),
-                    "mean_response_tokens": _mean([m.get("mean_response_tokens") for _, m in per]),
-                    "circular_accuracy": pct("circular_accuracy"),
-                    "mean_per_class_accuracy": pct("mean_per_class_accuracy"),
-                    "paper_accuracy": (pref.get(variant) or {}).get(mode, float("nan")),
-                })
+                rows.append(
+                    {
+                        "benchmark": key,
+                        "label": info["label"],
+                        "task_kind": info["task_kind"],
+                        "method": variant,
+                        "mode": mode,
+                        "accuracy": _mean(accs),
+                        "accuracy_std": float(np.std(accs, ddof=1)) if len(accs) > 1 else float("nan"),
+                        "ci_low": _mean([100 * float(c[0]) for c in cis]),
+                        "ci_high": _mean([100 * float(c[1]) for c in cis]),
+                        "n": (ns[0] if len(set(ns)) == 1 else round(float(np.mean(ns)), 1)) if ns else None,
+                        "n_seeds": len(per),
+                        "n_seeds_expected": sum(
+                            1 for r in collected["runs"] if r["benchmark"] == key and r["variant"] == variant
+                        ),
+                        "seeds": " ".join(str(s) for s, _ in per),
+                        "format_rate": pct("format_rate"),
+                        "mean_response_tokens": _mean([m.get("mean_response_tokens") for _, m in per]),
+                        "circular_accuracy": pct("circular_accuracy"),
+                        "mean_per_class_accuracy": pct("mean_per_class_accuracy"),
+                        "paper_accuracy": (pref.get(variant) or {}).get(mode, float("nan")),
+                    }
+                )
     return pd.DataFrame(rows, columns=TABLE1_COLUMNS)
 
 
@@ -129,6 +156,7 @@ def table1(collected: dict) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------
 # Findings
 # ----------------------------------------------------------------------------------------------
+
 
 def cell(table: pd.DataFrame, key: str, method: str, mode: str) -> dict | None:
     """The Table 1 row of one cell as a dict; None when it has no finished run."""
@@ -187,9 +215,15 @@ def _pair_finding(fid, group, table, key, label, a_spec, b_spec, a_name, b_name,
     base = {"id": fid, "group": group, "benchmark": key, "label": label, **(extra or {})}
     if a is None or b is None:
         lacking = " and ".join(n for n, c in ((a_name, a), (b_name, b)) if c is None)
-        return {**base, "text": f"{subject}: cannot be compared, the {lacking} result is missing.",
-                "values": None, "difference": None, "direction": None, "within_noise": None,
-                "consistent_with_paper": None}
+        return {
+            **base,
+            "text": f"{subject}: cannot be compared, the {lacking} result is missing.",
+            "values": None,
+            "difference": None,
+            "direction": None,
+            "within_noise": None,
+            "consistent_with_paper": None,
+        }
     diff = float(a["accuracy"]) - float(b["accuracy"])
     direction = _direction(diff)
     overlap = intervals_overlap(a, b)
@@ -199,15 +233,26 @@ def _pair_finding(fid, group, table, key, label, a_spec, b_spec, a_name, b_name,
     if direction == 0:
         core = f"{tie} ({a_name} {a['accuracy']:.2f}% vs {b_name} {b['accuracy']:.2f}%)"
     else:
-        core = (f"{up if direction > 0 else down} by {abs(diff):.2f} points "
-                f"({a_name} {a['accuracy']:.2f}% vs {b_name} {b['accuracy']:.2f}%)")
+        core = (
+            f"{up if direction > 0 else down} by {abs(diff):.2f} points "
+            f"({a_name} {a['accuracy']:.2f}% vs {b_name} {b['accuracy']:.2f}%)"
+        )
     paper_text, same = _paper_clause(paper_diff, diff)
-    return {**base, "text": f"{subject}: {core}; {_noise_clause(overlap)}.{paper_text}",
-            "values": {a_name: float(a["accuracy"]), b_name: float(b["accuracy"]),
-                       f"{a_name} ci95": [num(a["ci_low"]), num(a["ci_high"])],
-                       f"{b_name} ci95": [num(b["ci_low"]), num(b["ci_high"])]},
-            "difference": diff, "direction": {1: "up", -1: "down", 0: "none"}[direction],
-            "within_noise": overlap, "paper_difference": paper_diff, "consistent_with_paper": same}
+    return {
+        **base,
+        "text": f"{subject}: {core}; {_noise_clause(overlap)}.{paper_text}",
+        "values": {
+            a_name: float(a["accuracy"]),
+            b_name: float(b["accuracy"]),
+            f"{a_name} ci95": [num(a["ci_low"]), num(a["ci_high"])],
+            f"{b_name} ci95": [num(b["ci_low"]), num(b["ci_high"])],
+        },
+        "difference": diff,
+        "direction": {1: "up", -1: "down", 0: "none"}[direction],
+        "within_noise": overlap,
+        "paper_difference": paper_diff,
+        "consistent_with_paper": same,
+    }
 
 
 def _final_train_length(collected: dict | None, key: str, variant: str) -> float | None:
@@ -218,8 +263,11 @@ def _final_train_length(collected: dict | None, key: str, variant: str) -> float
     for r in collected["runs"]:
         df = r.get("steps")
         if r["benchmark"] == key and r["variant"] == variant and df is not None and "mean_completion_length" in df:
-            s = df.sort_values("step")["mean_completion_length"].dropna() if "step" in df \
+            s = (
+                df.sort_values("step")["mean_completion_length"].dropna()
+                if "step" in df
                 else df["mean_completion_length"].dropna()
+            )
             if len(s):
                 vals.append(float(s.tail(smoothing_window(len(s))).mean()))
     return float(np.mean(vals)) if vals else None
@@ -229,11 +277,20 @@ def _claim(fid, evidence: list[dict], rule: str, sign: int, checked_of: int, syn
     usable = [f for f in evidence if f.get("difference") is not None]
     paper = PAPER_CLAIMS[fid]
     if not usable:
-        return {"id": fid, "group": "paper", "paper_claim": paper, "rule": rule,
-                "evidence": [f["id"] for f in evidence], "values": None, "n_agree": 0, "n_checked": 0,
-                "n_within_noise": 0, "consistent_with_paper": None,
-                "text": f"Paper: {paper}. Ours: cannot be checked, the needed results are missing.",
-                "note": "different model and data: only the pattern is compared" if synthetic else None}
+        return {
+            "id": fid,
+            "group": "paper",
+            "paper_claim": paper,
+            "rule": rule,
+            "evidence": [f["id"] for f in evidence],
+            "values": None,
+            "n_agree": 0,
+            "n_checked": 0,
+            "n_within_noise": 0,
+            "consistent_with_paper": None,
+            "text": f"Paper: {paper}. Ours: cannot be checked, the needed results are missing.",
+            "note": "different model and data: only the pattern is compared" if synthetic else None,
+        }
     agree = [f for f in usable if _direction(f["difference"]) == sign]
     noisy = sum(1 for f in usable if f.get("within_noise"))
     if rule == "majority":
@@ -245,13 +302,25 @@ def _claim(fid, evidence: list[dict], rule: str, sign: int, checked_of: int, syn
     word = {1: "higher", -1: "lower"}[sign]
     diffs = ", ".join(f"{f['label']} {f['difference']:+.2f}" for f in usable)
     partial = f" (checked on {len(usable)} of {checked_of} benchmarks)" if len(usable) < checked_of else ""
-    text = (f"Paper: {paper}. Ours: {len(agree)} of {len(usable)} differences point that way ({diffs} points; "
-            f"{noisy} of them within noise){partial}; the rule needs {need} to be {word}: "
-            f"{'consistent' if ok else 'not consistent'} with the paper.")
-    return {"id": fid, "group": "paper", "paper_claim": paper, "rule": rule, "evidence": [f["id"] for f in usable],
-            "values": {f["label"]: f["difference"] for f in usable}, "n_agree": len(agree), "n_checked": len(usable),
-            "n_within_noise": noisy, "consistent_with_paper": ok, "text": text,
-            "note": "different model and data: only the pattern is compared" if synthetic else None}
+    text = (
+        f"Paper: {paper}. Ours: {len(agree)} of {len(usable)} differences point that way ({diffs} points; "
+        f"{noisy} of them within noise){partial}; the rule needs {need} to be {word}: "
+        f"{'consistent' if ok else 'not consistent'} with the paper."
+    )
+    return {
+        "id": fid,
+        "group": "paper",
+        "paper_claim": paper,
+        "rule": rule,
+        "evidence": [f["id"] for f in usable],
+        "values": {f["label"]: f["difference"] for f in usable},
+        "n_agree": len(agree),
+        "n_checked": len(usable),
+        "n_within_noise": noisy,
+        "consistent_with_paper": ok,
+        "text": text,
+        "note": "different model and data: only the pattern is compared" if synthetic else None,
+    }
 
 
 def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | None = None) -> list[dict]:
@@ -269,43 +338,83 @@ def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | N
     think: dict[str, list[dict]] = {m: [] for m in TABLE_VARIANTS}
     for m in TABLE_VARIANTS:
         for key, label, _ in benches:
-            f = _pair_finding(f"think.{m}.{key}", "think", table, key, label, (m, "think"), (m, "no_think"),
-                              "w/ think", "w/o think", f"{METHOD_LABELS[m]} on {label}",
-                              ("thinking helps accuracy", "thinking hurts accuracy", "thinking makes no difference"),
-                              {"method": m})
+            f = _pair_finding(
+                f"think.{m}.{key}",
+                "think",
+                table,
+                key,
+                label,
+                (m, "think"),
+                (m, "no_think"),
+                "w/ think",
+                "w/o think",
+                f"{METHOD_LABELS[m]} on {label}",
+                ("thinking helps accuracy", "thinking hurts accuracy", "thinking makes no difference"),
+                {"method": m},
+            )
             think[m].append(f)
             out.append(f)
     rft_sft: dict[str, list[dict]] = {mode: [] for mode in PROMPT_MODES}
     for key, label, _ in benches:
         for mode in PROMPT_MODES:
-            f = _pair_finding(f"rft_vs_sft.{key}.{mode}", "rft_vs_sft", table, key, label, ("rft", mode),
-                              ("sft", mode), "RFT", "SFT", f"{label}, {MODE_LABELS[mode]}",
-                              ("RFT beats SFT", "RFT trails SFT", "RFT and SFT tie"), {"mode": mode})
+            f = _pair_finding(
+                f"rft_vs_sft.{key}.{mode}",
+                "rft_vs_sft",
+                table,
+                key,
+                label,
+                ("rft", mode),
+                ("sft", mode),
+                "RFT",
+                "SFT",
+                f"{label}, {MODE_LABELS[mode]}",
+                ("RFT beats SFT", "RFT trails SFT", "RFT and SFT tie"),
+                {"mode": mode},
+            )
             rft_sft[mode].append(f)
             out.append(f)
     length: dict[str, list[dict]] = {}
     for key, label, kind in benches:
         if not ((table["benchmark"] == key) & (table["method"] == "rft_length")).any():
             continue
-        f = _pair_finding(f"length_reward.{key}", "length_reward", table, key, label, ("rft_length", "think"),
-                          ("rft", "think"), "RFT + length reward", "RFT", f"{label} ({kind}), w/ think",
-                          ("the length reward raises final accuracy", "the length reward lowers final accuracy",
-                           "the length reward leaves final accuracy unchanged"), {"task_kind": kind})
+        f = _pair_finding(
+            f"length_reward.{key}",
+            "length_reward",
+            table,
+            key,
+            label,
+            ("rft_length", "think"),
+            ("rft", "think"),
+            "RFT + length reward",
+            "RFT",
+            f"{label} ({kind}), w/ think",
+            (
+                "the length reward raises final accuracy",
+                "the length reward lowers final accuracy",
+                "the length reward leaves final accuracy unchanged",
+            ),
+            {"task_kind": kind},
+        )
         f.pop("paper_difference", None)
         expected = {"reasoning": 1, "perception": -1}.get(kind)
-        f["consistent_with_paper"] = (None if expected is None or f["difference"] is None
-                                      else _direction(f["difference"]) == expected)
+        f["consistent_with_paper"] = (
+            None if expected is None or f["difference"] is None else _direction(f["difference"]) == expected
+        )
         a, b = cell(table, key, "rft_length", "think"), cell(table, key, "rft", "think")
         tok_l = num(a.get("mean_response_tokens")) if a else None
         tok_r = num(b.get("mean_response_tokens")) if b else None
         tr_l, tr_r = _final_train_length(collected, key, "rft_length"), _final_train_length(collected, key, "rft")
-        f["response_tokens"] = {"eval": {"rft_length": tok_l, "rft": tok_r},
-                                "end_of_training": {"rft_length": tr_l, "rft": tr_r}}
+        f["response_tokens"] = {
+            "eval": {"rft_length": tok_l, "rft": tok_r},
+            "end_of_training": {"rft_length": tr_l, "rft": tr_r},
+        }
         extra = []
         if tok_l is not None and tok_r is not None:
             change = "longer" if tok_l > tok_r else ("shorter" if tok_l < tok_r else "as long")
-            extra.append(f"evaluation responses are {change} with the length reward "
-                         f"({tok_l:.0f} vs {tok_r:.0f} tokens on average)")
+            extra.append(
+                f"evaluation responses are {change} with the length reward "
+                f"({tok_l:.0f} vs {tok_r:.0f} tokens on average)"
+            )
         if tr_l is not None and tr_r is not None:
             extra.append(f"at the end of training (mean of the last logged steps), {tr_l:.0f} vs {tr_r:.0f} tokens")
         if extra and f["difference"] is not None:
@@ -317,10 +426,26 @@ def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | N
     out.append(_claim("paper.think_hurts_sft", think["sft"], "majority", -1, n, synthetic))
     out.append(_claim("paper.think_helps_rft", think["rft"], "majority", 1, n, synthetic))
     out.append(_claim("paper.rft_beats_sft_with_think", rft_sft["think"], "all", 1, n, synthetic))
-    out.append(_claim("paper.length_reward_helps_reasoning", length.get("reasoning", []), "all", 1,
-                      sum(1 for b in benches if b[2] == "reasoning"), synthetic))
-    out.append(_claim("paper.length_reward_hurts_perception", length.get("perception", []), "all", -1,
-                      sum(1 for b in benches if b[2] == "perception"), synthetic))
+    out.append(
+        _claim(
+            "paper.length_reward_helps_reasoning",
+            length.get("reasoning", []),
+            "all",
+            1,
+            sum(1 for b in benches if b[2] == "reasoning"),
+            synthetic,
+        )
+    )
+    out.append(
+        _claim(
+            "paper.length_reward_hurts_perception",
+            length.get("perception", []),
+            "all",
+            -1,
+            sum(1 for b in benches if b[2] == "perception"),
+            synthetic,
+        )
+    )
     return out
 
 

@@ -36,9 +36,15 @@ def html_exporter():
     script fetched from the network."""
     from nbconvert import HTMLExporter  # nbconvert (and papermill, nbformat below): only to render a report
 
-    return HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                        exclude_anchor_links=True, embed_images=True,
-                        extra_loaders=[jinja2.DictLoader({TEMPLATE_NAME: TEMPLATE})], template_file=TEMPLATE_NAME)
+    return HTMLExporter(
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        exclude_anchor_links=True,
+        embed_images=True,
+        extra_loaders=[jinja2.DictLoader({TEMPLATE_NAME: TEMPLATE})],
+        template_file=TEMPLATE_NAME,
+    )
 
 
 def drop_stderr(nb):
@@ -67,9 +73,16 @@ def execute_report(out, kernel_name: str = "python3") -> Path:
     import papermill as pm
 
     out = Path(out).resolve()
-    pm.execute_notebook(str(notebooks_dir() / REPORT_NOTEBOOK), str(out / REPORT_NOTEBOOK),
-                        parameters={"study_dir": str(out)}, kernel_name=kernel_name, cwd=str(notebooks_dir()),
-                        progress_bar=False, log_output=False, shutdown_kernel="immediate")
+    pm.execute_notebook(
+        str(notebooks_dir() / REPORT_NOTEBOOK),
+        str(out / REPORT_NOTEBOOK),
+        parameters={"study_dir": str(out)},
+        kernel_name=kernel_name,
+        cwd=str(notebooks_dir()),
+        progress_bar=False,
+        log_output=False,
+        shutdown_kernel="immediate",
+    )
     return out / REPORT_NOTEBOOK
 
 

@@ -21,17 +21,23 @@ from ..vocab import PROMPT_MODES, TABLE_VARIANTS
 from .findings import cell, num
 
 MISSING = "—"
-VERDICT_STYLE = {"consistent": "color: #1a7f37; font-weight: bold",
-                 "not consistent": "color: #c62828; font-weight: bold", "cannot tell": "color: #666"}
-FINDING_GROUPS = {"think": "Thinking (w/ think vs w/o think), per method",
-                  "rft_vs_sft": "RFT vs SFT, per benchmark and mode",
-                  "length_reward": "The length reward (RFT + length reward vs RFT, final evaluation)"}
+VERDICT_STYLE = {
+    "consistent": "color: #1a7f37; font-weight: bold",
+    "not consistent": "color: #c62828; font-weight: bold",
+    "cannot tell": "color: #666",
+}
+FINDING_GROUPS = {
+    "think": "Thinking (w/ think vs w/o think), per method",
+    "rft_vs_sft": "RFT vs SFT, per benchmark and mode",
+    "length_reward": "The length reward (RFT + length reward vs RFT, final evaluation)",
+}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 
 
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
+
 
 def md(value) -> str:
     """A value as literal Markdown text: HTML-escaped, Markdown's markup characters backslashed.
@@ -83,22 +89,30 @@ def styled(df: pd.DataFrame, index: bool = False, wrap: bool = False):
 # summary
 # ----------------------------------------------------------------------------------------------
 
+
 def summary_markdown(collected: dict) -> Markdown:
     """What was run: study, model, benchmarks, seeds, variants, how many runs finished, and whether the
     data are synthetic."""
     b = ", ".join(f"{v['label']} ({k}, {v['task_kind']})" for k, v in collected["benchmarks"].items())
     finished = sum(1 for r in collected["runs"] if r["status"] == "finished")
     seeds = ", ".join(str(s) for s in collected["seeds"]) or MISSING
-    lines = [f"Study **{md(collected['name'])}**: model {md(collected['model'] or 'not stated')} on "
-             f"{md(b or 'no benchmarks')}; seeds {md(seeds)}. Each benchmark is run training-free, after SFT and "
-             "after RFT (GRPO)"
-             + (", and after RFT with the length reward where listed" if any(
-                 r["variant"] == "rft_length" for r in collected["runs"]) else "")
-             + f"; every model is evaluated without and with thinking. **{finished} of {len(collected['runs'])} "
-               "runs finished.**"]
+    lines = [
+        f"Study **{md(collected['name'])}**: model {md(collected['model'] or 'not stated')} on "
+        f"{md(b or 'no benchmarks')}; seeds {md(seeds)}. Each benchmark is run training-free, after SFT and "
+        "after RFT (GRPO)"
+        + (
+            ", and after RFT with the length reward where listed"
+            if any(r["variant"] == "rft_length" for r in collected["runs"])
+            else ""
+        )
+        + f"; every model is evaluated without and with thinking. **{finished} of {len(collected['runs'])} "
+        "runs finished.**"
+    ]
     if collected["synthetic"]:
-        lines.append("**The data are synthetic** stand-ins for the paper's benchmarks and the model is not the "
-                     "paper's: compare the pattern with the paper, not the numbers.")
+        lines.append(
+            "**The data are synthetic** stand-ins for the paper's benchmarks and the model is not the "
+            "paper's: compare the pattern with the paper, not the numbers."
+        )
     else:
         lines.append("The data are the real benchmarks.")
     if collected.get("description"):
@@ -111,21 +125,32 @@ def runs_view(collected: dict):
     """Per benchmark and variant: how many of its runs finished."""
     rows = {}
     for r in collected["runs"]:
-        row = rows.setdefault((r["benchmark"], r["variant"]), {
-            "benchmark": r["label"], "key": r["benchmark"], "task kind": r["task_kind"],
-            "variant": METHOD_LABELS.get(r["variant"], r["variant"]), "seeds": [], "finished": 0, "runs": 0})
+        row = rows.setdefault(
+            (r["benchmark"], r["variant"]),
+            {
+                "benchmark": r["label"],
+                "key": r["benchmark"],
+                "task kind": r["task_kind"],
+                "variant": METHOD_LABELS.get(r["variant"], r["variant"]),
+                "seeds": [],
+                "finished": 0,
+                "runs": 0,
+            },
+        )
         row["runs"] += 1
         row["finished"] += r["status"] == "finished"
         row["seeds"].append(str(r["seed"]))
-    df = pd.DataFrame([{**r, "seeds": " ".join(r["seeds"]), "finished": f"{r['finished']} of {r['runs']}"}
-                       for r in rows.values()], columns=["benchmark", "key", "task kind", "variant", "seeds",
-                                                         "finished", "runs"])
+    df = pd.DataFrame(
+        [{**r, "seeds": " ".join(r["seeds"]), "finished": f"{r['finished']} of {r['runs']}"} for r in rows.values()],
+        columns=["benchmark", "key", "task kind", "variant", "seeds", "finished", "runs"],
+    )
     return styled(df.drop(columns="runs"))
 
 
 # ----------------------------------------------------------------------------------------------
 # Table 1
 # ----------------------------------------------------------------------------------------------
+
 
 def cell_text(c: dict | None) -> str:
     """One of our Table 1 cells: accuracy (± std across seeds), the 95% interval, and the seeds.
@@ -154,8 +179,9 @@ def table1_view(table: pd.DataFrame, collected: dict):
     """Table 1 as the paper lays it out: per benchmark a row *Ours* (accuracy %, 95% interval, seeds;
     the best cell bold) and a row with the paper's numbers; columns method x prompt mode."""
     has_paper = bool(len(table)) and table["paper_accuracy"].notna().any()
-    columns = pd.MultiIndex.from_tuples([(METHOD_LABELS[m], MODE_LABELS[md_]) for m in TABLE_VARIANTS
-                                         for md_ in PROMPT_MODES])
+    columns = pd.MultiIndex.from_tuples(
+        [(METHOD_LABELS[m], MODE_LABELS[md_]) for m in TABLE_VARIANTS for md_ in PROMPT_MODES]
+    )
     rows, index, bold = [], [], []
     for key, info in collected["benchmarks"].items():
         cells = [cell(table, key, m, md_) for m in TABLE_VARIANTS for md_ in PROMPT_MODES]
@@ -167,8 +193,11 @@ def table1_view(table: pd.DataFrame, collected: dict):
         bold.append([c is not None and c["accuracy"] == best for c in cells])
         if has_paper:
             sub = table[table["benchmark"] == key]
-            paper = [sub[(sub["method"] == m) & (sub["mode"] == md_)]["paper_accuracy"]
-                     for m in TABLE_VARIANTS for md_ in PROMPT_MODES]
+            paper = [
+                sub[(sub["method"] == m) & (sub["mode"] == md_)]["paper_accuracy"]
+                for m in TABLE_VARIANTS
+                for md_ in PROMPT_MODES
+            ]
             rows.append([fmt(p.iloc[0] if len(p) else None) for p in paper])
             index.append((name, paper_label(collected)))
             bold.append([False] * len(cells))
@@ -185,9 +214,11 @@ def table1_note(table: pd.DataFrame, collected: dict) -> Markdown:
     ref = collected["study"].get("reference")
     src = md((ref if isinstance(ref, dict) else {}).get("source") or "the paper's Table 1")
     if collected["synthetic"]:
-        return Markdown(f"**{paper_label(collected)}** rows are the paper's own numbers ({src}): a different "
-                        "model on the real benchmarks, while ours come from synthetic stand-in benchmarks and the "
-                        "model of this study. Only the pattern (which cell is higher) is comparable.")
+        return Markdown(
+            f"**{paper_label(collected)}** rows are the paper's own numbers ({src}): a different "
+            "model on the real benchmarks, while ours come from synthetic stand-in benchmarks and the "
+            "model of this study. Only the pattern (which cell is higher) is comparable."
+        )
     return Markdown(f"**Paper** rows are the paper's own numbers ({src}), not ours.")
 
 
@@ -199,8 +230,9 @@ def missing_view(table: pd.DataFrame, collected: dict) -> list:
         return [Markdown("Every expected run finished.")]
     out = []
     if not cells.empty:
-        names = [f"{r.label} / {METHOD_LABELS.get(r.method, r.method)} / {MODE_LABELS[r.mode]}"
-                 for r in cells.itertuples()]
+        names = [
+            f"{r.label} / {METHOD_LABELS.get(r.method, r.method)} / {MODE_LABELS[r.mode]}" for r in cells.itertuples()
+        ]
         out.append(Markdown(f"**Missing cells** (shown as {MISSING}): {md('; '.join(names))}."))
     if miss:
         df = pd.DataFrame(miss)[["label", "variant", "seed", "status", "reason"]]
@@ -211,8 +243,11 @@ def missing_view(table: pd.DataFrame, collected: dict) -> list:
 def length_table(table: pd.DataFrame, collected: dict):
     """The final evaluation of RFT with and without the length reward, per benchmark with an RFT +
     length reward run."""
-    keys = [k for k in collected["benchmarks"]
-            if len(table) and ((table["benchmark"] == k) & (table["method"] == "rft_length")).any()]
+    keys = [
+        k
+        for k in collected["benchmarks"]
+        if len(table) and ((table["benchmark"] == k) & (table["method"] == "rft_length")).any()
+    ]
     if not keys:
         return Markdown("No benchmark has an RFT + length reward run.")
     rows = []
@@ -220,16 +255,24 @@ def length_table(table: pd.DataFrame, collected: dict):
         for v in ("rft", "rft_length"):
             cells = [cell(table, k, v, md_) for md_ in PROMPT_MODES]
             acc = [f"{c['accuracy']:.2f} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]" if c else MISSING for c in cells]
-            rows.append({"benchmark": collected["benchmarks"][k]["label"], "variant": METHOD_LABELS[v],
-                         "w/o think (%)": acc[0], "w/ think (%)": acc[1],
-                         "mean response tokens (w/ think)": fmt(cells[1]["mean_response_tokens"], ".0f")
-                         if cells[1] else MISSING})
+            rows.append(
+                {
+                    "benchmark": collected["benchmarks"][k]["label"],
+                    "variant": METHOD_LABELS[v],
+                    "w/o think (%)": acc[0],
+                    "w/ think (%)": acc[1],
+                    "mean response tokens (w/ think)": fmt(cells[1]["mean_response_tokens"], ".0f")
+                    if cells[1]
+                    else MISSING,
+                }
+            )
     return styled(pd.DataFrame(rows))
 
 
 # ----------------------------------------------------------------------------------------------
 # findings
 # ----------------------------------------------------------------------------------------------
+
 
 def findings_markdown(found: list[dict]) -> Markdown:
     """The generated sentences, grouped (thinking, RFT vs SFT, the length reward)."""
@@ -252,17 +295,22 @@ def verdict(consistent: bool | None) -> str:
 
 def claims_view(found: list[dict]):
     """The paper's claims checked on our numbers: the claim, our numbers, the verdict."""
-    rows = [{"paper's finding": c["paper_claim"], "our numbers": c["text"],
-             "verdict": verdict(c["consistent_with_paper"])} for c in found if c["group"] == "paper"]
+    rows = [
+        {"paper's finding": c["paper_claim"], "our numbers": c["text"], "verdict": verdict(c["consistent_with_paper"])}
+        for c in found
+        if c["group"] == "paper"
+    ]
     df = pd.DataFrame(rows, columns=["paper's finding", "our numbers", "verdict"])
     return styled(df).map(lambda v: VERDICT_STYLE.get(v, ""), subset=["verdict"])
 
 
 def claims_note(collected: dict) -> Markdown:
     """How the claims are checked (and, for synthetic data, that only the pattern is compared)."""
-    text = ("Each claim of the paper is checked on our numbers by the rule in its sentence (signs of the "
-            "differences; a claim is not weakened by noise, but the sentence says how many differences are "
-            "within noise).")
+    text = (
+        "Each claim of the paper is checked on our numbers by the rule in its sentence (signs of the "
+        "differences; a claim is not weakened by noise, but the sentence says how many differences are "
+        "within noise)."
+    )
     if collected["synthetic"]:
         text += " Our numbers come from a different model and synthetic data, so only the pattern is compared."
     return Markdown(text)
@@ -271,6 +319,7 @@ def claims_note(collected: dict) -> Markdown:
 # ----------------------------------------------------------------------------------------------
 # how it was made
 # ----------------------------------------------------------------------------------------------
+
 
 def code_block(text: str, lang: str = "") -> str:
     """Text as a fenced Markdown code block (the fence longer than any run of backticks in it).
@@ -285,16 +334,23 @@ def code_block(text: str, lang: str = "") -> str:
 def how_markdown(collected: dict, prov: dict) -> Markdown:
     """The study's parameters (study.yaml), seeds, git commits, Python and hardware of the runs."""
     commits = prov["git_commits"]
-    lines = ["**Study parameters** (study.yaml):", code_block(collected["study_yaml"], "yaml"),
-             f"**Seeds:** {md(', '.join(str(s) for s in collected['seeds']) or MISSING)}",
-             "**Git commit:** " + (md("; ".join(f"{c} ({n} runs)" for c, n in commits.items()))
-                                   if commits else "not recorded")]
+    lines = [
+        "**Study parameters** (study.yaml):",
+        code_block(collected["study_yaml"], "yaml"),
+        f"**Seeds:** {md(', '.join(str(s) for s in collected['seeds']) or MISSING)}",
+        "**Git commit:** "
+        + (md("; ".join(f"{c} ({n} runs)" for c, n in commits.items())) if commits else "not recorded"),
+    ]
     if prov["python"]:
         lines.append(f"**Python:** {md(', '.join(prov['python']))}")
     if prov["hardware"]:
-        lines.append("**Hardware:**\n\n" + "\n".join(
-            f"- {md(', '.join(f'{k}: {v}' for k, v in h['hardware'].items()))} ({h['runs']} runs)"
-            for h in prov["hardware"]))
+        lines.append(
+            "**Hardware:**\n\n"
+            + "\n".join(
+                f"- {md(', '.join(f'{k}: {v}' for k, v in h['hardware'].items()))} ({h['runs']} runs)"
+                for h in prov["hardware"]
+            )
+        )
     return Markdown("\n\n".join(lines))
 
 
@@ -302,34 +358,51 @@ def packages_view(prov: dict):
     """The package versions the runs recorded (several when runs differ); a sentence when none did."""
     if not prov["packages"]:
         return Markdown("No run recorded its package versions (eval/provenance.json).")
-    return styled(pd.DataFrame([{"package": k, "version(s) in the runs": ", ".join(v)}
-                                for k, v in prov["packages"].items()]))
+    return styled(
+        pd.DataFrame([{"package": k, "version(s) in the runs": ", ".join(v)} for k, v in prov["packages"].items()])
+    )
 
 
 def made_with() -> Markdown:
     """The versions that rendered this report."""
-    return Markdown(f"Report built by vrft {md(__version__)} with Python {md(sys.version.split()[0])}, "
-                    f"pandas {md(pd.__version__)}, plotly {md(plotly.__version__)}.")
+    return Markdown(
+        f"Report built by vrft {md(__version__)} with Python {md(sys.version.split()[0])}, "
+        f"pandas {md(pd.__version__)}, plotly {md(plotly.__version__)}."
+    )
 
 
 def timings_view(timings: dict):
     """Wall time per run: total, training, steps, seconds per step, evaluation, samples per second."""
-    rows = [{"benchmark": t["label"], "variant": t["variant"], "seed": t["seed"], "status": t["status"],
-             "wall": duration(t["wall_seconds"]), "train (s)": fmt(t["train_seconds"], ".1f"),
-             "steps": MISSING if t["steps"] is None else str(t["steps"]),
-             "s / step": fmt(t["mean_step_seconds"], ".3f"), "eval (s)": fmt(t["eval_seconds"], ".1f"),
-             "samples / s": fmt(t["samples_per_second"], ".2f"), "finished": t["finished"] or MISSING}
-            for t in timings["per_run"]]
+    rows = [
+        {
+            "benchmark": t["label"],
+            "variant": t["variant"],
+            "seed": t["seed"],
+            "status": t["status"],
+            "wall": duration(t["wall_seconds"]),
+            "train (s)": fmt(t["train_seconds"], ".1f"),
+            "steps": MISSING if t["steps"] is None else str(t["steps"]),
+            "s / step": fmt(t["mean_step_seconds"], ".3f"),
+            "eval (s)": fmt(t["eval_seconds"], ".1f"),
+            "samples / s": fmt(t["samples_per_second"], ".2f"),
+            "finished": t["finished"] or MISSING,
+        }
+        for t in timings["per_run"]
+    ]
     return styled(pd.DataFrame(rows))
 
 
 def timings_markdown(timings: dict, collected: dict) -> Markdown:
     """The total wall time of the runs, and what the last `vrft study` call did."""
-    text = (f"**Total wall time** (sum over {timings['runs_with_wall_time']} finished runs): "
-            f"{duration(timings['total_wall_seconds'])} ({timings['total_wall_seconds']:.0f} s).")
+    text = (
+        f"**Total wall time** (sum over {timings['runs_with_wall_time']} finished runs): "
+        f"{duration(timings['total_wall_seconds'])} ({timings['total_wall_seconds']:.0f} s)."
+    )
     inv = collected.get("last_invocation") or {}
     if isinstance(inv.get("total_seconds"), (int, float)):
-        text += (f"\n\nThe last invocation of the study ran {len(inv.get('ran') or [])} run(s) and took "
-                 f"{duration(inv['total_seconds'])} in all ({len(inv.get('failures') or [])} failed); peak memory "
-                 f"{md(inv.get('peak_rss_mb', MISSING))} MB, output folder {md(inv.get('output_mb', MISSING))} MB.")
+        text += (
+            f"\n\nThe last invocation of the study ran {len(inv.get('ran') or [])} run(s) and took "
+            f"{duration(inv['total_seconds'])} in all ({len(inv.get('failures') or [])} failed); peak memory "
+            f"{md(inv.get('peak_rss_mb', MISSING))} MB, output folder {md(inv.get('output_mb', MISSING))} MB."
+        )
     return Markdown(text)

@@ -49,14 +49,21 @@ from ..runfolder import config_diff, is_done
 from ..vocab import TINY_MODEL
 from .spec import check_same_study, check_study_fields, notebooks_dir
 
-HUB_PROBE_SECONDS = 3.0       # connection attempt to the hub for a hub id that is not cached
+HUB_PROBE_SECONDS = 3.0  # connection attempt to the hub for a hub id that is not cached
 FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 # Trainer fields with a range (checked on the resolved arguments, paper defaults included).
-_AT_LEAST_ONE = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_completion_length",
-                 "steps_per_generation", "generation_batch_size", "num_iterations", "max_prompt_length",
-                 "max_length")
+_AT_LEAST_ONE = (
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "max_completion_length",
+    "steps_per_generation",
+    "generation_batch_size",
+    "num_iterations",
+    "max_prompt_length",
+    "max_length",
+)
 _POSITIVE = ("learning_rate", "temperature", "num_train_epochs")
 _NON_NEGATIVE = ("beta", "weight_decay", "warmup_steps", "max_grad_norm", "epsilon")
 
@@ -99,11 +106,11 @@ def validate_study(study: dict, runs: list, out_dir, *, force: bool = False, che
         _check_writable(out)
     if not force:
         check_same_study(study, out)
-    conflicts = [(run, diff) for run, diff in run_dir_conflicts(runs)
-                 if not (force and is_done(run.run_dir))]
+    conflicts = [(run, diff) for run, diff in run_dir_conflicts(runs) if not (force and is_done(run.run_dir))]
     if conflicts:
-        listing = "; ".join(f"{r.run_id} in '{Path(r.run_dir) / 'train'}' (differs in: {', '.join(d)})"
-                            for r, d in conflicts)
+        listing = "; ".join(
+            f"{r.run_id} in '{Path(r.run_dir) / 'train'}' (differs in: {', '.join(d)})" for r, d in conflicts
+        )
         raise ConfigError(
             f"Output folder '{out}' holds unfinished runs of a different config: {listing}. They would "
             "be refused when they resume. Delete those run folders to start them over (finished runs are "
@@ -131,8 +138,10 @@ def _find_key(study: dict, benchmark: str, key: str) -> list[str]:
     """Dotted paths of the study sections (feeding a run) that set ``key``."""
     sections = [(name, study.get(name)) for name in ("run_defaults", "rft", "sft", "evaluation", "length_reward")]
     spec = (study.get("benchmarks") or {}).get(benchmark) or {}
-    sections += [(f"benchmarks.{benchmark}.{name}", spec.get(name))
-                 for name in ("data", "run_defaults", "rft", "sft", "evaluation")]
+    sections += [
+        (f"benchmarks.{benchmark}.{name}", spec.get(name))
+        for name in ("data", "run_defaults", "rft", "sft", "evaluation")
+    ]
     found = []
 
     def walk(node, path, depth):
@@ -195,8 +204,10 @@ def _check_writable(out: Path) -> None:
     if existing.exists() and not existing.is_dir():
         raise ConfigError(f"Output folder '{out}': '{existing}' is a file, not a folder. Choose another --out.")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"Output folder '{out}' cannot be created or written ('{existing}' is not writable). "
-                          "Choose another --out, or fix the folder's permissions.")
+        raise ConfigError(
+            f"Output folder '{out}' cannot be created or written ('{existing}' is not writable). "
+            "Choose another --out, or fix the folder's permissions."
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -204,8 +215,9 @@ def _check_writable(out: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def validate_run(cfg, evaluation=None, *, check_environment: bool = True, _cache: dict | None = None,
-                 _cwd=None) -> None:
+def validate_run(
+    cfg, evaluation=None, *, check_environment: bool = True, _cache: dict | None = None, _cwd=None
+) -> None:
     """Check one run (and its evaluation) before it starts: trainer arguments, data, model, machine.
 
     Args:
@@ -221,7 +233,11 @@ def validate_run(cfg, evaluation=None, *, check_environment: bool = True, _cache
     vrft_lib.errors.ConfigError: run 'r'.save_steps: must be at least 1, got 0.
     """
     cfg = load_run_config(cfg)
-    ev = load_eval_config(evaluation) if evaluation is not None and not isinstance(evaluation, EvalConfig) else evaluation
+    ev = (
+        load_eval_config(evaluation)
+        if evaluation is not None and not isinstance(evaluation, EvalConfig)
+        else evaluation
+    )
     cache = {} if _cache is None else _cache
     where = f"run '{cfg.name}'"
     device = detect_device(cfg.device)
@@ -235,16 +251,19 @@ def validate_run(cfg, evaluation=None, *, check_environment: bool = True, _cache
         _check_trainer_values(cfg, args, where)
         acc = cfg.accelerate_config
         if check_environment and acc and cfg.num_processes > 1 and not (Path(_cwd or ".") / acc).is_file():
-            raise ConfigError(f"{where}.accelerate_config: file '{acc}' does not exist (relative paths are read from "
-                              f"'{Path(_cwd or '.').resolve()}', where the run starts). Use one of "
-                              "params/accelerate/*.yaml or your own accelerate config.")
+            raise ConfigError(
+                f"{where}.accelerate_config: file '{acc}' does not exist (relative paths are read from "
+                f"'{Path(_cwd or '.').resolve()}', where the run starts). Use one of "
+                "params/accelerate/*.yaml or your own accelerate config."
+            )
         if cfg.peft:
             _check_peft(cfg.peft, f"{where}.peft")
         if check_environment:
             _check_report_to(cfg.report_to, f"{where}.report_to")
     # The notebooks show samples of the training split, also for a training-free run.
-    _check_data(cfg.data, "train_split", cfg.seed, cfg.data.train_limit, f"{where}.data", cache, check_environment,
-                _cwd)
+    _check_data(
+        cfg.data, "train_split", cfg.seed, cfg.data.train_limit, f"{where}.data", cache, check_environment, _cwd
+    )
     if check_environment:
         _check_model_cached(cfg.model.name_or_path, f"{where}.model", cache, _cwd)
     if ev is not None:
@@ -262,9 +281,11 @@ def _run_path(value, cwd, where: str) -> str:
         return text
     there = Path(cwd) / text
     if not there.exists() and Path(text).exists():
-        raise ConfigError(f"{where}: the relative path '{value}' exists from the current folder, but the runs start "
-                          f"in '{Path(cwd).resolve()}' (the notebooks' folder), where it does not. Give the absolute "
-                          f"path instead: '{Path(text).resolve()}'.")
+        raise ConfigError(
+            f"{where}: the relative path '{value}' exists from the current folder, but the runs start "
+            f"in '{Path(cwd).resolve()}' (the notebooks' folder), where it does not. Give the absolute "
+            f"path instead: '{Path(text).resolve()}'."
+        )
     return str(there)
 
 
@@ -275,8 +296,9 @@ def _check_eval(ev, cache: dict, check_environment: bool = True, cwd=None) -> No
         _check_device_exists(ev.device, f"{where}.device")
     device = detect_device(ev.device)
     if ev.backend == "vllm" and device != "cuda":
-        raise ConfigError(f"{where}.backend: vLLM needs a GPU, and this eval runs on the CPU. Use backend: hf, "
-                          "or run on a GPU node.")
+        raise ConfigError(
+            f"{where}.backend: vLLM needs a GPU, and this eval runs on the CPU. Use backend: hf, or run on a GPU node."
+        )
     if ev.bootstrap < 1:
         raise ConfigError(f"{where}.bootstrap: must be at least 1 (resamples of the 95% interval), got {ev.bootstrap}.")
     if ev.do_sample and not (isinstance(ev.temperature, (int, float)) and ev.temperature > 0):
@@ -290,17 +312,23 @@ def _check_device_exists(requested: str, where: str) -> None:
         import torch
 
         if not torch.cuda.is_available():
-            raise ConfigError(f"{where}: 'cuda' asks for a GPU, and this machine has none (torch sees no CUDA "
-                              "device). Use device: auto (or cpu) here, or run on a GPU node.")
+            raise ConfigError(
+                f"{where}: 'cuda' asks for a GPU, and this machine has none (torch sees no CUDA "
+                "device). Use device: auto (or cpu) here, or run on a GPU node."
+            )
 
 
 def _check_model_options(spec, device: str, where: str) -> None:
     if spec.dtype not in DTYPES:
-        raise ConfigError(f"{where}.dtype: unknown dtype '{spec.dtype}'{did_you_mean(spec.dtype, DTYPES)}; "
-                          f"use one of {', '.join(DTYPES)}.")
+        raise ConfigError(
+            f"{where}.dtype: unknown dtype '{spec.dtype}'{did_you_mean(spec.dtype, DTYPES)}; "
+            f"use one of {', '.join(DTYPES)}."
+        )
     if spec.attn_implementation in FLASH_ATTENTION and device != "cuda":
-        raise ConfigError(f"{where}.attn_implementation: '{spec.attn_implementation}' needs a GPU, and this run "
-                          "is on the CPU. Remove it (or use sdpa) for CPU runs.")
+        raise ConfigError(
+            f"{where}.attn_implementation: '{spec.attn_implementation}' needs a GPU, and this run "
+            "is on the CPU. Remove it (or use sdpa) for CPU runs."
+        )
     for key in ("min_pixels", "max_pixels"):
         value = getattr(spec, key)
         if value is not None and value < 1:
@@ -315,8 +343,11 @@ def _check_model_cached(name: str, where: str, cache: dict, cwd=None) -> None:
     if name == TINY_MODEL or ("model", name) in cache:
         return
 
-    if cwd is not None and not os.path.isabs(os.path.expanduser(name)) and (
-            Path(name).exists() or (Path(cwd) / name).exists()):
+    if (
+        cwd is not None
+        and not os.path.isabs(os.path.expanduser(name))
+        and (Path(name).exists() or (Path(cwd) / name).exists())
+    ):
         name = _run_path(name, cwd, where)  # a local folder, as the run will see it
     try:
         locate_model(name)
@@ -350,8 +381,10 @@ def _check_peft(peft: dict, where: str) -> None:
     try:
         from peft import LoraConfig
     except ImportError:
-        raise ConfigError(f"{where}: LoRA needs the 'peft' package, which is not installed. "
-                          "Install it (`pip install peft`) or remove 'peft' from the run config.") from None
+        raise ConfigError(
+            f"{where}: LoRA needs the 'peft' package, which is not installed. "
+            "Install it (`pip install peft`) or remove 'peft' from the run config."
+        ) from None
     valid = [f.name for f in dataclasses.fields(LoraConfig)]
     for key in peft:
         if key not in valid:
@@ -368,11 +401,14 @@ def _check_report_to(value: str, where: str) -> None:
 
     names = ["none", "all", *INTEGRATION_TO_CALLBACK]
     if value not in names:
-        raise ConfigError(f"{where}: unknown integration '{value}'{did_you_mean(value, names)}; use none, "
-                          "tensorboard, trackio or wandb.")
+        raise ConfigError(
+            f"{where}: unknown integration '{value}'{did_you_mean(value, names)}; use none, "
+            "tensorboard, trackio or wandb."
+        )
     if value != "all" and value not in get_available_reporting_integrations():
-        raise ConfigError(f"{where}: '{value}' is not installed in this environment. Install it, or use "
-                          "report_to: none.")
+        raise ConfigError(
+            f"{where}: '{value}' is not installed in this environment. Install it, or use report_to: none."
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -407,11 +443,20 @@ def _check_trainer_values(cfg, args: dict, where: str) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def _check_data(spec, split_field: str, seed: int, limit, where: str, cache: dict, files: bool = True,
-                cwd=None) -> None:
+def _check_data(
+    spec, split_field: str, seed: int, limit, where: str, cache: dict, files: bool = True, cwd=None
+) -> None:
     split = getattr(spec, split_field)
-    key = ("data", spec.name, str(spec.root), split, json.dumps(spec.options, sort_keys=True, default=str),
-           limit, seed, files)
+    key = (
+        "data",
+        spec.name,
+        str(spec.root),
+        split,
+        json.dumps(spec.options, sort_keys=True, default=str),
+        limit,
+        seed,
+        files,
+    )
     if key in cache:
         return
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):

@@ -61,9 +61,15 @@ def execute_run(run: PlannedRun, kernel_name: str = "python3") -> float:
     params = yaml.safe_load((run_dir / "parameters.yaml").read_text())
     t0 = time.perf_counter()
     pm.execute_notebook(
-        str(notebooks_dir() / run.notebook), str(run_dir / "notebook.ipynb"), parameters=params,
-        kernel_name=kernel_name, cwd=str(notebooks_dir()), progress_bar=False, log_output=False,
-        request_save_on_cell_execute=True, shutdown_kernel=kernel_shutdown(run.parameters["run"]),
+        str(notebooks_dir() / run.notebook),
+        str(run_dir / "notebook.ipynb"),
+        parameters=params,
+        kernel_name=kernel_name,
+        cwd=str(notebooks_dir()),
+        progress_bar=False,
+        log_output=False,
+        request_save_on_cell_execute=True,
+        shutdown_kernel=kernel_shutdown(run.parameters["run"]),
     )
     wall = time.perf_counter() - t0
     write_done(run_dir, run_id=run.run_id, wall_seconds=round(wall, 2))
@@ -115,8 +121,9 @@ def _dir_size_mb(path: Path) -> float:
     return total / 2**20
 
 
-def run_study(params, out=None, only=None, force=False, fail_fast=False, report_only=False,
-              no_report=False, stream=sys.stdout) -> dict:
+def run_study(
+    params, out=None, only=None, force=False, fail_fast=False, report_only=False, no_report=False, stream=sys.stdout
+) -> dict:
     """Run a study end to end (see the module docstring); return a summary dict."""
     study = load_study(params)
     out = Path(out or default_out(study)).resolve()
@@ -124,8 +131,10 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
     if only:
         runs = select_runs(runs, only)
         if not runs:
-            raise ConfigError(f"--only '{only}' matches no run of study '{study['name']}'. Run ids look like "
-                              f"'{expand_study(study, out)[0].run_id}'; see `vrft study {params} --dry-run`.")
+            raise ConfigError(
+                f"--only '{only}' matches no run of study '{study['name']}'. Run ids look like "
+                f"'{expand_study(study, out)[0].run_id}'; see `vrft study {params} --dry-run`."
+            )
     # Everything the runs to do need (configs, data files, models, machine, output folder) is
     # checked before any work starts; finished runs are skipped, so they need nothing.
     pending = [r for r in runs if force or not is_done(r.run_dir)]
@@ -144,8 +153,12 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
             if not done:
                 todo.append(r)
         skipped = len(runs) - len(todo)
-        print(f"[vrft] study '{study['name']}': {len(runs)} runs, {skipped} already finished, {len(todo)} to run "
-              f"-> {out}", file=stream, flush=True)
+        print(
+            f"[vrft] study '{study['name']}': {len(runs)} runs, {skipped} already finished, {len(todo)} to run "
+            f"-> {out}",
+            file=stream,
+            flush=True,
+        )
         if any(r.parameters["run"].get("model") == TINY_MODEL for r in todo):
             t = time.perf_counter()
             print(f"[vrft] tiny instruct base: {ensure_tiny_base()}", file=stream, flush=True)
@@ -157,10 +170,15 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
                 timings[r.run_id] = execute_run(r)
                 print(f"[vrft] done   {r.run_id} ({timings[r.run_id]:.0f} s)", file=stream, flush=True)
             except Exception as e:  # noqa: BLE001 - a failed run is reported; the study goes on
-                failures.append({"run_id": r.run_id, "notebook": str(Path(r.run_dir) / "notebook.ipynb"),
-                                 "error": _short_error(e)})
-                print(f"[vrft] FAILED {r.run_id}: {_short_error(e)}\n       partial notebook: "
-                      f"{Path(r.run_dir) / 'notebook.ipynb'}", file=stream, flush=True)
+                failures.append(
+                    {"run_id": r.run_id, "notebook": str(Path(r.run_dir) / "notebook.ipynb"), "error": _short_error(e)}
+                )
+                print(
+                    f"[vrft] FAILED {r.run_id}: {_short_error(e)}\n       partial notebook: "
+                    f"{Path(r.run_dir) / 'notebook.ipynb'}",
+                    file=stream,
+                    flush=True,
+                )
                 if fail_fast:
                     break
         bar.close()
@@ -172,22 +190,38 @@ def run_study(params, out=None, only=None, force=False, fail_fast=False, report_
         else:
             render_report(out)
             report_state = "rendered"
-    summary = {"study": study["name"], "out": str(out), "runs": len(runs),
-               "ran": [k for k in timings if k != "tiny_base"],
-               "failures": failures, "run_seconds": timings,
-               "report": report_state, "report_seconds": round(time.perf_counter() - t_report, 2),
-               "total_seconds": round(time.perf_counter() - t_start, 2),
-               "peak_rss_mb": round(peak_rss_mb(), 1), "output_mb": round(_dir_size_mb(out), 1)}
+    summary = {
+        "study": study["name"],
+        "out": str(out),
+        "runs": len(runs),
+        "ran": [k for k in timings if k != "tiny_base"],
+        "failures": failures,
+        "run_seconds": timings,
+        "report": report_state,
+        "report_seconds": round(time.perf_counter() - t_report, 2),
+        "total_seconds": round(time.perf_counter() - t_start, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "output_mb": round(_dir_size_mb(out), 1),
+    }
     write_json(summary, out / "last_invocation.json")
-    print(("[vrft] report not rendered (--no-report)" if no_report
-           else f"[vrft] report: {out / 'report.html'}" + (" (up to date)" if report_state.startswith("up") else ""))
-          + f"   (output folder {summary['output_mb']:.0f} MB, "
-          f"{summary['total_seconds']:.0f} s)", file=stream, flush=True)
+    print(
+        (
+            "[vrft] report not rendered (--no-report)"
+            if no_report
+            else f"[vrft] report: {out / 'report.html'}" + (" (up to date)" if report_state.startswith("up") else "")
+        )
+        + f"   (output folder {summary['output_mb']:.0f} MB, "
+        f"{summary['total_seconds']:.0f} s)",
+        file=stream,
+        flush=True,
+    )
     if failures:
         lines = "\n".join(f"  - {f['run_id']}: {f['error']} (notebook: {f['notebook']})" for f in failures)
-        raise StudyError(f"{len(failures)} run(s) of study '{study['name']}' failed:\n{lines}\n"
-                         "Open the partial notebook to see the failing cell; fix it and run the same command "
-                         "again: finished runs are skipped.")
+        raise StudyError(
+            f"{len(failures)} run(s) of study '{study['name']}' failed:\n{lines}\n"
+            "Open the partial notebook to see the failing cell; fix it and run the same command "
+            "again: finished runs are skipped."
+        )
     return summary
 
 

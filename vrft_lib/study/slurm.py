@@ -41,34 +41,34 @@ command line in a child process and streams its output into the job's log.
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import shlex
 import shutil
 import subprocess
 import sys
 import time as _time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, VrftError, did_you_mean
+from ..errors import ConfigError, VrftError
 from ..models import is_hub_id
 from ..runfolder import DONE, dump_yaml, is_done, parse_run_id, run_path, write_json
+from .jobs import JobSpec, format_plan, plan_jobs
 from .spec import check_same_study, default_out, expand_study, load_study, resolve_plan, select_runs
 
-SLURM_KEYS = ("partition", "account", "qos", "constraint", "train", "evaluate", "report", "setup", "env")
-KIND_KEYS = ("gpus", "time", "cpus", "mem_gb", "partition")
-JOB_KINDS = ("train", "evaluate", "report")
-DEFAULTS = {
-    "train": {"time": "24:00:00", "cpus": None, "mem_gb": None},    # cpus: 8 per GPU (at least 4)
-    "evaluate": {"time": "12:00:00", "cpus": 8, "mem_gb": None},
-    "report": {"gpus": 0, "time": "01:00:00", "cpus": 2, "mem_gb": 8},
-}
-DEFAULT_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 # Job states after which a run's job will not write anything any more (sacct / squeue vocabulary).
-ACTIVE_STATES = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED",
-                 "STAGE_OUT", "SIGNALING", "REQUEUE_HOLD", "REQUEUE_FED")
+ACTIVE_STATES = (
+    "PENDING",
+    "RUNNING",
+    "CONFIGURING",
+    "COMPLETING",
+    "REQUEUED",
+    "RESIZING",
+    "SUSPENDED",
+    "STAGE_OUT",
+    "SIGNALING",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+)
 
 
 class SlurmError(VrftError, RuntimeError):
@@ -76,183 +76,9 @@ class SlurmError(VrftError, RuntimeError):
 
 
 # ----------------------------------------------------------------------------------------------
-# Settings
-# ----------------------------------------------------------------------------------------------
-
-def parse_time(value) -> int:
-    """A Slurm time limit in whole minutes (rounded up).
-
-    Accepts minutes as a number and Slurm's formats ``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``,
-    ``D-HH:MM``, ``D-HH:MM:SS``.
-
-    >>> [parse_time(v) for v in (90, "90", "1:30:00", "2-00:00:00", "1-12", "45:30", "0:00:01")]
-    [90, 90, 90, 2880, 2160, 46, 1]
-    >>> parse_time("soon")
-    Traceback (most recent call last):
-    ...
-    vrft_lib.errors.ConfigError: time limit 'soon': use minutes (720) or Slurm's [D-]HH:MM:SS (12:00:00, 1-00:00:00).
-    """
-    if isinstance(value, bool):
-        value = str(value)
-    if isinstance(value, (int, float)) and value > 0:
-        return int(math.ceil(value))
-    text = str(value).strip()
-    m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text)
-    if not m:
-        raise ConfigError(f"time limit '{value}': use minutes (720) or Slurm's [D-]HH:MM:SS (12:00:00, 1-00:00:00).")
-    days, a, b, c = m.groups()
-    if days is not None:  # D-HH[:MM[:SS]]
-        seconds = int(days) * 86400 + int(a) * 3600 + int(b or 0) * 60 + int(c or 0)
-    elif c is not None:   # HH:MM:SS
-        seconds = int(a) * 3600 + int(b) * 60 + int(c)
-    elif b is not None:   # MM:SS
-        seconds = int(a) * 60 + int(b)
-    else:                 # MM
-        seconds = int(a) * 60
-    if seconds <= 0:
-        raise ConfigError(f"time limit '{value}': must be more than zero.")
-    return int(math.ceil(seconds / 60))
-
-
-def slurm_settings(study: dict) -> dict:
-    """The study's ``slurm`` section, checked, with the defaults filled in."""
-    where = f"study '{study.get('name')}': slurm"
-    raw = study.get("slurm") or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping (partition, train, evaluate, report, setup, env), got {raw!r}.")
-    for k in raw:
-        if k not in SLURM_KEYS:
-            raise ConfigError(f"{where}: unknown key '{k}'{did_you_mean(k, SLURM_KEYS)}. "
-                              f"Valid keys: {', '.join(SLURM_KEYS)}.")
-    out = {k: raw.get(k) for k in ("partition", "account", "qos", "constraint")}
-    for kind in JOB_KINDS:
-        section = raw.get(kind) or {}
-        if not isinstance(section, dict):
-            raise ConfigError(f"{where}.{kind}: expected a mapping of {', '.join(KIND_KEYS)}, got {section!r}.")
-        for k in section:
-            if k not in KIND_KEYS:
-                raise ConfigError(f"{where}.{kind}: unknown key '{k}'{did_you_mean(k, KIND_KEYS)}. "
-                                  f"Valid keys: {', '.join(KIND_KEYS)}.")
-        merged = dict(DEFAULTS[kind], **{k: v for k, v in section.items() if v is not None})
-        merged["time_min"] = parse_time(merged.pop("time"))
-        for k in ("gpus", "cpus", "mem_gb"):
-            v = merged.get(k)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
-                raise ConfigError(f"{where}.{kind}.{k}: expected a non-negative number, got {v!r}.")
-        out[kind] = merged
-    setup = raw.get("setup") or []
-    if not isinstance(setup, list) or not all(isinstance(s, str) for s in setup):
-        raise ConfigError(f"{where}.setup: expected a list of shell lines, got {setup!r}.")
-    out["setup"] = list(setup)
-    env = raw.get("env") or {}
-    if not isinstance(env, dict):
-        raise ConfigError(f"{where}.env: expected a mapping NAME: value, got {env!r}.")
-    out["env"] = dict(DEFAULT_ENV, **{str(k): str(v) for k, v in env.items()})
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
-# The plan
-# ----------------------------------------------------------------------------------------------
-
-@dataclass
-class JobSpec:
-    """One Slurm job: what it runs, where, with which resources, after which other jobs."""
-
-    name: str                        # the Slurm job name
-    kind: str                        # train | evaluate | report
-    run_id: str | None               # None for the report job
-    command: list[str]               # argv, run in ``cwd``
-    cwd: str
-    env: dict[str, str]
-    gpus: int
-    cpus: int | None
-    mem_gb: float | None
-    time_min: int
-    partition: str | None
-    account: str | None = None
-    qos: str | None = None
-    constraint: str | None = None
-    setup: list[str] = field(default_factory=list)
-    after: list[str] = field(default_factory=list)   # run ids this job waits for (afterany)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def shell_command(self) -> str:
-        return shlex.join(self.command)
-
-
-def _job_name(study: dict, run_id: str | None) -> str:
-    tail = "report" if run_id is None else run_id.replace("/", "-")
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"vrft-{study['name']}-{tail}")
-
-
-def _train_gpus(run: dict, settings: dict, run_id: str) -> int:
-    nproc = int(run.get("num_processes") or 1)
-    wanted = settings["train"].get("gpus")
-    if wanted is None:
-        return 0 if run.get("device") == "cpu" else nproc
-    wanted = int(wanted)
-    if wanted not in (0, nproc):
-        raise ConfigError(
-            f"study slurm.train.gpus is {wanted}, but run '{run_id}' trains on num_processes = {nproc} "
-            f"processes (one per GPU). Set slurm.train.gpus to {nproc} (or leave it out), or change "
-            "run_defaults.num_processes."
-        )
-    return wanted
-
-
-def plan_jobs(study: dict, out_dir, runs, *, partition: str | None = None, time=None, python: str | None = None,
-              cwd: str | None = None, force: bool = False, params_path: str | None = None) -> list[JobSpec]:
-    """The jobs that run ``runs`` (``vrft_lib.study.PlannedRun``) of ``study`` into ``out_dir``.
-
-    One job per run, in the runs' order, then the report job, which waits for all of them. ``time``
-    (minutes or ``[D-]HH:MM:SS``) overrides the run jobs' time limit, ``partition`` every job's
-    partition. ``force`` adds ``--force`` to the run jobs (recompute a finished run). Loads no model.
-    """
-    settings = slurm_settings(study)
-    out = str(Path(out_dir).resolve())
-    params = str(Path(params_path or study["_source"]).resolve())
-    python = python or sys.executable
-    cwd = str(Path(cwd or os.getcwd()).resolve())
-    time_min = parse_time(time) if time is not None else None
-    base = [python, "-m", "vrft_lib.cli", "study", params, "--out", out]
-    env = dict(settings["env"], PYTHONUNBUFFERED="1")
-    jobs = []
-    for r in runs:
-        run = r.parameters["run"]
-        kind = "evaluate" if r.variant == "training_free" else "train"
-        res = settings[kind]
-        if kind == "train":
-            gpus = _train_gpus(run, settings, r.run_id)
-            cpus = res.get("cpus") or max(4, 8 * gpus)
-        else:
-            gpus = int(res["gpus"]) if res.get("gpus") is not None else (0 if run.get("device") == "cpu" else 1)
-            cpus = res.get("cpus")
-        command = base + ["--only", r.run_id, "--no-report"] + (["--force"] if force else [])
-        jobs.append(JobSpec(
-            name=_job_name(study, r.run_id), kind=kind, run_id=r.run_id, command=command, cwd=cwd, env=env,
-            gpus=gpus, cpus=cpus, mem_gb=res.get("mem_gb"), time_min=time_min or res["time_min"],
-            partition=partition or res.get("partition") or settings["partition"], account=settings["account"],
-            qos=settings["qos"], constraint=settings["constraint"] if gpus else None,
-            setup=list(settings["setup"]),
-        ))
-    res = settings["report"]
-    jobs.append(JobSpec(
-        name=_job_name(study, None), kind="report", run_id=None, command=base + ["--report-only"], cwd=cwd,
-        env=env, gpus=int(res.get("gpus") or 0), cpus=res.get("cpus"), mem_gb=res.get("mem_gb"),
-        time_min=res["time_min"], partition=partition or res.get("partition") or settings["partition"],
-        account=settings["account"], qos=settings["qos"], constraint=None, setup=list(settings["setup"]),
-        after=[r.run_id for r in runs],
-    ))
-    return jobs
-
-
-# ----------------------------------------------------------------------------------------------
 # What a job runs
 # ----------------------------------------------------------------------------------------------
+
 
 class RunCommand:
     """Run a command line in a child process, its output streamed to this process's (the job log).
@@ -278,8 +104,10 @@ class RunCommand:
 
 def _sbatch_setup(job: JobSpec) -> list[str]:
     """Lines at the top of the sbatch script: what the job runs, its environment, the user's setup."""
-    lines = [f"# vrft {job.kind} job" + (f" for run {job.run_id}" if job.run_id else ""),
-             f"# command: {job.shell_command}"]
+    lines = [
+        f"# vrft {job.kind} job" + (f" for run {job.run_id}" if job.run_id else ""),
+        f"# command: {job.shell_command}",
+    ]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in job.env.items()]
     lines += list(job.setup)
     lines.append(f"cd {shlex.quote(job.cwd)}")
@@ -293,8 +121,10 @@ def default_executor(folder: Path, python: str):
     except ImportError:  # pragma: no cover - depends on the install
         raise SlurmError("Submitting to Slurm needs the 'submitit' package: pip install submitit") from None
     if shutil.which("sbatch") is None:
-        raise SlurmError("No 'sbatch' command on this machine: run `vrft study ... --submit slurm` on a Slurm "
-                         "login node (or use --dry-run to see the jobs it would submit).")
+        raise SlurmError(
+            "No 'sbatch' command on this machine: run `vrft study ... --submit slurm` on a Slurm "
+            "login node (or use --dry-run to see the jobs it would submit)."
+        )
     return submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_python=shlex.quote(python))
 
 
@@ -302,9 +132,15 @@ def _submit_one(executor, job: JobSpec, dependency: str | None):
     # No srun step: the job's one task runs in the batch step, which holds the whole allocation. Since
     # Slurm 22.05 an srun step does not inherit --cpus-per-task, which would pin accelerate's processes
     # to one CPU. A run interrupted by its time limit resumes from its last checkpoint when submitted again.
-    params = dict(name=job.name, timeout_min=int(job.time_min), nodes=1, tasks_per_node=1,
-                  slurm_setup=_sbatch_setup(job), slurm_additional_parameters={"chdir": job.cwd},
-                  slurm_use_srun=False)
+    params = dict(
+        name=job.name,
+        timeout_min=int(job.time_min),
+        nodes=1,
+        tasks_per_node=1,
+        slurm_setup=_sbatch_setup(job),
+        slurm_additional_parameters={"chdir": job.cwd},
+        slurm_use_srun=False,
+    )
     if job.cpus:
         params["cpus_per_task"] = int(job.cpus)
     if job.gpus:
@@ -324,6 +160,7 @@ def _submit_one(executor, job: JobSpec, dependency: str | None):
 # Submission and status
 # ----------------------------------------------------------------------------------------------
 
+
 def _read_jobs(out: Path) -> dict:
     path = out / "slurm" / "jobs.json"
     return json.loads(path.read_text()) if path.exists() else {}
@@ -339,9 +176,20 @@ def _model_in_cache(model) -> bool | None:
     return isinstance(try_to_load_from_cache(name, "config.json"), str)
 
 
-def submit_study(params, out=None, *, only: str | None = None, partition: str | None = None, time=None,
-                 dry_run: bool = False, force: bool = False, executor="slurm", python: str | None = None,
-                 as_json: bool = False, stream=None) -> list[str]:
+def submit_study(
+    params,
+    out=None,
+    *,
+    only: str | None = None,
+    partition: str | None = None,
+    time=None,
+    dry_run: bool = False,
+    force: bool = False,
+    executor="slurm",
+    python: str | None = None,
+    as_json: bool = False,
+    stream=None,
+) -> list[str]:
     """Submit the study's unfinished runs and its report job to Slurm; return the job ids (report last).
 
     Validates every run first (no job is submitted when one is invalid). Skips runs that have a
@@ -357,8 +205,10 @@ def submit_study(params, out=None, *, only: str | None = None, partition: str | 
     all_runs = expand_study(study, out)
     runs = select_runs(all_runs, only)
     if not runs:
-        raise ConfigError(f"--only '{only}' matches no run of study '{study['name']}'. Run ids look like "
-                          f"'{all_runs[0].run_id}'; see `vrft study {params} --dry-run`.")
+        raise ConfigError(
+            f"--only '{only}' matches no run of study '{study['name']}'. Run ids look like "
+            f"'{all_runs[0].run_id}'; see `vrft study {params} --dry-run`."
+        )
     resolve_plan(runs)  # every run valid before anything is queued
     previous = _read_jobs(out)
     states = query_states([v for k, v in previous.items() if k != "report"]) if previous and not dry_run else {}
@@ -376,25 +226,39 @@ def submit_study(params, out=None, *, only: str | None = None, partition: str | 
     model = study.get("model")
     if _model_in_cache(model) is False and str(jobs[0].env.get("HF_HUB_OFFLINE")) == "1":
         name = model["name_or_path"] if isinstance(model, dict) else model
-        print(f"[vrft] warning: model '{name}' is not in this machine's Hugging Face cache, and the jobs run "
-              f"with HF_HUB_OFFLINE=1. Download it first (`hf download {name}`) into a cache the compute "
-              "nodes share, or set the study's model to a local folder.", file=stream)
+        print(
+            f"[vrft] warning: model '{name}' is not in this machine's Hugging Face cache, and the jobs run "
+            f"with HF_HUB_OFFLINE=1. Download it first (`hf download {name}`) into a cache the compute "
+            "nodes share, or set the study's model to a local folder.",
+            file=stream,
+        )
     if dry_run:
         print(json.dumps([j.to_dict() for j in jobs], indent=2) if as_json else format_plan(jobs), file=stream)
         return []
     if not todo and not waiting and (out / "report.html").exists():
-        print(f"[vrft] every run of study '{study['name']}' is done and its report exists; nothing to submit "
-              "(--force recomputes).", file=stream)
+        print(
+            f"[vrft] every run of study '{study['name']}' is done and its report exists; nothing to submit "
+            "(--force recomputes).",
+            file=stream,
+        )
         return []
     if not force:
         check_same_study(study, out)
     folder = out / "slurm"
     folder.mkdir(parents=True, exist_ok=True)
     dump_yaml({k: v for k, v in study.items() if not k.startswith("_")}, out / "study.yaml")
-    write_json({"study": study["name"], "params": study["_source"], "out": str(out),
-                "created": _time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "skipped_done": [r.run_id for r in runs if r not in todo and r.run_id not in waiting],
-                "still_queued": waiting, "jobs": [j.to_dict() for j in jobs]}, folder / "plan.json")
+    write_json(
+        {
+            "study": study["name"],
+            "params": study["_source"],
+            "out": str(out),
+            "created": _time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "skipped_done": [r.run_id for r in runs if r not in todo and r.run_id not in waiting],
+            "still_queued": waiting,
+            "jobs": [j.to_dict() for j in jobs],
+        },
+        folder / "plan.json",
+    )
     make = default_executor if executor == "slurm" else executor
     if not callable(make):
         raise ConfigError(f"executor '{executor}': only 'slurm' is supported.")
@@ -413,28 +277,26 @@ def submit_study(params, out=None, *, only: str | None = None, partition: str | 
             raise
         except Exception as e:  # sbatch refused (bad partition, limits): say which job, keep what went in
             write_json(ids, folder / "jobs.json")
-            raise SlurmError(f"submitting job '{job.name}' failed: {e}\nJobs submitted so far are in "
-                             f"{folder / 'jobs.json'}.") from e
+            raise SlurmError(
+                f"submitting job '{job.name}' failed: {e}\nJobs submitted so far are in {folder / 'jobs.json'}."
+            ) from e
         job_id = str(handle.job_id)
         ids["report" if job.run_id is None else job.run_id] = job_id
         submitted.append(job_id)
-        print(f"[vrft] submitted {job_id:>10s}  {job.kind:8s} {job.run_id or 'report'}  "
-              f"({job.gpus} GPU{'s' if job.gpus != 1 else ''}, {job.time_min} min"
-              + (f", after {dependency}" if dependency else "") + ")", file=stream, flush=True)
+        print(
+            f"[vrft] submitted {job_id:>10s}  {job.kind:8s} {job.run_id or 'report'}  "
+            f"({job.gpus} GPU{'s' if job.gpus != 1 else ''}, {job.time_min} min"
+            + (f", after {dependency}" if dependency else "")
+            + ")",
+            file=stream,
+            flush=True,
+        )
         write_json(ids, folder / "jobs.json")
-    print(f"[vrft] {len(submitted)} job(s) submitted; follow them with `vrft study {params} --out {out} --status`.",
-          file=stream)
+    print(
+        f"[vrft] {len(submitted)} job(s) submitted; follow them with `vrft study {params} --out {out} --status`.",
+        file=stream,
+    )
     return submitted
-
-
-def format_plan(jobs: list[JobSpec]) -> str:
-    lines = [f"{len(jobs)} Slurm job(s):"]
-    for j in jobs:
-        lines.append(f"  {j.kind:8s} {j.run_id or 'report':40s} gpus={j.gpus} cpus={j.cpus} mem_gb={j.mem_gb} "
-                     f"time={j.time_min}min partition={j.partition}"
-                     + (f" after {len(j.after)} run job(s)" if j.after else ""))
-        lines.append(f"           {j.shell_command}")
-    return "\n".join(lines)
 
 
 def query_states(job_ids) -> dict[str, str]:
@@ -448,8 +310,12 @@ def query_states(job_ids) -> dict[str, str]:
         return states
     if shutil.which("sacct"):
         try:
-            text = subprocess.run(["sacct", "-X", "-o", "JobID,State", "--parsable2", "-j", ",".join(ids)],
-                                  capture_output=True, text=True, timeout=60).stdout
+            text = subprocess.run(
+                ["sacct", "-X", "-o", "JobID,State", "--parsable2", "-j", ",".join(ids)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
             from submitit.slurm.slurm import SlurmInfoWatcher
 
             for jid, info in SlurmInfoWatcher().read_info(text).items():
@@ -460,8 +326,9 @@ def query_states(job_ids) -> dict[str, str]:
     missing = [j for j in ids if j not in states]
     if missing and shutil.which("squeue"):
         try:
-            text = subprocess.run(["squeue", "-h", "-o", "%i|%T", "-j", ",".join(missing)],
-                                  capture_output=True, text=True, timeout=60).stdout
+            text = subprocess.run(
+                ["squeue", "-h", "-o", "%i|%T", "-j", ",".join(missing)], capture_output=True, text=True, timeout=60
+            ).stdout
             for line in text.splitlines():
                 if "|" in line:
                     jid, state = line.strip().split("|", 1)

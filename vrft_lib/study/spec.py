@@ -25,21 +25,53 @@ from ..reference import REFERENCES
 from ..runfolder import config_diff, is_done, run_id, run_path
 from ..vocab import METHOD_OF, NOTEBOOK_OF, PROMPT_MODES, TASK_KINDS, VARIANTS
 
-STUDY_KEYS = ("name", "description", "synthetic", "seeds", "model", "train_mode", "benchmarks", "variants",
-              "rft", "sft", "length_reward", "evaluation", "run_defaults", "reference", "slurm")
+STUDY_KEYS = (
+    "name",
+    "description",
+    "synthetic",
+    "seeds",
+    "model",
+    "train_mode",
+    "benchmarks",
+    "variants",
+    "rft",
+    "sft",
+    "length_reward",
+    "evaluation",
+    "run_defaults",
+    "reference",
+    "slurm",
+)
 BENCHMARK_KEYS = ("label", "task_kind", "data", "length_reward", "rft", "sft", "evaluation", "run_defaults")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 # The types of a study's own fields (checked by vrft_lib.config.check_value, before defaults are filled in).
 STUDY_FIELD_TYPES = {
-    "name": str, "description": str | None, "synthetic": bool, "model": str | dict, "train_mode": str,
-    "benchmarks": dict, "variants": list, "rft": dict | None, "sft": dict | None, "length_reward": dict | None,
-    "evaluation": dict | None, "run_defaults": dict | None, "reference": str | dict | None, "slurm": dict | None,
+    "name": str,
+    "description": str | None,
+    "synthetic": bool,
+    "model": str | dict,
+    "train_mode": str,
+    "benchmarks": dict,
+    "variants": list,
+    "rft": dict | None,
+    "sft": dict | None,
+    "length_reward": dict | None,
+    "evaluation": dict | None,
+    "run_defaults": dict | None,
+    "reference": str | dict | None,
+    "slurm": dict | None,
     "seeds": list,
 }
 BENCHMARK_FIELD_TYPES = {
-    "label": str, "task_kind": str, "data": str | dict, "length_reward": bool | None, "rft": dict | None,
-    "sft": dict | None, "evaluation": dict | None, "run_defaults": dict | None,
+    "label": str,
+    "task_kind": str,
+    "data": str | dict,
+    "length_reward": bool | None,
+    "rft": dict | None,
+    "sft": dict | None,
+    "evaluation": dict | None,
+    "run_defaults": dict | None,
 }
 
 
@@ -52,7 +84,7 @@ def check_study_fields(study: dict, source=None) -> None:
     >>> check_study_fields({"benchmarks": {"b": {"task_kind": "reasonning"}}}, "s.yaml")
     Traceback (most recent call last):
     ...
-    vrft_lib.errors.ConfigError: s.yaml: benchmarks.b.task_kind: unknown kind 'reasonning' (did you mean 'reasoning'?); ...
+    vrft_lib.errors.ConfigError: s.yaml: benchmarks.b.task_kind: unknown kind 'reasonning' (did you mean 'reas...
     """
     src = str(source or study.get("_source") or f"study '{study.get('name', '?')}'")
     for key, allowed in STUDY_FIELD_TYPES.items():
@@ -64,30 +96,39 @@ def check_study_fields(study: dict, source=None) -> None:
     if isinstance(study.get("train_mode"), str):
         mode = study["train_mode"]
         if mode not in PROMPT_MODES:
-            raise ConfigError(f"{src}: train_mode: unknown mode '{mode}'{did_you_mean(mode, PROMPT_MODES)}; "
-                              f"use {' or '.join(PROMPT_MODES)}.")
+            raise ConfigError(
+                f"{src}: train_mode: unknown mode '{mode}'{did_you_mean(mode, PROMPT_MODES)}; "
+                f"use {' or '.join(PROMPT_MODES)}."
+            )
     if isinstance(study.get("model"), dict) and not study["model"].get("name_or_path"):
-        raise ConfigError(f"{src}: model: a mapping must name the model in 'name_or_path' "
-                          "(e.g. {name_or_path: Qwen/Qwen2.5-VL-7B-Instruct, dtype: bfloat16}).")
+        raise ConfigError(
+            f"{src}: model: a mapping must name the model in 'name_or_path' "
+            "(e.g. {name_or_path: Qwen/Qwen2.5-VL-7B-Instruct, dtype: bfloat16})."
+        )
     rft = study.get("rft") or {}
     if "rewards" in rft and not isinstance(rft["rewards"], list):
-        raise ConfigError(f"{src}: rft.rewards: expected a list like [{{name: accuracy}}, {{name: format}}], "
-                          f"got {rft['rewards']!r}.")
+        raise ConfigError(
+            f"{src}: rft.rewards: expected a list like [{{name: accuracy}}, {{name: format}}], got {rft['rewards']!r}."
+        )
     for key, spec in (study.get("benchmarks") or {}).items():
         where = f"{src}: benchmarks.{key}"
         check_value(spec, dict | None, where)
-        for field, allowed in BENCHMARK_FIELD_TYPES.items():
-            if spec and field in spec:
-                check_value(spec[field], allowed, f"{where}.{field}")
+        for name, allowed in BENCHMARK_FIELD_TYPES.items():
+            if spec and name in spec:
+                check_value(spec[name], allowed, f"{where}.{name}")
         kind = (spec or {}).get("task_kind")
         if kind is not None and kind not in TASK_KINDS:
-            raise ConfigError(f"{where}.task_kind: unknown kind '{kind}'{did_you_mean(kind, TASK_KINDS)}; "
-                              f"use one of {', '.join(TASK_KINDS)} (the report's findings group by it).")
+            raise ConfigError(
+                f"{where}.task_kind: unknown kind '{kind}'{did_you_mean(kind, TASK_KINDS)}; "
+                f"use one of {', '.join(TASK_KINDS)} (the report's findings group by it)."
+            )
         variants = study.get("variants") or ["rft_length"]
         if (spec or {}).get("length_reward") and "rft_length" in variants and not study.get("length_reward"):
-            raise ConfigError(f"{where}.length_reward is true, but the study has no top-level 'length_reward' "
-                              "entry (e.g. {name: length, target_length: 64, scope: think}). Add one, or set "
-                              f"benchmarks.{key}.length_reward: false.")
+            raise ConfigError(
+                f"{where}.length_reward is true, but the study has no top-level 'length_reward' "
+                "entry (e.g. {name: length, target_length: 64, scope: think}). Add one, or set "
+                f"benchmarks.{key}.length_reward: false."
+            )
 
 
 def kit_dir(name: str) -> Path:
@@ -107,14 +148,14 @@ def notebooks_dir() -> Path:
 
 @dataclass
 class PlannedRun:
-    run_id: str               # "<benchmark>/<variant>/seed<k>"
+    run_id: str  # "<benchmark>/<variant>/seed<k>"
     benchmark: str
     variant: str
     seed: int
     notebook: str
     run_dir: str
     parameters: dict = field(default_factory=dict)
-    status: str = "pending"   # pending | done | failed
+    status: str = "pending"  # pending | done | failed
 
     def to_dict(self):
         return asdict(self)
@@ -135,8 +176,10 @@ def find_study_file(path) -> Path:
         if not p.is_absolute() and candidate.is_file():
             return candidate
     own = ", ".join(sorted(f.stem for f in shipped.glob("*.yaml"))) or "none found"
-    raise ConfigError(f"Study file '{p}' does not exist. Give a study YAML such as params/smoke.yaml, or the "
-                      f"name of one of the kit's own studies ({own}).")
+    raise ConfigError(
+        f"Study file '{p}' does not exist. Give a study YAML such as params/smoke.yaml, or the "
+        f"name of one of the kit's own studies ({own})."
+    )
 
 
 def load_study(path) -> dict:
@@ -150,7 +193,9 @@ def load_study(path) -> dict:
         raise ConfigError(f"Study file '{p}': expected a mapping of keys at the top level.")
     for k in study:
         if k not in STUDY_KEYS:
-            raise ConfigError(f"{p}: unknown key '{k}'{did_you_mean(k, STUDY_KEYS)}. Valid keys: {', '.join(STUDY_KEYS)}.")
+            raise ConfigError(
+                f"{p}: unknown key '{k}'{did_you_mean(k, STUDY_KEYS)}. Valid keys: {', '.join(STUDY_KEYS)}."
+            )
     check_study_fields(study, p)  # types of the study's own fields, before they are used
     study.setdefault("name", p.stem)
     study.setdefault("seeds", [0])
@@ -158,12 +203,17 @@ def load_study(path) -> dict:
     study.setdefault("train_mode", "think")
     study.setdefault("synthetic", False)
     seeds = study["seeds"]
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    ):
         raise ConfigError(f"{p}: seeds must be a non-empty list of integers, got {seeds!r}.")
     for v in study["variants"]:
         if v not in VARIANTS:
-            raise ConfigError(f"{p}: variants: unknown variant '{v}'{did_you_mean(v, VARIANTS)}; "
-                              f"use {', '.join(VARIANTS)}.")
+            raise ConfigError(
+                f"{p}: variants: unknown variant '{v}'{did_you_mean(v, VARIANTS)}; use {', '.join(VARIANTS)}."
+            )
     benchmarks = study.get("benchmarks")
     if not isinstance(benchmarks, dict) or not benchmarks:
         raise ConfigError(f"{p}: 'benchmarks' must map benchmark keys to their settings (at least one).")
@@ -171,8 +221,10 @@ def load_study(path) -> dict:
         b = benchmarks[key] = dict(b or {})
         for k in b:
             if k not in BENCHMARK_KEYS:
-                raise ConfigError(f"{p}: benchmarks.{key}: unknown key '{k}'{did_you_mean(k, BENCHMARK_KEYS)}. "
-                                  f"Valid keys: {', '.join(BENCHMARK_KEYS)}.")
+                raise ConfigError(
+                    f"{p}: benchmarks.{key}: unknown key '{k}'{did_you_mean(k, BENCHMARK_KEYS)}. "
+                    f"Valid keys: {', '.join(BENCHMARK_KEYS)}."
+                )
         b.setdefault("label", key)
         b.setdefault("data", {"name": key})
         if isinstance(b["data"], str):
@@ -181,8 +233,10 @@ def load_study(path) -> dict:
     ref = study.get("reference")
     if isinstance(ref, str):
         if ref not in REFERENCES:
-            raise ConfigError(f"{p}: reference: unknown reference '{ref}'{did_you_mean(ref, REFERENCES)}; "
-                              f"use one of {', '.join(REFERENCES)} or a mapping {{source, table1}}.")
+            raise ConfigError(
+                f"{p}: reference: unknown reference '{ref}'{did_you_mean(ref, REFERENCES)}; "
+                f"use one of {', '.join(REFERENCES)} or a mapping {{source, table1}}."
+            )
         study["reference"] = copy.deepcopy(REFERENCES[ref])
     study["_source"] = str(p.resolve())
     return study
@@ -211,8 +265,10 @@ def study_path(study: dict, value: str, where: str) -> str:
     for base in bases:
         if (base / p).exists():
             return str((base / p).resolve())
-    raise ConfigError(f"study '{study['name']}': {where}: file '{value}' not found (looked in "
-                      f"{', '.join(str(b) for b in bases)}). Use one of params/accelerate/*.yaml or an absolute path.")
+    raise ConfigError(
+        f"study '{study['name']}': {where}: file '{value}' not found (looked in "
+        f"{', '.join(str(b) for b in bases)}). Use one of params/accelerate/*.yaml or an absolute path."
+    )
 
 
 def run_config_dict(study: dict, key: str, variant: str, seed: int) -> dict:
@@ -220,17 +276,25 @@ def run_config_dict(study: dict, key: str, variant: str, seed: int) -> dict:
     b = study["benchmarks"][key]
     method = METHOD_OF[variant]
     run = deep_merge(study.get("run_defaults") or {}, b.get("run_defaults") or {})
-    run.update(name=f"{key}-{variant}-seed{seed}", method=method, seed=seed, train_mode=study["train_mode"],
-               model=copy.deepcopy(study.get("model", "tiny")), data=copy.deepcopy(b["data"]))
+    run.update(
+        name=f"{key}-{variant}-seed{seed}",
+        method=method,
+        seed=seed,
+        train_mode=study["train_mode"],
+        model=copy.deepcopy(study.get("model", "tiny")),
+        data=copy.deepcopy(b["data"]),
+    )
     if method == "grpo":
         rft = deep_merge(study.get("rft") or {}, b.get("rft") or {})
         run.update({k: v for k, v in rft.items() if k != "rewards"})
         run["rewards"] = copy.deepcopy(rft.get("rewards") or [{"name": "accuracy"}, {"name": "format"}])
         if variant == "rft_length":
             if not study.get("length_reward"):
-                raise ConfigError(f"study '{study['name']}': benchmark '{key}' asks for length_reward, but the "
-                                  "study has no top-level 'length_reward' entry (e.g. {name: length, "
-                                  "target_length: 64, scope: think}).")
+                raise ConfigError(
+                    f"study '{study['name']}': benchmark '{key}' asks for length_reward, but the "
+                    "study has no top-level 'length_reward' entry (e.g. {name: length, "
+                    "target_length: 64, scope: think})."
+                )
             run["rewards"].append(copy.deepcopy(study["length_reward"]))
     elif method == "sft":
         run.update(deep_merge(study.get("sft") or {}, b.get("sft") or {}))
@@ -267,10 +331,14 @@ def expand_study(study: dict, out_dir) -> list[PlannedRun]:
         b = study["benchmarks"][key]
         run_dir = run_path(out, key, variant, seed)
         evaluation = deep_merge(study.get("evaluation") or {}, b.get("evaluation") or {})
-        params = {"run": run_config_dict(study, key, variant, seed), "evaluation": evaluation,
-                  "output_dir": str(run_dir)}
-        runs.append(PlannedRun(run_id(key, variant, seed), key, variant, seed, NOTEBOOK_OF[variant],
-                               str(run_dir), params))
+        params = {
+            "run": run_config_dict(study, key, variant, seed),
+            "evaluation": evaluation,
+            "output_dir": str(run_dir),
+        }
+        runs.append(
+            PlannedRun(run_id(key, variant, seed), key, variant, seed, NOTEBOOK_OF[variant], str(run_dir), params)
+        )
     return runs
 
 
@@ -280,21 +348,25 @@ def resolve_plan(runs: list[PlannedRun], num_processes_override=None) -> list[di
     for r in runs:
         cfg, ev = prepare(r.parameters["run"], r.parameters["evaluation"], r.run_dir)
         entry = r.to_dict()
-        entry["trainer_args"] = (resolve_trainer_args(cfg, num_processes=num_processes_override)
-                                 if cfg.method != "none" else None)
-        entry["eval"] = {"modes": ev.modes, "max_new_tokens": ev.max_new_tokens, "batch_size": ev.batch_size,
-                         "backend": ev.backend, "split": ev.data.eval_split, "limit": ev.data.eval_limit}
+        entry["trainer_args"] = (
+            resolve_trainer_args(cfg, num_processes=num_processes_override) if cfg.method != "none" else None
+        )
+        entry["eval"] = {
+            "modes": ev.modes,
+            "max_new_tokens": ev.max_new_tokens,
+            "batch_size": ev.batch_size,
+            "backend": ev.backend,
+            "split": ev.data.eval_split,
+            "limit": ev.data.eval_limit,
+        }
         entry["status"] = "done" if is_done(r.run_dir) else "pending"
         plan.append(entry)
     return plan
 
 
-
-
 def check_same_study(study: dict, out: Path) -> None:
     """Refuse an output folder whose ``study.yaml`` holds a different study."""
-    diff = config_diff(Path(out) / "study.yaml", {k: v for k, v in study.items() if not k.startswith("_")},
-                       ignore=())
+    diff = config_diff(Path(out) / "study.yaml", {k: v for k, v in study.items() if not k.startswith("_")}, ignore=())
     if diff:
         raise ConfigError(
             f"Output folder '{out}' holds a different study (study.yaml differs in: {', '.join(diff)}). "

@@ -32,11 +32,11 @@ from .model import TINY_ARCH, TINY_MARKER, build_tiny_model
 RECIPE = {
     "version": 1,
     "seed": 0,
-    "arch": None,            # None: vrft_lib.tiny.model.TINY_ARCH
-    "instruct_rows": 2048,   # rows of the instruction mix, each used in both prompt modes
+    "arch": None,  # None: vrft_lib.tiny.model.TINY_ARCH
+    "instruct_rows": 2048,  # rows of the instruction mix, each used in both prompt modes
     "image_size": 56,
     "freeze_vision": False,
-    "sft": {                 # SFTConfig overrides; the random model needs a high learning rate
+    "sft": {  # SFTConfig overrides; the random model needs a high learning rate
         "max_steps": 640,
         "per_device_train_batch_size": 16,
         "learning_rate": 1e-3,  # 3e-3 blew up the vision features (colours collapsed)
@@ -77,20 +77,20 @@ def instruct_sft_dataset(rows: int, seed: int, image_size: int):
     """The instruction mix as prompt/completion SFT data, every row in both prompt modes."""
     from datasets import Dataset, Features, Image, List, Value
 
-
     records = []
     for row in generate("train", limit=rows, seed=seed, image_size=image_size):
         for mode in PROMPT_MODES:
             r = prompts.with_class_choices(row, option_classes(row))
-            records.append({
-                "prompt": prompts.build_messages(r, mode),
-                "completion": [{"role": "assistant", "content": prompts.sft_target(r, mode)}],
-                "images": row["images"],
-            })
+            records.append(
+                {
+                    "prompt": prompts.build_messages(r, mode),
+                    "completion": [{"role": "assistant", "content": prompts.sft_target(r, mode)}],
+                    "images": row["images"],
+                }
+            )
     random.Random(seed).shuffle(records)
     msg = List({"role": Value("string"), "content": Value("string")})
-    prompt_msg = List({"role": Value("string"),
-                       "content": List({"type": Value("string"), "text": Value("string")})})
+    prompt_msg = List({"role": Value("string"), "content": List({"type": Value("string"), "text": Value("string")})})
     features = Features({"prompt": prompt_msg, "completion": msg, "images": List(Image())})
     return Dataset.from_list(records, features=features)
 
@@ -111,9 +111,20 @@ def build_tiny_base(path, recipe: dict | None = None) -> str:
     model, processor = load_model_and_processor(str(random_dir))
     data = instruct_sft_dataset(recipe["instruct_rows"], recipe["seed"], recipe["image_size"])
     args = SFTConfig(
-        output_dir=str(path / "sft"), bf16=False, fp16=False, use_cpu=True, activation_checkpointing=False,
-        report_to="none", logging_steps=20, save_strategy="no", max_length=None, completion_only_loss=True,
-        seed=recipe["seed"], data_seed=recipe["seed"], dataloader_num_workers=0, disable_tqdm=False,
+        output_dir=str(path / "sft"),
+        bf16=False,
+        fp16=False,
+        use_cpu=True,
+        activation_checkpointing=False,
+        report_to="none",
+        logging_steps=20,
+        save_strategy="no",
+        max_length=None,
+        completion_only_loss=True,
+        seed=recipe["seed"],
+        data_seed=recipe["seed"],
+        dataloader_num_workers=0,
+        disable_tqdm=False,
         **recipe["sft"],
     )
     if recipe.get("freeze_vision"):
@@ -127,10 +138,17 @@ def build_tiny_base(path, recipe: dict | None = None) -> str:
     processor.save_pretrained(str(model_dir))
     shutil.copy(random_dir / TINY_MARKER, model_dir / TINY_MARKER)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    write_json(provenance(recipe=recipe, key=recipe_key(recipe), seconds=round(time.perf_counter() - t0, 1),
-                          train_seconds=round(train_seconds, 1),
-                          first_loss=losses[0] if losses else None, final_loss=losses[-1] if losses else None),
-               model_dir / "tiny_base.json")
+    write_json(
+        provenance(
+            recipe=recipe,
+            key=recipe_key(recipe),
+            seconds=round(time.perf_counter() - t0, 1),
+            train_seconds=round(train_seconds, 1),
+            first_loss=losses[0] if losses else None,
+            final_loss=losses[-1] if losses else None,
+        ),
+        model_dir / "tiny_base.json",
+    )
     shutil.rmtree(path / "sft", ignore_errors=True)
     shutil.rmtree(random_dir, ignore_errors=True)
     return str(model_dir)

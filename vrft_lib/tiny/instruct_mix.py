@@ -18,8 +18,14 @@ import random
 from PIL import Image, ImageDraw
 
 COLOURS = {
-    "red": (220, 30, 30), "green": (30, 170, 60), "blue": (40, 70, 220), "yellow": (235, 210, 30),
-    "purple": (140, 50, 170), "orange": (245, 140, 20), "black": (20, 20, 20), "white": (250, 250, 250),
+    "red": (220, 30, 30),
+    "green": (30, 170, 60),
+    "blue": (40, 70, 220),
+    "yellow": (235, 210, 30),
+    "purple": (140, 50, 170),
+    "orange": (245, 140, 20),
+    "black": (20, 20, 20),
+    "white": (250, 250, 250),
 }
 SHAPES = ("circle", "square", "triangle")
 NUMBER_WORDS = {1: "1", 2: "2", 3: "3", 4: "4"}
@@ -28,9 +34,38 @@ KINDS = ("colour", "shape", "count", "yes_no", "either_or", "options", "letter",
 # arbitrary right letter. They teach the answer format of multiple choice for any question and any
 # options (letters), and nothing about which option is right: the model starts every new
 # multiple-choice task at chance, as an instruct model meeting an unfamiliar task would.
-FILLER = ("which", "item", "best", "matches", "this", "picture", "kind", "type", "sign", "mark", "scene",
-          "label", "style", "group", "part", "name", "model", "object", "here", "shown", "most", "likely",
-          "describes", "category", "version", "pattern", "layout", "design", "class", "option")
+FILLER = (
+    "which",
+    "item",
+    "best",
+    "matches",
+    "this",
+    "picture",
+    "kind",
+    "type",
+    "sign",
+    "mark",
+    "scene",
+    "label",
+    "style",
+    "group",
+    "part",
+    "name",
+    "model",
+    "object",
+    "here",
+    "shown",
+    "most",
+    "likely",
+    "describes",
+    "category",
+    "version",
+    "pattern",
+    "layout",
+    "design",
+    "class",
+    "option",
+)
 CODE_PARTS = ("AB", "K", "Z", "M", "Q", "RT", "L", "V", "X", "N")
 
 
@@ -69,7 +104,9 @@ def _count_image(rng, size, n):
     for cx, cy in cells:
         s = cell - 6
         x, y = cx * cell + 3, cy * cell + 3
-        _draw_shape(d, rng.choice(SHAPES), (x, y, x + s, y + s), COLOURS[rng.choice(["red", "blue", "yellow", "black"])])
+        _draw_shape(
+            d, rng.choice(SHAPES), (x, y, x + s, y + s), COLOURS[rng.choice(["red", "blue", "yellow", "black"])]
+        )
     return img
 
 
@@ -144,8 +181,7 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         k = rng.randint(2, 8)
         pool = set()
         while len(pool) < k:
-            pool.add(rng.choice(FILLER) if rng.random() < 0.5 else
-                     f"{rng.choice(CODE_PARTS)}-{rng.randint(1, 99)}")
+            pool.add(rng.choice(FILLER) if rng.random() < 0.5 else f"{rng.choice(CODE_PARTS)}-{rng.randint(1, 99)}")
         choices = sorted(pool)
         rng.shuffle(choices)
         a, task = rng.choice(choices), "multiple_choice"
@@ -160,9 +196,17 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         rng.shuffle(choices)
         task = "multiple_choice"
         why = f"The image shows a {colour} {shape}, and {a} is one of the choices, so I pick that choice."
-    return {"id": f"instruct-{index:06d}", "images": [img], "question": q, "solution": a, "choices": choices,
-            "task": task, "rationale": why, "kind": kind,
-            "options": options}
+    return {
+        "id": f"instruct-{index:06d}",
+        "images": [img],
+        "question": q,
+        "solution": a,
+        "choices": choices,
+        "task": task,
+        "rationale": why,
+        "kind": kind,
+        "options": options,
+    }
 
 
 def option_classes(row) -> list[str] | None:
