@@ -18,7 +18,7 @@ LAYERS = {
     4: ["tiny", "tiny.*"],  # the tiny model organism
     5: ["train", "evaluate"],  # the work
     6: ["launch", "notebook"],  # what the notebooks call
-    7: ["study", "study.spec"],  # a study file and its runs
+    7: ["study", "study.spec", "study.jobs"],  # a study file, its runs and their Slurm jobs
     8: ["study.preflight", "report", "report.*"],  # checks before work; the report
     9: ["study.runner", "study.slurm"],  # executing a study
     10: ["cli", "__main__"],  # the command line
