@@ -46,13 +46,14 @@ def _generate(generator, reqs, batch_size):
 def measure(rows: int = 24, batch_size: int = 50, max_new_tokens: int = 128) -> dict:
     import torch
 
-    from vrft_lib.evaluate import HFGenerator
+    from vrft_lib.evaluate import EvalConfig, HFGenerator, generation_settings
     from vrft_lib.models import load_model_and_processor
     from vrft_lib.tiny import ensure_tiny_base
 
     torch.manual_seed(0)
     model, processor = load_model_and_processor(ensure_tiny_base())
-    generator = HFGenerator(model, processor, max_new_tokens)
+    settings = generation_settings(EvalConfig(max_new_tokens=max_new_tokens), processor.tokenizer)
+    generator = HFGenerator(model, processor, settings)
     reqs = requests_for(rows)
     _generate(generator, reqs[:4], 4)  # warm-up (first-call allocations)
     batched, t_batched = _generate(generator, reqs, batch_size)

@@ -35,8 +35,13 @@ def test_cpu_switches_off_gpu_only_settings():
 
 def test_batch_arithmetic_is_checked():
     with pytest.raises(ConfigError, match=r"generation batch .* = 4\) must be divisible by num_generations \(8\)"):
-        resolve_trainer_args(grpo(), device="cpu", num_processes=1)
-    assert resolve_trainer_args(grpo(), device="cpu", num_processes=2)["num_generations"] == 8
+        resolve_trainer_args(grpo(trainer={"per_device_train_batch_size": 1}), device="cpu", num_processes=1)
+    assert (
+        resolve_trainer_args(grpo(trainer={"per_device_train_batch_size": 1}), device="cpu", num_processes=2)[
+            "num_generations"
+        ]
+        == 8
+    )
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,11 @@ PAPER_GRPO = dict(
     max_completion_length=1024,
     learning_rate=1e-6,
     max_steps=300,
-    per_device_train_batch_size=1,
+    per_device_train_batch_size=8,  # 1 prompt x 8 rollouts per device
     gradient_accumulation_steps=4,
+    use_bias_correction_kl=False,
+    top_k=50,
+    top_p=1.0,
     bf16=True,
 )
 EXPECTED_RUNS = {
@@ -113,6 +116,11 @@ def test_sft_runs_train_for_300_steps(paper_plan):
         args = r["trainer_args"]
         assert args["max_steps"] == 300 and args["bf16"] is True
         assert args["per_device_train_batch_size"] == 1 and args["gradient_accumulation_steps"] == 4
+        assert r["batch"]["examples_per_step"] == 32 and r["batch"]["examples_seen"] == 32 * 300
+        run = r["parameters"]["run"]
+        assert run["train_mode"] == "no_think"  # answer-only targets
+        assert run["freeze_vision"] is True and run["freeze_projector"] is True
+        assert args["lr_scheduler_type"] == "cosine" and args["warmup_steps"] == 0.1
 
 
 @pytest.mark.parametrize("which", ["paper", "single"])
@@ -122,7 +130,9 @@ def test_grpo_batch_arithmetic_holds(which, paper_plan, single_plan):
         args, nproc = r["trainer_args"], r["parameters"]["run"]["num_processes"]
         per_step = nproc * args["per_device_train_batch_size"] * args["gradient_accumulation_steps"]
         assert per_step % args["num_generations"] == 0, r["run_id"]
-        assert per_step == 32  # 4 prompts x 8 rollouts per optimizer step, in both profiles
+        assert per_step == 256  # 32 prompts x 8 rollouts per optimizer step, in both profiles
+        assert r["batch"]["prompts_per_step"] == 32 and r["batch"]["completions_per_step"] == 256
+        assert r["batch"]["prompts_seen"] == 32 * 300
 
 
 def test_trainer_args_are_fields_of_trls_configs(paper_plan):

@@ -103,8 +103,7 @@ def _cmd_study(ns) -> int:
         else:
             print(f"study '{study['name']}' -> {out}: {len(plan)} runs")
             for p in plan:
-                ta = p["trainer_args"] or {}
-                steps = f"{ta.get('max_steps')} steps" if ta else "no training"
+                steps = batch_text(p["batch"])
                 print(f"  [{p['status']:7s}] {p['run_id']:42s} {p['notebook']:20s} {steps}")
         return 0
     from .study.runner import run_study
@@ -119,6 +118,26 @@ def _cmd_study(ns) -> int:
         no_report=ns.no_report,
     )
     return 0
+
+
+def batch_text(batch: dict | None) -> str:
+    """One line of what a run trains on, in the paper's units.
+
+    >>> batch_text({"prompts_per_step": 32, "completions_per_step": 256, "steps": 300, "prompts_seen": 9600})
+    '300 steps x 32 prompts (256 completions) = 9600 prompts'
+    >>> batch_text({"examples_per_step": 32, "steps": 300, "examples_seen": 9600, "epochs": 1.44})
+    '300 steps x 32 examples = 9600 examples, 1.44 epochs'
+    """
+    if not batch:
+        return "no training"
+    if "prompts_per_step" in batch:
+        text = (
+            f"{batch['steps']} steps x {batch['prompts_per_step']} prompts ({batch['completions_per_step']} "
+            f"completions) = {batch['prompts_seen']} prompts"
+        )
+    else:
+        text = f"{batch['steps']} steps x {batch['examples_per_step']} examples = {batch['examples_seen']} examples"
+    return text + (f", {batch['epochs']} epochs" if batch.get("epochs") is not None else "")
 
 
 def _cmd_report(ns) -> int:

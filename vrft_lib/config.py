@@ -39,7 +39,11 @@ from .rewards import build_rewards
 from .vocab import METHODS, PROMPT_MODES
 
 # Section 4.1 of the paper. GRPO: 8 rollouts, temperature 1, KL 0.04, 1024 tokens, lr 1e-6, 300 steps,
-# batch 1 per device, gradient accumulation 4; Eq. 3 is group-normalised advantages.
+# batch 1 per device, gradient accumulation 4; Eq. 3 is group-normalised advantages. The batch is counted
+# in prompts, as the multimodal GRPO code of the paper's time (R1-V, Visual-RFT) counts it: 1 prompt x 8
+# rollouts per device, so 8 GPUs x 1 x 4 = 32 prompts = 256 completions per optimizer step (see
+# PAPER_PROMPTS_PER_DEVICE and prompt_batch()). Every TRL 1.16 default that differs from that code is set
+# here explicitly (docs/paper.md has the table).
 GRPO_PAPER_DEFAULTS: dict[str, Any] = dict(
     num_generations=8,
     temperature=1.0,
@@ -49,9 +53,21 @@ GRPO_PAPER_DEFAULTS: dict[str, Any] = dict(
     max_completion_length=1024,
     learning_rate=1e-6,
     max_steps=300,
-    per_device_train_batch_size=1,
     gradient_accumulation_steps=4,
+    # Eq. 1-2: the plain k3 KL estimator (TRL 1.16 defaults to the DeepSeek-V3.2 bias correction).
+    use_bias_correction_kl=False,
+    # Sampling as transformers' generate() did for that code: top-k 50 (TRL samples with top_k=0), no
+    # nucleus cut, no repetition penalty. An interpretation: the paper states only the temperature.
+    top_k=50,
+    top_p=1.0,
+    repetition_penalty=1.0,
+    # Truncated completions keep their loss, as then (TRL's default too, set so that it is seen).
+    mask_truncated_completions=False,
 )
+PAPER_PROMPTS_PER_DEVICE = 1  # "batch size 1 per device": one prompt (with its 8 rollouts) per device
+# With vLLM rollouts TRL corrects for the sampler's drift from the trained model by importance sampling
+# and masks sequences whose ratio is off; the code of the paper's time sampled with vLLM uncorrected.
+GRPO_VLLM_PAPER: dict[str, Any] = dict(vllm_importance_sampling_correction=False)
 # The paper trains SFT for the same 300 steps with LLaMA-Factory and states nothing else; batch and
 # accumulation follow the GRPO run, and the learning rate is LLaMA-Factory's Qwen2-VL SFT example (1e-5).
 SFT_PAPER_DEFAULTS: dict[str, Any] = dict(
@@ -144,6 +160,11 @@ class RunConfig:
     accelerate_config: str | None = None  # e.g. params/accelerate/zero2.yaml
     use_vllm: bool = False  # GRPO rollouts through vLLM (colocate); GPU only
     peft: dict | None = None  # LoRA settings (peft.LoraConfig fields) for single-GPU runs
+    # GRPO: prompts per device per micro-batch, each with num_generations rollouts (None: the paper's 1,
+    # unless trainer.per_device_train_batch_size gives the batch in TRL's unit, completions)
+    prompts_per_device: int | None = None
+    freeze_vision: bool = False  # freeze the vision tower's blocks (LLaMA-Factory's SFT default)
+    freeze_projector: bool = False  # freeze the vision-language projector (Qwen2.5-VL's merger) too
     keep_checkpoints: int = 2  # bounded disk: checkpoints kept per run
     save_steps: int = 50
     report_to: str = "none"  # none | tensorboard | trackio | wandb
@@ -325,6 +346,13 @@ def validate_run_config(cfg: RunConfig, where: str = "run config") -> None:
         raise ConfigError(f"{where}.device: '{cfg.device}' is not auto, cpu or cuda.")
     if cfg.num_processes < 1:
         raise ConfigError(f"{where}.num_processes: must be at least 1, got {cfg.num_processes}.")
+    if cfg.freeze_projector and not cfg.freeze_vision:
+        raise ConfigError(
+            f"{where}.freeze_projector: freezing the projector but training the vision tower below it is not "
+            "supported; set freeze_vision: true as well, or freeze_projector: false."
+        )
+    if cfg.prompts_per_device is not None and cfg.prompts_per_device < 1:
+        raise ConfigError(f"{where}.prompts_per_device: must be at least 1, got {cfg.prompts_per_device}.")
     if cfg.keep_checkpoints < 1:
         raise ConfigError(f"{where}.keep_checkpoints: must be at least 1, got {cfg.keep_checkpoints}.")
     if cfg.data.name not in list_benchmarks():
@@ -414,10 +442,21 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
     if cfg.method == "grpo":
         args.update(log_completions=True, num_completions_to_print=4)
         if cfg.use_vllm:
-            args.update(use_vllm=True, vllm_mode="colocate")
+            args.update(use_vllm=True, vllm_mode="colocate", **GRPO_VLLM_PAPER)
     else:
         args.update(assistant_only_loss=False, completion_only_loss=True, max_length=None)
     args.update(cfg.trainer)
+    if cfg.method == "grpo" and "per_device_train_batch_size" not in cfg.trainer:
+        # prompts (the paper's unit) to completions (TRL's): each prompt brings num_generations rollouts
+        args["per_device_train_batch_size"] = (cfg.prompts_per_device or PAPER_PROMPTS_PER_DEVICE) * args[
+            "num_generations"
+        ]
+    elif cfg.prompts_per_device is not None:
+        raise ConfigError(
+            f"{where}.prompts_per_device: give either prompts_per_device (prompts, the paper's unit) or "
+            "trainer.per_device_train_batch_size (completions, TRL's unit), not both"
+            + ("." if cfg.method == "grpo" else "; SFT counts examples: use trainer.per_device_train_batch_size.")
+        )
     on_gpu = device == "cuda"
     if not on_gpu:
         for key in ("bf16", "fp16", "tf32"):
@@ -452,3 +491,31 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
                 f"gradient_accumulation_steps, or lower num_generations."
             )
     return args
+
+
+def batch_summary(cfg: RunConfig, args: dict, num_processes: int | None = None, split_size: int | None = None) -> dict:
+    """What one optimizer step and the whole run see, in the paper's units.
+
+    GRPO: ``prompts_per_step`` and ``completions_per_step`` (processes x per-device completions x
+    accumulation), ``prompts_seen``; SFT: ``examples_per_step`` and ``examples_seen``. With the training
+    split's size (``split_size``), ``epochs`` over it.
+
+    >>> cfg = load_run_config({"name": "x", "method": "grpo", "device": "cpu", "num_processes": 8})
+    >>> batch_summary(cfg, resolve_trainer_args(cfg), split_size=6667)
+    {'prompts_per_step': 32, 'completions_per_step': 256, 'steps': 300, 'prompts_seen': 9600, 'epochs': 1.44}
+    """
+    nproc = num_processes or cfg.num_processes
+    per_step = args["per_device_train_batch_size"] * nproc * args["gradient_accumulation_steps"]
+    steps = args.get("max_steps")
+    out: dict[str, Any] = {}
+    if cfg.method == "grpo":
+        out.update(prompts_per_step=per_step // args["num_generations"], completions_per_step=per_step, steps=steps)
+        seen = out["prompts_per_step"] * steps if steps and steps > 0 else None
+        out["prompts_seen"] = seen
+    else:
+        out.update(examples_per_step=per_step, steps=steps)
+        seen = per_step * steps if steps and steps > 0 else None
+        out["examples_seen"] = seen
+    if split_size and seen:
+        out["epochs"] = round(seen / split_size, 2)
+    return out

@@ -183,14 +183,50 @@ def build_requests(ds, modes, classes=None, circular=False):
     return reqs
 
 
-class HFGenerator:
-    """Batched greedy/sampled generation with ``model.generate`` and left padding."""
+STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")  # Qwen2.5-VL's end of turn and end of text
 
-    def __init__(self, model, processor, max_new_tokens, do_sample=False, temperature=1.0):
+
+def generation_settings(cfg: EvalConfig, tokenizer) -> dict:
+    """The decoding of every evaluation, whatever the checkpoint's ``generation_config.json`` says.
+
+    Qwen2.5-VL checkpoints ship ``repetition_penalty: 1.05``, ``top_k`` and ``top_p``; ``generate``
+    would apply them silently, and vLLM has its own defaults. The evaluation decodes greedily (or
+    samples at ``temperature`` with ``do_sample``) with no repetition penalty, no top-k or top-p cut,
+    and stops at Qwen's end-of-turn and end-of-text tokens, identically in both backends; the settings
+    are recorded in ``metrics.json``.
+    """
+    vocab = tokenizer.get_vocab()
+    return {
+        "do_sample": bool(cfg.do_sample),
+        "temperature": float(cfg.temperature) if cfg.do_sample else 0.0,
+        "top_k": None,
+        "top_p": 1.0,
+        "repetition_penalty": 1.0,
+        "max_new_tokens": int(cfg.max_new_tokens),
+        "stop_token_ids": [vocab[t] for t in STOP_TOKENS if t in vocab],
+        "seed": int(cfg.seed),
+    }
+
+
+class HFGenerator:
+    """Batched generation with ``model.generate`` and left padding, with exactly ``settings``
+    (:func:`generation_settings`): the checkpoint's own generation config is set aside while it runs."""
+
+    def __init__(self, model, processor, settings: dict):
+        from transformers import GenerationConfig  # the HF backend only
+
         self.model, self.processor = model, processor
-        self.kw = dict(max_new_tokens=max_new_tokens, do_sample=do_sample)
-        if do_sample:
-            self.kw["temperature"] = temperature
+        self.stops = set(settings["stop_token_ids"]) | {processor.tokenizer.pad_token_id}
+        kw = dict(
+            max_new_tokens=settings["max_new_tokens"],
+            do_sample=settings["do_sample"],
+            repetition_penalty=settings["repetition_penalty"],
+            eos_token_id=settings["stop_token_ids"] or None,
+            pad_token_id=processor.tokenizer.pad_token_id,
+        )
+        if settings["do_sample"]:
+            kw.update(temperature=settings["temperature"], top_k=0, top_p=settings["top_p"])
+        self.config = GenerationConfig(**kw)
         processor.tokenizer.padding_side = "left"
 
     def __call__(self, batch):
@@ -202,34 +238,46 @@ class HFGenerator:
         images = [list(q["row"]["images"]) for q in batch]
         inputs = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
         inputs = inputs.to(self.model.device)
-        with torch.inference_mode():
-            out = self.model.generate(**inputs, **self.kw)
+        own = self.model.generation_config
+        self.model.generation_config = self.config  # nothing of the checkpoint's is merged in
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(**inputs, generation_config=self.config)
+        finally:
+            self.model.generation_config = own
         gen = out[:, inputs["input_ids"].shape[1] :]
         tok = self.processor.tokenizer
-        stops = {
-            tok.pad_token_id,
-            *(
-                [self.model.generation_config.eos_token_id]
-                if isinstance(self.model.generation_config.eos_token_id, int)
-                else (self.model.generation_config.eos_token_id or [])
-            ),
-        }
         results = []
         for ids in gen.tolist():
-            n = next((i for i, t in enumerate(ids) if t in stops), len(ids))
+            n = next((i for i, t in enumerate(ids) if t in self.stops), len(ids))
             results.append((tok.decode(ids[:n], skip_special_tokens=True), n))
         return results
 
 
 class VLLMGenerator:  # pragma: no cover - needs a GPU and the gpu extra
-    """Generation through vLLM (GPU): the same prompts, one call for all requests."""
+    """Generation through vLLM (GPU): the same prompts, image bounds and decoding as :class:`HFGenerator`."""
 
-    def __init__(self, model_path, processor, max_new_tokens, do_sample=False, temperature=1.0, seed=0):
+    def __init__(self, model_path, processor, settings: dict, min_pixels=None, max_pixels=None):
         from vllm import LLM, SamplingParams
 
         self.processor = processor
-        self.llm = LLM(model=model_path, limit_mm_per_prompt={"image": 2}, seed=seed)
-        self.params = SamplingParams(max_tokens=max_new_tokens, temperature=temperature if do_sample else 0.0)
+        pixels = {k: v for k, v in {"min_pixels": min_pixels, "max_pixels": max_pixels}.items() if v is not None}
+        self.llm = LLM(
+            model=model_path,
+            limit_mm_per_prompt={"image": 2},
+            seed=settings["seed"],
+            generation_config="vllm",  # vLLM's neutral defaults, not the checkpoint's generation_config.json
+            mm_processor_kwargs=pixels or None,
+        )
+        self.params = SamplingParams(
+            max_tokens=settings["max_new_tokens"],
+            temperature=settings["temperature"],
+            top_k=-1,
+            top_p=settings["top_p"],
+            repetition_penalty=settings["repetition_penalty"],
+            stop_token_ids=settings["stop_token_ids"],
+            seed=settings["seed"],
+        )
 
     def __call__(self, batch):
         prompts = [
@@ -290,7 +338,8 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
                 f"eval '{cfg.name}'.backend: vLLM needs a GPU, and this machine has none. Use backend: hf."
             )
         processor = processor or load_processor(model_path, cfg.model.min_pixels, cfg.model.max_pixels)
-        generate = VLLMGenerator(model_path, processor, cfg.max_new_tokens, cfg.do_sample, cfg.temperature, cfg.seed)
+        settings = generation_settings(cfg, processor.tokenizer)
+        generate = VLLMGenerator(model_path, processor, settings, cfg.model.min_pixels, cfg.model.max_pixels)
     else:
         import torch  # the HF backend only: a vLLM evaluation never imports it here
         from transformers.trainer_utils import set_seed
@@ -305,7 +354,8 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
             )
             model.to(torch.device(detect_device(cfg.device)))
         set_seed(cfg.seed)
-        generate = HFGenerator(model, processor, cfg.max_new_tokens, cfg.do_sample, cfg.temperature)
+        settings = generation_settings(cfg, processor.tokenizer)
+        generate = HFGenerator(model, processor, settings)
 
     order = generation_order(requests)
     preds: list[dict | None] = [None] * len(requests)
@@ -327,6 +377,7 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
         "split": d.eval_split,
         "task": info.get("task"),
         "model": cfg.model.name_or_path,
+        "generation": {"backend": cfg.backend, **settings},
         "modes": {},
     }
     for mode in cfg.modes:

@@ -35,7 +35,7 @@ import pandas as pd
 from .config import RunConfig, detect_device, load_run_config, resolve_trainer_args
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, exit_code
-from .models import load_processor
+from .models import freeze_vision_tower, load_processor
 from .prompts import to_grpo_dataset, to_sft_dataset
 from .provenance import provenance
 from .rewards import build_rewards
@@ -216,7 +216,7 @@ def build_trainer(cfg: RunConfig, model_path: str, processor, train_dataset, arg
 
         funcs, weights = build_rewards(cfg.rewards, mode=cfg.train_mode, tokenizer=processor.tokenizer)
         args["reward_weights"] = weights
-        return GRPOTrainer(
+        trainer = GRPOTrainer(
             model=model_path,
             reward_funcs=funcs,
             args=GRPOConfig(**args),
@@ -225,16 +225,28 @@ def build_trainer(cfg: RunConfig, model_path: str, processor, train_dataset, arg
             peft_config=peft_config,
             callbacks=list(callbacks),
         )
-    from trl import SFTConfig, SFTTrainer
+    else:
+        from trl import SFTConfig, SFTTrainer
 
-    return SFTTrainer(
-        model=model_path,
-        args=SFTConfig(**args),
-        train_dataset=train_dataset,
-        processing_class=processor,
-        peft_config=peft_config,
-        callbacks=list(callbacks),
-    )
+        trainer = SFTTrainer(
+            model=model_path,
+            args=SFTConfig(**args),
+            train_dataset=train_dataset,
+            processing_class=processor,
+            peft_config=peft_config,
+            callbacks=list(callbacks),
+        )
+    apply_freezing(cfg, trainer.model)
+    return trainer
+
+
+def apply_freezing(cfg: RunConfig, model) -> int:
+    """Freeze what the run config asks (``freeze_vision``, ``freeze_projector``) before the optimizer is
+    made (it takes only parameters that require a gradient); return the number of parameters frozen.
+    With LoRA only the adapters train anyway, so nothing is done."""
+    if cfg.peft or not (cfg.freeze_vision or cfg.freeze_projector):
+        return 0
+    return freeze_vision_tower(model, train_merger=not cfg.freeze_projector)
 
 
 def train_dataset_for(cfg: RunConfig):

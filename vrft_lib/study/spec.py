@@ -18,7 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from ..config import check_value, deep_merge, load_yaml, resolve_trainer_args
+from ..config import batch_summary, check_value, deep_merge, load_yaml, resolve_trainer_args
+from ..data.synthetic import DEFAULT_NUM_SAMPLES
 from ..errors import ConfigError, did_you_mean
 from ..notebook import prepare
 from ..reference import REFERENCES
@@ -351,6 +352,11 @@ def resolve_plan(runs: list[PlannedRun], num_processes_override=None) -> list[di
         entry["trainer_args"] = (
             resolve_trainer_args(cfg, num_processes=num_processes_override) if cfg.method != "none" else None
         )
+        entry["batch"] = (
+            batch_summary(cfg, entry["trainer_args"], num_processes_override, train_split_size(cfg))
+            if entry["trainer_args"]
+            else None
+        )
         entry["eval"] = {
             "modes": ev.modes,
             "max_new_tokens": ev.max_new_tokens,
@@ -362,6 +368,18 @@ def resolve_plan(runs: list[PlannedRun], num_processes_override=None) -> list[di
         entry["status"] = "done" if is_done(r.run_dir) else "pending"
         plan.append(entry)
     return plan
+
+
+def train_split_size(cfg) -> int | None:
+    """The number of training rows a run reads, when it is known without reading data: its
+    ``train_limit`` (an upper bound for real data), else a synthetic split's size."""
+    d = cfg.data
+    synthetic_size = None
+    if d.name.startswith("synthetic_"):
+        synthetic_size = d.options.get("num_samples") or DEFAULT_NUM_SAMPLES.get(d.train_split)
+    if d.train_limit and synthetic_size:
+        return min(d.train_limit, synthetic_size)
+    return d.train_limit or synthetic_size
 
 
 def check_same_study(study: dict, out: Path) -> None:
