@@ -17,6 +17,7 @@ from vrft_lib.answers import (
     normalize_answer,
 )
 from vrft_lib.errors import ConfigError
+from vrft_lib.evaluate import score, summarize
 from vrft_lib.rewards import (
     REWARDS,
     accuracy_reward,
@@ -349,6 +350,28 @@ def test_lenient_is_never_stricter_than_accuracy_on_tagged_answers():
     for a in answers:
         assert lenient_correct(think(a), "the table", MC_CHOICES), a
     assert lenient_correct(think("737-300"), "737-300") and not lenient_correct(None, "737-300")
+
+
+def test_evaluation_records_lenient_beside_strict():
+    row = {"id": "r", "solution": "737-300", "choices": [], "task": "classification"}
+    responses = [
+        "<think>x</think><answer>737-300</answer>",
+        "<think>x</think><answer>Boeing 737-300</answer>",
+        "<think>it is <answer>737-300</answer></think>",
+        "<answer>737</answer>",
+    ]
+    preds = [score({"row": row, "mode": "think", "rotation": 0}, r, 5) for r in responses]
+    assert [(p["correct"], p["lenient_correct"]) for p in preds] == [
+        (True, True),
+        (False, True),
+        (False, True),
+        (False, False),
+    ]
+    assert preds[2]["answer"] is None  # the answer inside the reasoning is not read
+    m = summarize(preds, "classification")
+    assert m["accuracy"] == 0.25 and m["lenient_accuracy"] == 0.75
+    old = [{k: v for k, v in p.items() if k != "lenient_correct"} for p in preds]  # predictions from before
+    assert math.isnan(summarize(old, "classification")["lenient_accuracy"])
 
 
 def test_choice_index_exact_text_wins_then_unique_normalised_then_letter():
