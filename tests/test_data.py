@@ -36,6 +36,7 @@ from vrft_lib.data import (
     LoadedSplit,
     benchmark_info,
     benchmark_options,
+    check_benchmark_files,
     list_benchmarks,
     load_benchmark,
     register_benchmark,
@@ -44,6 +45,8 @@ from vrft_lib.data import (
 )
 from vrft_lib.data import sat as sat_module
 from vrft_lib.errors import DataError
+from vrft_lib.prompts import sft_target
+from vrft_lib.rewards import accuracy_reward
 
 SYNTHETIC = ["synthetic_banner", "synthetic_aircraft", "synthetic_spatial"]
 
@@ -394,6 +397,44 @@ def test_sat_correct_answer_outside_answers_names_the_row(tmp_path):
     root = make_sat_root(tmp_path, rows=rows)
     with pytest.raises(DataError, match=r"Row 2 of '.*SAT_val\.parquet' has correct_answer 'c'"):
         load_benchmark("sat", "val", root=root)
+
+
+COLLIDING_VAL = SAT_ROWS["val"][:2] + [(1, "Which side?", ["left", "right", "Left."], "obj_relation", "Left.")]
+
+
+def test_sat_colliding_choices_are_refused_by_default(tmp_path):
+    assert benchmark_options("sat")["on_colliding_choices"] == "error"
+    root = make_sat_root(tmp_path, rows=dict(SAT_ROWS, val=COLLIDING_VAL))
+    message = (
+        r"Row 2 of '.*SAT_val\.parquet' has choices that are the same answer after normalisation: \['left', 'Left\.'\]"
+    )
+    with pytest.raises(DataError, match=message + r".*on_colliding_choices: skip"):
+        load_benchmark("sat", "val", root=root)
+    with pytest.raises(DataError, match=message):
+        check_benchmark_files("sat", "val", root=root)
+    with pytest.raises(DataError, match=r"on_colliding_choices='drop'.*'error', 'skip'"):
+        load_benchmark("sat", "val", root=root, on_colliding_choices="drop")
+
+
+def test_sat_colliding_choices_skipped_with_a_count(tmp_path):
+    root = make_sat_root(tmp_path, rows=dict(SAT_ROWS, val=COLLIDING_VAL))
+    check_benchmark_files("sat", "val", root=root, on_colliding_choices="skip")
+    with pytest.warns(
+        UserWarning, match=r"skipped 1 row\(s\) of '.*SAT_val\.parquet'.*first: row 2 \['left', 'Left\.'\]"
+    ):
+        ds = load_benchmark("sat", "val", root=root, on_colliding_choices="skip")
+    assert ds["id"] == ["sat-val-000000-obj_relation", "sat-val-000001-obj_movement"]
+    assert benchmark_info(ds)["options"]["on_colliding_choices"] == "skip"
+
+
+def test_sat_rows_without_collisions_load_and_their_targets_score(tmp_path):
+    # choices that differ after normalisation load; the SFT target of every row gets accuracy 1
+    rows = [(1, "Which side?", ["left", "right", "left side"], "obj_relation", "left side")]
+    root = make_sat_root(tmp_path, rows=dict(SAT_ROWS, val=SAT_ROWS["val"] + rows))
+    for row in load_benchmark("sat", "val", root=root):
+        for mode in ("think", "no_think"):
+            target = sft_target(row, mode)
+            assert accuracy_reward([target], solution=[row["solution"]], choices=[row["choices"]], mode=mode) == [1.0]
 
 
 def test_sat_missing_file_field_and_root(tmp_path):

@@ -134,6 +134,22 @@ def test_answer_letter():
         answer_letter(BINARY)
 
 
+def test_answer_letter_colliding_choices_agrees_with_the_reward():
+    choices = ["left", "Left.", "right"]  # A and B collide after normalisation
+    for solution, letter in (("Left.", "B"), ("left", "A"), ("right", "C")):
+        row = {"id": "c", "solution": solution, "choices": choices, "rationale": ""}
+        assert answer_letter(row) == letter
+        for mode in MODES:
+            target = sft_target(row, mode)
+            assert accuracy_reward([target], solution=[solution], choices=[choices], mode=[mode]) == [1.0]
+            wrong = target.replace(
+                f"<answer>{letter}</answer>", "<answer>" + ("A" if letter != "A" else "B") + "</answer>"
+            )
+            assert accuracy_reward([wrong], solution=[solution], choices=[choices], mode=[mode]) == [0.0]
+    with pytest.raises(DataError, match=r"matches several choices after normalisation \(\['left', 'Left\.'\]\)"):
+        answer_letter({"id": "c", "solution": "LEFT", "choices": choices})
+
+
 def test_sft_targets():
     assert sft_target(BINARY, "no_think") == "<answer>negative</answer>"
     assert sft_target(CLASSIFICATION, "no_think") == "<answer>F/A-18</answer>"

@@ -8,8 +8,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vrft_lib.answers import completion_text, extract_answer, extract_think, normalize_answer
+from vrft_lib.answers import (
+    choice_index,
+    completion_text,
+    extract_answer,
+    extract_think,
+    lenient_correct,
+    normalize_answer,
+)
 from vrft_lib.errors import ConfigError
+from vrft_lib.evaluate import score, summarize
 from vrft_lib.rewards import (
     REWARDS,
     accuracy_reward,
@@ -65,11 +73,14 @@ def test_extract_answer_rejects_zero_or_several_blocks(text):
     assert extract_answer(text, "no_think") is None
 
 
-def test_extract_answer_missing_tag_think_vs_no_think():
-    assert extract_answer("737-300", "think") is None
+def test_extract_answer_tag_free_response_is_read_in_both_modes():
+    assert extract_answer("737-300", "think") == "737-300"  # no think block: scored on what it answered
     assert extract_answer(" 737-300\n", "no_think") == "737-300"
-    # a think tag is a tag: the lenient no_think reading applies to tag-free responses only
+    # a think tag is a tag: the tag-free reading applies to tag-free responses only ...
     assert extract_answer("<think>x</think> 737-300", "no_think") is None
+    # ... and in think mode to what remains once the think block is removed
+    assert extract_answer("<think>x</think> 737-300", "think") == "737-300"
+    assert extract_answer("   ", "no_think") is None
 
 
 def test_extract_think():
@@ -139,8 +150,7 @@ def test_accuracy_label_containing_slash():
         think("   "),
         "<think>x</think><answer>737-300</answer><answer>737-400</answer>",  # several answers
         "<think>x</think><answer>737-300</answer><answer>737-300</answer>",
-        "<think>I think it is 737-300</think>",  # missing answer tag in think mode
-        "737-300",  # missing answer tag in think mode
+        "<think>I think it is 737-300</think>",  # the answer only inside the reasoning
         "The answer is 737-300",
     ],
 )
@@ -156,8 +166,59 @@ def test_accuracy_no_think_tagless_answer_is_lenient_but_exact():
     assert out == [1.0, 0.0, 1.0]
 
 
-def test_accuracy_default_mode_is_strict():
-    assert accuracy_reward(["737-300"], solution=["737-300"]) == [0.0]
+def test_accuracy_default_mode_reads_as_think():
+    assert accuracy_reward(["<think>it is <answer>737-300</answer></think>"], solution=["737-300"]) == [0.0]
+    assert accuracy_reward(["<think>x</think> 737-300"], solution=["737-300"]) == [1.0]
+
+
+# --- think mode: the answer is read after the reasoning --------------------------------------------
+
+THINK_MODE_CASES = [
+    # (completion, answer read in think mode, accuracy for "737-300")
+    ("<think>It is the 737-300.</think>\n<answer>737-300</answer>", "737-300", 1.0),  # think, then answer
+    ("<think>It could be <answer>737-300</answer></think>", None, 0.0),  # answer only inside think
+    ("<think>It could be <answer>737-300</answer></think><answer>737-400</answer>", "737-400", 0.0),
+    ("<think>The nose is short... <answer>737-300</answer>", None, 0.0),  # unclosed think
+    ("<think>unclosed", None, 0.0),
+    ("<answer>737-300</answer>", "737-300", 1.0),  # no think block: scored on what it answered
+    ("737-300", "737-300", 1.0),  # no think block, no tag: read whole, as in no_think
+    ("<answer>737-300</answer><think>x</think>", None, 0.0),  # answer before think
+    ("<answer>737-300</answer><think>x", None, 0.0),  # answer before an unclosed think
+    ("<think>x</think>", None, 0.0),  # empty remainder
+    ("<think>x</think>\n  \n", None, 0.0),  # blank remainder
+    ("<think>x</think><answer> </answer>", "", 0.0),  # blank answer
+    ("<think>a</think><think>b</think><answer>737-300</answer>", "737-300", 1.0),  # two think blocks
+    ("<think>a</think><answer>737-300</answer><think>b</think>", "737-300", 1.0),
+    ("<think>a</think><think>b <answer>737-300</answer>", "737-300", 1.0),  # only the first block goes
+    ("<think>x</think><answer>737-300</answer><answer>737-400</answer>", None, 0.0),  # two answers remain
+    ("<think>x</think> 737-300 ", "737-300", 1.0),  # tag-free remainder
+    ("</think>x<think>y</think><answer>737-300</answer>", "737-300", 1.0),  # first well-formed block
+]
+
+
+@pytest.mark.parametrize("completion, answer, accuracy", THINK_MODE_CASES)
+def test_think_mode_reads_the_answer_after_the_think_block(completion, answer, accuracy):
+    assert extract_answer(completion, "think") == answer
+    for c in both_formats(completion):
+        assert accuracy_reward([c], solution=["737-300"], mode="think") == [accuracy]
+
+
+@pytest.mark.parametrize(
+    "remainder",
+    ["<answer>737-300</answer>", " 737-300", "<answer>B</answer>", "the table", "<answer>737</answer>", "", "x y"],
+)
+def test_think_mode_scores_the_remainder_exactly_as_no_think(remainder):
+    for solution, choices in (("737-300", []), ("the table", MC_CHOICES)):
+        direct = accuracy_reward([remainder], solution=[solution], choices=[choices], mode="no_think")
+        thought = accuracy_reward([f"<think>\nreasons\n</think>{remainder}"], solution=[solution], choices=[choices])
+        skipped = accuracy_reward([remainder], solution=[solution], choices=[choices], mode="think")
+        assert direct == thought == skipped
+        assert extract_answer(remainder, "no_think") == extract_answer(f"<think>r</think>{remainder}", "think")
+
+
+def test_think_mode_without_think_block_loses_only_the_format_reward():
+    assert accuracy_reward(["<answer>737-300</answer>"], solution=["737-300"], mode="think") == [1.0]
+    assert format_reward(["<answer>737-300</answer>"], mode="think") == [0.0]
 
 
 @pytest.mark.parametrize(
@@ -214,6 +275,27 @@ def test_accuracy_multiple_choice_slash_choice_is_a_label():
     assert accuracy_reward([think("A/B")], solution=["C"], choices=[choices]) == [0.0]
 
 
+def test_accuracy_colliding_choices_exact_text_wins():
+    choices = ["left", "Left.", "right"]  # A and B collide after normalisation; B is right
+    assert (
+        accuracy_reward(
+            [think(a) for a in ("Left.", "B", "B. Left.", " Left. ")], solution=["Left."] * 4, choices=[choices] * 4
+        )
+        == [1.0] * 4
+    )
+    # "left" is exactly choice A; "LEFT" matches A and B normalised: ambiguous
+    assert (
+        accuracy_reward([think(a) for a in ("left", "A", "LEFT", "C")], solution=["Left."] * 4, choices=[choices] * 4)
+        == [0.0] * 4
+    )
+    assert accuracy_reward([think("left")], solution=["left"], choices=[choices]) == [1.0]
+    # a solution that matches several choices only after normalisation names no choice
+    assert (
+        accuracy_reward([think(a) for a in ("left", "A", "B")], solution=["LEFT"] * 3, choices=[choices] * 3)
+        == [0.0] * 3
+    )
+
+
 def test_accuracy_per_sample_columns():
     completions = [think("B"), think("positive"), conv("<answer>negative</answer>")]
     out = accuracy_reward(
@@ -233,6 +315,72 @@ def test_accuracy_never_raises_on_odd_inputs():
     assert accuracy_reward([None, 3, {"x": 1}, [[]]], solution=[None, 1, "", "a"]) == [0.0] * 4
     assert accuracy_reward([think("a")], solution=[]) == [0.0]  # solution column too short
     assert accuracy_reward([], solution=[]) == []
+
+
+# --- lenient_correct (the published substring rule, recorded beside accuracy) -----------------------
+
+
+@pytest.mark.parametrize(
+    "completion, solution, choices, strict, lenient",
+    [
+        ("<answer>737-300</answer>", "737-300", [], 1.0, True),
+        ("<answer>Boeing 737-300</answer>", "737-300", [], 0.0, True),  # superstring
+        ("<answer>737-300 or 737-400</answer>", "737-300", [], 0.0, True),  # hedge
+        ("<answer>737</answer>", "737-300", [], 0.0, False),  # prefix
+        ("<think>it is 737-300</think>", "737-300", [], 0.0, True),  # no answer block: the whole text
+        ("<think>maybe <answer>737-300</answer></think><answer>737-400</answer>", "737-300", [], 0.0, True),
+        ("<answer></answer>", "737-300", [], 0.0, False),
+        ("<answer>B</answer>", "the table", MC_CHOICES, 1.0, True),
+        ("<answer>(b) the chair</answer>", "the table", MC_CHOICES, 0.0, True),  # letter B, read first
+        ("<answer>A. the table</answer>", "the table", MC_CHOICES, 0.0, True),  # the right text appears
+        ("<answer>on the table</answer>", "the table", MC_CHOICES, 0.0, True),
+        ("<answer>A</answer>", "the table", MC_CHOICES, 0.0, False),
+        ("<answer>a lamp</answer>", "the chair", MC_CHOICES, 0.0, False),  # "a" is not the letter A here
+        ("<answer>Option B</answer>", "the table", MC_CHOICES, 0.0, False),
+    ],
+)
+def test_lenient_correct_beside_strict_accuracy(completion, solution, choices, strict, lenient):
+    assert accuracy_reward([completion], solution=[solution], choices=[choices], mode="think") == [strict]
+    assert lenient_correct(completion, solution, choices) is lenient
+    assert lenient_correct(conv(completion), solution, choices) is lenient
+
+
+def test_lenient_is_never_stricter_than_accuracy_on_tagged_answers():
+    answers = ["B", "b", "(B)", "B.", "B)", "B:", "B. the table", "the table", "The Table", "**B**"]
+    for a in answers:
+        assert lenient_correct(think(a), "the table", MC_CHOICES), a
+    assert lenient_correct(think("737-300"), "737-300") and not lenient_correct(None, "737-300")
+
+
+def test_evaluation_records_lenient_beside_strict():
+    row = {"id": "r", "solution": "737-300", "choices": [], "task": "classification"}
+    responses = [
+        "<think>x</think><answer>737-300</answer>",
+        "<think>x</think><answer>Boeing 737-300</answer>",
+        "<think>it is <answer>737-300</answer></think>",
+        "<answer>737</answer>",
+    ]
+    preds = [score({"row": row, "mode": "think", "rotation": 0}, r, 5) for r in responses]
+    assert [(p["correct"], p["lenient_correct"]) for p in preds] == [
+        (True, True),
+        (False, True),
+        (False, True),
+        (False, False),
+    ]
+    assert preds[2]["answer"] is None  # the answer inside the reasoning is not read
+    m = summarize(preds, "classification")
+    assert m["accuracy"] == 0.25 and m["lenient_accuracy"] == 0.75
+    old = [{k: v for k, v in p.items() if k != "lenient_correct"} for p in preds]  # predictions from before
+    assert math.isnan(summarize(old, "classification")["lenient_accuracy"])
+
+
+def test_choice_index_exact_text_wins_then_unique_normalised_then_letter():
+    assert choice_index("Left.", ["left", "Left."]) == 1
+    assert choice_index(" left ", ["left", "Left."]) == 0
+    assert choice_index("LEFT", ["left", "Left."]) is None  # collides
+    assert choice_index("RIGHT", ["left", "right"]) == 1
+    assert choice_index("b", ["x", "y"]) == 1 and choice_index("c", ["x", "y"]) is None
+    assert choice_index("", ["x", "y"]) is None
 
 
 # --- format_reward ------------------------------------------------------------------------------
@@ -406,10 +554,12 @@ def test_build_rewards_names_and_weights():
 
 
 def test_build_rewards_binds_mode_for_accuracy():
+    # the remainder of a think block is read in think mode; a think tag blocks the tag-free no_think reading
     funcs, _ = build_rewards(["accuracy"], mode="no_think")
-    assert funcs[0](["737-300"], solution=["737-300"]) == [1.0]
+    assert funcs[0](["<think>x</think> 737-300"], solution=["737-300"]) == [0.0]
+    assert funcs[0](["<think>x</think> 737-300"], solution=["737-300"], mode=["think"]) == [1.0]  # column wins
     funcs, _ = build_rewards(["accuracy"])
-    assert funcs[0](["737-300"], solution=["737-300"]) == [0.0]
+    assert funcs[0](["<think>x</think> 737-300"], solution=["737-300"]) == [1.0]
 
 
 def test_build_rewards_passes_tokenizer():

@@ -68,14 +68,62 @@ def _content_text(content: Any) -> str:
     return str(content)
 
 
-def extract_answer(text: Any, mode: str | None = "think") -> str | None:
-    """Return the content of the completion's single ``<answer>...</answer>`` block.
+def strip_think(text: Any) -> str | None:
+    """Return what a ``think``-mode response answered: the text after its think block.
 
-    The block may span several lines. Zero or several ``<answer>`` / ``</answer>`` tags give
-    ``None`` (several answers are a hedge, not an answer). In ``no_think`` mode only, a response
-    that contains no tag at all is read whole as the answer: a model asked to answer directly
-    sometimes drops the tags, and exact matching still rejects anything but the bare label. In
-    ``think`` mode (and for any other mode value) a missing answer tag gives ``None``.
+    The think block is the first ``<think>`` and the first ``</think>`` after it; everything up to
+    and including that ``</think>`` is removed (an answer written before or inside the reasoning is
+    removed with it). A response with no ``<think>`` is returned whole (it skipped the reasoning);
+    one whose first ``<think>`` is never closed gives ``None`` (a truncated or unfinished response).
+
+    Example:
+        >>> strip_think("<think>maybe <answer>A</answer></think>\\n<answer>B</answer>")
+        '\\n<answer>B</answer>'
+        >>> strip_think("<answer>B</answer>")
+        '<answer>B</answer>'
+        >>> strip_think("<think>never closed <answer>B</answer>") is None
+        True
+    """
+    if not isinstance(text, str):
+        text = completion_text(text)
+    start = text.find(THINK_OPEN)
+    if start < 0:
+        return text
+    end = text.find(THINK_CLOSE, start + len(THINK_OPEN))
+    if end < 0:
+        return None
+    return text[end + len(THINK_CLOSE) :]
+
+
+def _direct_answer(text: str) -> str | None:
+    """The answer of a direct (``no_think``) response: its one answer block, or a tag-free text."""
+    n_open, n_close = text.count(ANSWER_OPEN), text.count(ANSWER_CLOSE)
+    if n_open == 0 and n_close == 0:
+        if THINK_OPEN in text or THINK_CLOSE in text:
+            return None
+        return text.strip() or None
+    if n_open != 1 or n_close != 1:
+        return None
+    start = text.index(ANSWER_OPEN) + len(ANSWER_OPEN)
+    end = text.index(ANSWER_CLOSE)
+    if end < start:
+        return None
+    return text[start:end].strip()
+
+
+def extract_answer(text: Any, mode: str | None = "think") -> str | None:
+    """Return the completion's answer, by one rule for both modes.
+
+    ``no_think``: the content of the response's single ``<answer>...</answer>`` block (it may span
+    several lines); zero or several ``<answer>`` / ``</answer>`` tags give ``None`` (several
+    answers are a hedge, not an answer), except that a response with no tag at all (neither answer
+    nor think tags) is read whole: a model asked to answer directly sometimes drops the tags, and
+    exact matching still rejects anything but the bare label.
+
+    ``think`` (and any other mode value): the think block is removed first (:func:`strip_think`),
+    and what remains is read exactly as a ``no_think`` response. So an answer inside the reasoning,
+    before it, or after an unclosed ``<think>`` gives ``None``; a response without a think block is
+    read on what it answered (the format reward records the skipped reasoning).
 
     Args:
         text: the completion text (a completion in either format is accepted too).
@@ -87,28 +135,23 @@ def extract_answer(text: Any, mode: str | None = "think") -> str | None:
     Example:
         >>> extract_answer("<think>\\nwings...\\n</think>\\n<answer> 737-300 </answer>")
         '737-300'
+        >>> extract_answer("<think>it is <answer>737-300</answer></think>") is None
+        True
+        >>> extract_answer("<think>unfinished... <answer>737-300</answer>") is None
+        True
         >>> extract_answer("<answer>A</answer><answer>B</answer>") is None
         True
-        >>> extract_answer("737-300") is None
-        True
-        >>> extract_answer("737-300", mode="no_think")
-        '737-300'
+        >>> extract_answer("737-300"), extract_answer("737-300", mode="no_think")
+        ('737-300', '737-300')
     """
     try:
         if not isinstance(text, str):
             text = completion_text(text)
-        n_open, n_close = text.count(ANSWER_OPEN), text.count(ANSWER_CLOSE)
-        if n_open == 0 and n_close == 0:
-            if mode == "no_think" and THINK_OPEN not in text and THINK_CLOSE not in text:
-                return text.strip()
-            return None
-        if n_open != 1 or n_close != 1:
-            return None
-        start = text.index(ANSWER_OPEN) + len(ANSWER_OPEN)
-        end = text.index(ANSWER_CLOSE)
-        if end < start:
-            return None
-        return text[start:end].strip()
+        if mode != "no_think":
+            text = strip_think(text)
+            if text is None:
+                return None
+        return _direct_answer(text)
     except Exception:
         return None
 
@@ -191,3 +234,83 @@ def normalize_answer(s: Any) -> str:
         return s[start:end]
     except Exception:
         return ""
+
+
+def choice_index(solution: Any, choices: list) -> int | None:
+    """Return the index of the right choice of a multiple-choice row, or ``None``.
+
+    In order: the choice whose text is exactly the solution (surrounding spaces aside); else the
+    one choice equal to it after :func:`normalize_answer` (``None`` when several are: the choices
+    collide); else a solution that is itself a letter within the choices (``"B"``).
+
+    Example:
+        >>> choice_index("Left.", ["left", "Left."]), choice_index("LEFT", ["left", "Left."])
+        (1, None)
+        >>> choice_index("the table", ["the chair", "The Table"]), choice_index("b", ["x", "y"])
+        (1, 1)
+    """
+    solution = "" if solution is None else str(solution)
+    stripped = [str(c).strip() for c in choices]
+    if solution.strip() and solution.strip() in stripped:
+        return stripped.index(solution.strip())
+    target = normalize_answer(solution)
+    if not target:
+        return None
+    matches = [k for k, choice in enumerate(choices) if normalize_answer(choice) == target]
+    if matches:
+        return matches[0] if len(matches) == 1 else None
+    if len(target) == 1 and target.upper() in LETTERS[: len(choices)]:
+        return LETTERS.index(target.upper())
+    return None
+
+
+def lenient_correct(text: Any, solution: Any, choices: list | None = None) -> bool:
+    """Whether a response is right under the substring rule Visual-RFT and CLS-RL publish with.
+
+    This is not the training reward (:func:`vrft_lib.rewards.accuracy_reward` is exact); it is
+    recorded beside it so that numbers can be set beside those papers'. The rule:
+
+    1. the answer text is the content of the first ``<answer>...</answer>`` block anywhere in the
+       response (inside the reasoning too), else the whole response;
+    2. it and the label are normalised (:func:`normalize_answer`);
+    3. without choices (or when the solution is none of them) the response is right when the
+       normalised label is non-empty and contained in the normalised answer text;
+    4. with choices it is right when the right choice's normalised text is contained in it, or
+       the answer text is the right letter (``B``, ``(B)``, ``B.``), or begins with that letter
+       and a ``.``, ``)``, ``:`` or ``]`` (``B. the table``).
+
+    So hedges, superstrings and reasoning without an answer block may count (``737-300 or
+    737-400`` is right for ``737-300``); a prefix (``737``) does not.
+
+    Example:
+        >>> lenient_correct("<answer>Boeing 737-300 or 737-400</answer>", "737-300")
+        True
+        >>> lenient_correct("<think>it is 737-300</think>", "737-300")
+        True
+        >>> lenient_correct("<answer>737</answer>", "737-300")
+        False
+        >>> choices = ["the chair", "the table"]
+        >>> answers = ("B", "(b) x", "on the table", "A")
+        >>> [lenient_correct(f"<answer>{a}</answer>", "the table", choices) for a in answers]
+        [True, True, True, False]
+    """
+    try:
+        if not isinstance(text, str):
+            text = completion_text(text)
+        start = text.find(ANSWER_OPEN)
+        end = text.find(ANSWER_CLOSE, start + len(ANSWER_OPEN)) if start >= 0 else -1
+        given = normalize_answer(text[start + len(ANSWER_OPEN) : end] if end >= 0 else text)
+        if not given:
+            return False
+        choices = [str(c) for c in (choices or [])]
+        k = choice_index(solution, choices) if choices else None
+        if k is None:
+            label = normalize_answer(solution)
+            return bool(label) and label in given
+        text_k = normalize_answer(choices[k])
+        letter = LETTERS[k].lower()
+        if text_k and text_k in given:
+            return True
+        return given == letter or (given[0] == letter and len(given) > 1 and given[1:].lstrip()[:1] in tuple(".):]"))
+    except Exception:
+        return False

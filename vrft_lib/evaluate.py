@@ -10,11 +10,12 @@
 
 Generation is batched (left padding, greedy by default) through HF ``generate``, or through vLLM
 (``backend: vllm``, GPU). Both prompt modes run in the same pass, batched one mode at a time. The
-output folder gets ``predictions.jsonl`` (id, mode, response, extracted answer, correct, response
-length in tokens), ``metrics.json`` (per mode: accuracy with a 95% bootstrap interval, n, format
-compliance, mean response length, per-class and mean per-class accuracy for classification, circular
-accuracy for multiple choice when asked), ``config.yaml``, ``provenance.json`` and ``DONE`` (written
-last).
+output folder gets ``predictions.jsonl`` (id, mode, response, extracted answer, correct,
+lenient_correct, response length in tokens), ``metrics.json`` (per mode: accuracy with a 95%
+bootstrap interval, lenient_accuracy (the substring rule of Visual-RFT / CLS-RL, beside the strict
+one), n, format compliance, mean response length, per-class and mean per-class accuracy for
+classification, circular accuracy for multiple choice when asked), ``config.yaml``,
+``provenance.json`` and ``DONE`` (written last).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .answers import extract_answer
+from .answers import extract_answer, lenient_correct
 from .config import DataSpec, ModelSpec, build_config, detect_device, load_yaml
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, did_you_mean, exit_code
@@ -131,10 +132,12 @@ def summarize(preds: list[dict], task: str, resamples: int = 1000, seed: int = 0
 
     main = [p for p in preds if p.get("rotation", 0) == 0]
     correct = [float(p["correct"]) for p in main]
+    lenient = [float(p["lenient_correct"]) for p in main if "lenient_correct" in p]
     out = {
         "n": len(main),
         "accuracy": float(np.mean(correct)) if correct else float("nan"),
         "accuracy_ci95": bootstrap_interval(correct, resamples, seed),
+        "lenient_accuracy": float(np.mean(lenient)) if main and len(lenient) == len(main) else float("nan"),
         "format_rate": float(np.mean([p["format_ok"] for p in main])) if main else float("nan"),
         "mean_response_tokens": float(np.mean([p["response_tokens"] for p in main])) if main else float("nan"),
     }
@@ -310,6 +313,7 @@ def score(request, response: str, n_tokens: int) -> dict:
         "response": response,
         "answer": extract_answer(response, mode=mode),
         "correct": bool(accuracy_reward([response], **kw)[0] == 1.0),
+        "lenient_correct": lenient_correct(response, row["solution"], list(row.get("choices") or [])),
         "format_ok": bool(format_reward([response], mode=[mode])[0] == 1.0),
         "response_tokens": int(n_tokens),
     }

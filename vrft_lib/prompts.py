@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .answers import LETTERS, normalize_answer
+from .answers import LETTERS, choice_index, normalize_answer
 from .errors import ConfigError, DataError, did_you_mean
 from .vocab import PROMPT_MODES
 
@@ -103,26 +103,34 @@ def _choices(row) -> list[str]:
 def answer_letter(row) -> str:
     """Return the letter of the right choice of a multiple-choice row.
 
-    The right choice is the one whose text equals ``row["solution"]``, exactly or after
-    :func:`vrft_lib.answers.normalize_answer`.
+    The right choice is the one :func:`vrft_lib.answers.choice_index` finds, as the accuracy
+    reward does: the choice whose text is exactly ``row["solution"]``, else the one choice equal to
+    it after :func:`vrft_lib.answers.normalize_answer`, else a solution that is itself a letter.
 
     Raises:
-        DataError: the row has no choices, or the solution is none of them.
+        DataError: the row has no choices, the solution is none of them, or it matches several
+            of them after normalisation (colliding choices).
 
     Example:
         >>> answer_letter({"solution": "left", "choices": ["right", "left"]})
+        'B'
+        >>> answer_letter({"solution": "Left.", "choices": ["left", "Left."]})
         'B'
     """
     choices = _choices(row)
     solution = str(row.get("solution", ""))
     if not choices:
         raise DataError(f"row {row.get('id')!r}: no choices, so there is no answer letter.")
-    if solution in choices:
-        return LETTERS[choices.index(solution)]
+    k = choice_index(solution, choices)
+    if k is not None:
+        return LETTERS[k]
     target = normalize_answer(solution)
-    for k, choice in enumerate(choices):
-        if target and normalize_answer(choice) == target:
-            return LETTERS[k]
+    colliding = [c for c in choices if target and normalize_answer(c) == target]
+    if colliding:
+        raise DataError(
+            f"row {row.get('id')!r}: the solution {solution!r} matches several choices after normalisation "
+            f"({colliding!r}), so no letter is the right one; make the choices distinct."
+        )
     raise DataError(f"row {row.get('id')!r}: the solution {solution!r} is none of the choices {choices!r}.")
 
 

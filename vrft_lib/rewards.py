@@ -9,7 +9,8 @@ scores 0.
 
 Parsing and matching rules (see ``docs/rewards.md``):
 
-- the answer is the content of exactly one ``<answer>...</answer>`` block (:func:`extract_answer`);
+- the answer is the content of exactly one ``<answer>...</answer>`` block (:func:`extract_answer`),
+  read after the think block in ``think`` mode: an answer inside the reasoning scores 0;
 - answers and labels are compared by exact equality after :func:`normalize_answer`, never by
   substring, so hedges ("A or B"), prefixes ("737" for "737-300") and empty answers score 0;
 - multiple-choice answers may be the option letter or the option text (:func:`accuracy_reward`).
@@ -35,6 +36,7 @@ from .answers import (
     TAGS,
     THINK_CLOSE,
     THINK_OPEN,
+    choice_index,
     completion_text,
     extract_answer,
     extract_think,
@@ -95,29 +97,19 @@ def _sample_mode(mode: Any, i: int, default: str = "think") -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _correct_index(solution: str, choices: list) -> int | None:
-    """Index of the right choice: the choice whose text is the solution, else a solution letter."""
-    target = normalize_answer(solution)
-    if not target:
-        return None
-    for k, choice in enumerate(choices):
-        if normalize_answer(choice) == target:
-            return k
-    if len(target) == 1 and target.upper() in LETTERS[: len(choices)]:
-        return LETTERS.index(target.upper())
-    return None
-
-
 def _multiple_choice_correct(answer: str, solution: str, choices: list) -> bool:
-    k = _correct_index(solution, choices)
-    if k is None:  # the solution is not one of the choices: fall back to text equality
-        return normalize_answer(answer) == normalize_answer(solution) != ""
+    k = choice_index(solution, choices)
     given = normalize_answer(answer)
+    texts = [normalize_answer(c) for c in choices]
+    if k is None:  # the solution is not one of the choices: text equality, unless it matches several
+        return given == normalize_answer(solution) != "" and given not in texts
     if not given:
         return False
-    texts = [normalize_answer(c) for c in choices]
-    if given in texts:  # the exact text of a choice (takes precedence over a letter reading)
-        return given == texts[k]
+    exact = [j for j, c in enumerate(choices) if c.strip() == answer.strip()]
+    if exact:  # the exact text of a choice wins over a normalised match
+        return exact[0] == k
+    if given in texts:  # the text of a choice (takes precedence over a letter reading); unique
+        return [j for j, t in enumerate(texts) if t == given] == [k]
     if len(given) == 1 and "a" <= given <= "z":  # "B", "(B)", "B.", "B)"
         return LETTERS.index(given.upper()) == k
     match = _LETTER_AND_TEXT.match(given)  # "B. <text of B>"
@@ -137,15 +129,18 @@ def accuracy_reward(
 ) -> list[float]:
     r"""Reward 1.0 when the completion's answer is exactly the ground truth, else 0.0.
 
-    The answer is taken with :func:`extract_answer` (one ``<answer>`` block; in ``no_think`` mode
-    a tag-free response is read whole) and compared with the solution by exact equality after
-    :func:`normalize_answer`.
+    The answer is taken with :func:`extract_answer` (in ``think`` mode the think block is removed
+    first; then one ``<answer>`` block, or a tag-free remainder read whole) and compared with the
+    solution by exact equality after :func:`normalize_answer`. An answer inside the reasoning or
+    after an unclosed ``<think>`` scores 0.
 
     For multiple choice (a non-empty ``choices`` list, ``solution`` being the text of the right
     choice), these answers score 1 when they designate the right choice: its letter (``B``,
     ``(B)``, ``B.``, ``B)``, lower case too), the letter followed by the choice's own text
     (``B. left``), or the choice text alone. An answer equal to some choice's text is read as that
-    text, not as a letter.
+    text, not as a letter; when choices collide after normalisation (``left``, ``Left.``), the
+    choice the answer equals exactly wins, and an answer that only matches several of them
+    normalised scores 0 (so does a solution that does: no choice is the right one).
 
     Everything else scores 0: a missing, empty or repeated answer block, a hedge (``A or B``,
     ``A, B``, ``A/B`` unless that is itself a label), a prefix or superstring of the label (``737``
@@ -158,7 +153,7 @@ def accuracy_reward(
         choices (`list[list[str]]`, *optional*): the options per completion, empty if not multiple choice.
         task (`list[str]`, *optional*): the task per completion; not needed (choices decide).
         mode (`list[str] | str`, *optional*): ``"think"`` or ``"no_think"`` per completion or for all;
-            ``None`` reads answers strictly, as in ``think`` mode.
+            ``None`` reads answers as in ``think`` mode.
         **kwargs: other dataset columns and trainer arguments, ignored.
 
     Returns:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..answers import normalize_answer
 from ..errors import DataError
 from .common import (
     ON_BAD_IMAGE,
@@ -35,6 +37,7 @@ SAT_FIELDS = ("image_bytes", "question", "answers", "correct_answer")
 SAT_TEXT_BATCH_ROWS = 8192  # rows per batch while reading the text columns
 SAT_IMAGE_BATCH_ROWS = 32  # rows per batch while reading images: bounds memory on the 5 GiB train file
 SAT_HEAD_ROWS = 256  # rows of a SAT file whose answers the file check validates up front
+ON_COLLIDING_CHOICES = ("error", "skip")  # the values of the on_colliding_choices option
 SAT_LAYOUT = (
     "the array/SAT dataset repository: ROOT/SAT_<split>.parquet for split in train, static, val, test, "
     "with fields image_bytes, question, answers, question_type, correct_answer"
@@ -105,6 +108,28 @@ def sat_choices(answers, correct, row: int, path: Path) -> tuple[list[str], str]
     return choices, choices[stripped.index(str(correct).strip())]
 
 
+def colliding_choices(choices: list[str]) -> list[str]:
+    """The choices of a row that equal another one after :func:`~vrft_lib.answers.normalize_answer`
+    (the reward could not tell them apart), in row order.
+
+    >>> colliding_choices(["left", "right", "Left."]), colliding_choices(["left", "right"])
+    (['left', 'Left.'], [])
+    """
+    groups: dict[str, list[str]] = {}
+    for choice in choices:
+        groups.setdefault(normalize_answer(choice), []).append(choice)
+    return [c for c in choices if len(groups[normalize_answer(c)]) > 1]
+
+
+def colliding_choices_error(choices: list[str], row: int, path: Path) -> DataError:
+    """The error for a row whose choices collide after normalisation."""
+    return DataError(
+        f"Row {row} of '{path}' has choices that are the same answer after normalisation: "
+        f"{colliding_choices(choices)!r} (answers {choices!r}); an answer could not tell them apart. "
+        "Fix the row, or set the data option on_colliding_choices: skip to leave such rows out with a count."
+    )
+
+
 def _sat_image_source(element, root: Path):
     """Raw bytes, or an HF Image struct {bytes, path}: return bytes or a path to read."""
     if isinstance(element, dict):
@@ -119,16 +144,20 @@ def _sat_image_source(element, root: Path):
     return element
 
 
-def _check_options(shuffle_choices, max_image_side, on_bad_image) -> None:
+def _check_options(shuffle_choices, max_image_side, on_bad_image, on_colliding_choices) -> None:
     check_option("sat", "shuffle_choices", shuffle_choices, (True, False))
     check_option("sat", "on_bad_image", on_bad_image, ON_BAD_IMAGE)
+    check_option("sat", "on_colliding_choices", on_colliding_choices, ON_COLLIDING_CHOICES)
     check_max_side("sat", max_image_side)
 
 
-def check_sat_files(split, root, limit, seed, *, shuffle_choices, max_image_side, on_bad_image) -> None:
+def check_sat_files(
+    split, root, limit, seed, *, shuffle_choices, max_image_side, on_bad_image, on_colliding_choices
+) -> None:
     """The file check of ``sat``: options, the file and its schema, a non-empty split, and the answers
-    of the first :data:`SAT_HEAD_ROWS` rows (no image is read)."""
-    _check_options(shuffle_choices, max_image_side, on_bad_image)
+    of the first :data:`SAT_HEAD_ROWS` rows (no image is read; colliding choices are an error there
+    with ``on_colliding_choices="error"``)."""
+    _check_options(shuffle_choices, max_image_side, on_bad_image, on_colliding_choices)
     parquet, path = open_sat_file(root, split)
     if parquet.metadata.num_rows == 0:
         raise empty_split_error("sat", split, root)
@@ -136,12 +165,22 @@ def check_sat_files(split, root, limit, seed, *, shuffle_choices, max_image_side
     if batch is None:
         return
     for i, (answers, correct) in enumerate(zip(batch.column(0).to_pylist(), batch.column(1).to_pylist())):
-        sat_choices(answers, correct, i, path)
+        choices, _ = sat_choices(answers, correct, i, path)
+        if on_colliding_choices == "error" and colliding_choices(choices):
+            raise colliding_choices_error(choices, i, path)
 
 
 @register_benchmark("sat", splits=SAT_SPLITS, needs_root=True, check=check_sat_files, layout=SAT_LAYOUT)
 def load_sat(
-    split, root, limit, seed, *, shuffle_choices=True, max_image_side=None, on_bad_image="error"
+    split,
+    root,
+    limit,
+    seed,
+    *,
+    shuffle_choices=True,
+    max_image_side=None,
+    on_bad_image="error",
+    on_colliding_choices="error",
 ) -> LoadedSplit:
     """SAT (array/SAT): spatial multiple-choice questions over one or two images.
 
@@ -149,9 +188,11 @@ def load_sat(
     by ``limit`` and ``seed``), then the images of the chosen rows only, so memory stays bounded even
     for the 5 GiB single-row-group train file. Options: ``shuffle_choices`` (permute each row's
     choices, seeded by ``seed`` and the row, as the dataset card asks), ``max_image_side``,
-    ``on_bad_image`` ("error" or "skip").
+    ``on_bad_image`` ("error" or "skip"), ``on_colliding_choices`` ("error": stop on a row whose
+    choices are the same after normalisation, naming it; "skip": leave such rows out with a warning
+    and a count).
     """
-    _check_options(shuffle_choices, max_image_side, on_bad_image)
+    _check_options(shuffle_choices, max_image_side, on_bad_image, on_colliding_choices)
     parquet, path = open_sat_file(root, split)
     names = parquet.schema_arrow.names
 
@@ -163,14 +204,27 @@ def load_sat(
             text[c].extend(batch.column(c).to_pylist())
     chosen = choose_rows(len(text["question"]), limit, seed)
 
-    rows_meta = {}
+    rows_meta, colliding = {}, []
     for i in chosen:
         answers, solution = sat_choices(text["answers"][i], text["correct_answer"][i], i, path)
+        if colliding_choices(answers):
+            if on_colliding_choices == "error":
+                raise colliding_choices_error(answers, i, path)
+            colliding.append(i)
+            continue
         if shuffle_choices:
             answers = [answers[k] for k in np.random.default_rng([seed, i]).permutation(len(answers))]
         qtype = text["question_type"][i] if "question_type" in text else None
         suffix = "-" + re.sub(r"[^A-Za-z0-9_]+", "_", str(qtype)) if qtype else ""
         rows_meta[i] = (f"sat-{split}-{i:06d}{suffix}", str(text["question"][i] or "").strip(), solution, answers)
+
+    if colliding:
+        warnings.warn(
+            f"sat: skipped {len(colliding)} row(s) of '{path}' whose choices are the same after normalisation; "
+            f"first: row {colliding[0]} {colliding_choices(sat_answers(text['answers'][colliding[0]], 0, path))!r}",
+            stacklevel=3,  # load_sat <- load_benchmark <- the caller
+        )
+        chosen = [i for i in chosen if i in rows_meta]
 
     # Pass 2: the images of the chosen rows only, a few rows at a time.
     wanted = set(chosen)
