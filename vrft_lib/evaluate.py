@@ -160,7 +160,8 @@ def bootstrap_interval(correct, resamples: int = 1000, seed: int = 0, level: flo
 
 
 def summarize(preds: list[dict], task: str, resamples: int = 1000, seed: int = 0) -> dict:
-    """Metrics of one mode's predictions (see the module docstring)."""
+    """Metrics of one mode's predictions (see the module docstring). The 95% intervals are Wilson score
+    intervals; ``resamples`` and ``seed`` are accepted for existing callers and not used."""
 
     main = [p for p in preds if p.get("rotation", 0) == 0]
     correct = [float(p["correct"]) for p in main]

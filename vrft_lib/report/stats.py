@@ -109,8 +109,12 @@ def paired_bootstrap(
     # item-resampled means of every seed for every (resample, draw) slot; a slot uses its drawn seed
     means = np.empty((s, resamples, s))
     for i, d in enumerate(seeds):
-        idx = rng.integers(0, d.size, size=(resamples * s, d.size))
-        means[i] = d[idx].mean(axis=1).reshape(resamples, s)
+        flat = np.empty(resamples * s)
+        step = max(1, 2_000_000 // d.size)  # rows per chunk: bounded memory for large evaluations
+        for start in range(0, flat.size, step):
+            rows = min(step, flat.size - start)
+            flat[start : start + rows] = d[rng.integers(0, d.size, size=(rows, d.size))].mean(axis=1)
+        means[i] = flat.reshape(resamples, s)
     values = means[picks, np.arange(resamples)[:, None], np.arange(s)[None, :]].mean(axis=1)
     a = (1 - level) / 2
     return (float(np.quantile(values, a)), float(np.quantile(values, 1 - a)))
