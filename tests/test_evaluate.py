@@ -3,7 +3,14 @@ import json
 import pytest
 
 from vrft_lib.errors import ConfigError
-from vrft_lib.evaluate import bootstrap_interval, evaluate, load_eval_config, summarize
+from vrft_lib.evaluate import (
+    accuracy_interval,
+    bootstrap_interval,
+    evaluate,
+    load_eval_config,
+    summarize,
+    wilson_interval,
+)
 
 
 def run_eval(tmp_path, model, data, **kw):
@@ -87,6 +94,37 @@ def test_summarize_per_class_and_circular():
     rot = preds + [dict(preds[0], rotation=1, correct=False), dict(preds[2], rotation=1, correct=True)]
     m = summarize(rot, "multiple_choice")
     assert m["accuracy"] == pytest.approx(2 / 3) and m["circular_accuracy"] == pytest.approx(1 / 3)
+
+
+def test_summarize_uses_wilson_intervals():
+    preds = [
+        {"id": str(i), "rotation": 0, "correct": True, "format_ok": True, "response_tokens": 3, "solution": "x"}
+        for i in range(16)
+    ]
+    m = summarize(preds, "multiple_choice")
+    assert m["accuracy"] == 1.0 and m["accuracy_ci95"] == wilson_interval(16, 16)
+    lo, hi = m["accuracy_ci95"]
+    assert lo == pytest.approx(0.806, abs=5e-4) and hi == 1.0  # not the degenerate [1, 1]
+    rot = preds + [dict(p, rotation=1, correct=i % 2 == 0) for i, p in enumerate(preds)]
+    m = summarize(rot, "multiple_choice")
+    assert m["circular_accuracy"] == 0.5 and m["circular_accuracy_ci95"] == wilson_interval(8, 16)
+
+
+@pytest.mark.parametrize(
+    "k, n, low, high",
+    [(16, 16, 0.8064, 1.0), (0, 16, 0.0, 0.1936), (50, 100, 0.4038, 0.5962), (30, 100, 0.2189, 0.3958)],
+)
+def test_wilson_interval_known_values(k, n, low, high):
+    lo, hi = wilson_interval(k, n)
+    assert lo == pytest.approx(low, abs=1e-4) and hi == pytest.approx(high, abs=1e-4)
+    assert lo <= k / n <= hi and lo < hi
+
+
+def test_wilson_interval_is_symmetric_and_handles_empty():
+    lo, hi = wilson_interval(3, 20)
+    assert wilson_interval(17, 20) == pytest.approx((1 - hi, 1 - lo))
+    assert all(v != v for v in wilson_interval(0, 0))  # NaN
+    assert accuracy_interval([1, 0, 1, 1]) == wilson_interval(3, 4)
 
 
 def test_bootstrap_interval_is_deterministic_and_sane():

@@ -2,6 +2,7 @@
 model is run; the pages are the report notebook executed by papermill and exported by nbconvert)."""
 
 import json
+import random
 import re
 import shutil
 from pathlib import Path
@@ -15,6 +16,7 @@ from IPython.display import Image, Markdown
 from vrft_lib import report
 from vrft_lib.cli import main as vrft_main
 from vrft_lib.errors import VrftError
+from vrft_lib.evaluate import wilson_interval
 from vrft_lib.study.runner import render_report
 
 BENCHMARKS = {
@@ -66,6 +68,19 @@ DEFAULT_ACC.update(
 )
 
 
+def _item_outcomes(accuracy: float, n: int, variant: str, rng=None) -> list[bool]:
+    """``n`` outcomes with ``round(accuracy * n)`` correct (as near as the first six allow): the first six
+    follow a fixed pattern (RFT right on even ids, the others on multiples of 3; Figure 1's tests rely
+    on it), the rest are right on a prefix of the item order (shuffled by ``rng`` when given)."""
+    head = [(i % 2 == 0) if variant == "rft" else (i % 3 == 0) for i in range(min(6, n))]
+    rest = n - len(head)
+    k = max(0, min(rest, round(accuracy * n) - sum(head)))
+    tail = [i < k for i in range(rest)]
+    if rng is not None:
+        rng.shuffle(tail)
+    return head + tail
+
+
 def _write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
@@ -76,8 +91,8 @@ def make_fake_study(
     acc=None,
     seeds=(0,),
     synthetic=True,
-    ci_half=3.0,
     n=200,
+    independent=False,
     reference=True,
     seed_offsets=None,
     response_text=None,
@@ -88,6 +103,9 @@ def make_fake_study(
     ``acc``: overrides of DEFAULT_ACC, ``{(benchmark key, variant, mode): accuracy %}``.
     ``seed_offsets``: ``{seed: points}`` added to every accuracy of that seed.
     ``skip``: ``(key, variant, seed)`` runs left without a DONE file.
+    ``n``: items per evaluation; the predictions match the accuracies (see :func:`_item_outcomes`),
+    with the items after the sixth in one shared order (so runs agree on the easy items and paired
+    differences are clear) or, with ``independent``, in an order of their own per run and mode.
     """
     numbers = {**DEFAULT_ACC, **(acc or {})}
     root = tmp / "study"
@@ -111,12 +129,16 @@ def make_fake_study(
             for seed in seeds:
                 run = root / "runs" / key / variant / f"seed{seed}"
                 modes = {}
+                order = {
+                    m: random.Random(f"{key}/{variant}/{seed}/{m}") if independent else None
+                    for m in ("no_think", "think")
+                }
                 for mode in ("no_think", "think"):
                     a = (numbers[(key, variant, mode)] + offsets.get(seed, 0.0)) / 100
                     modes[mode] = {
                         "n": n,
                         "accuracy": a,
-                        "accuracy_ci95": [a - ci_half / 100, a + ci_half / 100],
+                        "accuracy_ci95": list(wilson_interval(round(a * n), n)),
                         "format_rate": 0.9 if mode == "think" else 1.0,
                         "mean_response_tokens": (300.0 if variant == "rft_length" else 100.0)
                         if mode == "think"
@@ -147,9 +169,8 @@ def make_fake_study(
                     },
                 )
                 preds = []
-                for i in range(6):
-                    for mode in ("no_think", "think"):
-                        correct = (i % 2 == 0) if variant == "rft" else (i % 3 == 0)
+                for mode in ("no_think", "think"):
+                    for i, correct in enumerate(_item_outcomes(modes[mode]["accuracy"], n, variant, order[mode])):
                         text = (
                             response_text
                             if (response_text and i == 0)
@@ -261,7 +282,8 @@ def test_table1_cells_equal_inputs(tmp_path):
     for (key, variant, mode), acc in DEFAULT_ACC.items():
         row = table[(table.benchmark == key) & (table.method == variant) & (table["mode"] == mode)].iloc[0]
         assert row["accuracy"] == pytest.approx(acc)
-        assert row["ci_low"] == pytest.approx(acc - 3) and row["ci_high"] == pytest.approx(acc + 3)
+        lo, hi = wilson_interval(round(acc * 2), 200)
+        assert row["ci_low"] == pytest.approx(100 * lo) and row["ci_high"] == pytest.approx(100 * hi)
         assert row["n"] == 200 and row["n_seeds"] == 1
         if variant != "rft_length":
             assert row["paper_accuracy"] == PAPER[BENCHMARKS[key]["label"]][variant][mode]
@@ -274,20 +296,23 @@ def test_findings_follow_the_numbers(tmp_path):
     _, _, found = _analyse(make_fake_study(tmp_path))
     f = _finding(found, "think.rft.synthetic_spatial")
     assert f["direction"] == "up" and f["difference"] == pytest.approx(10.0) and f["within_noise"] is False
-    assert "thinking helps accuracy by 10.00 points" in f["text"]
-    assert "do not overlap" in f["text"]
+    assert "thinking helps accuracy by 10.00 points" in f["text"] and f["verdict"] == "supported"
+    assert "the 95% interval of the difference excludes 0" in f["text"] and "McNemar p = " in f["text"]
+    c = f["comparison"]
+    assert c["n"] == 200 and c["difference_points"] == pytest.approx(10.0) and c["ci95"][0] > 0 and c["p_value"] < 0.01
     f = _finding(found, "think.sft.synthetic_aircraft")
     assert f["direction"] == "down" and "thinking hurts accuracy by 8.00 points" in f["text"]
     f = _finding(found, "rft_vs_sft.synthetic_banner.think")
     assert "RFT beats SFT by 23.00 points" in f["text"]
     f = _finding(found, "length_reward.synthetic_spatial")
-    assert f["difference"] == pytest.approx(12.0) and f["consistent_with_paper"] is True
+    assert f["difference"] == pytest.approx(12.0) and f["verdict"] == "supported"
     assert "raises final accuracy by 12.00 points" in f["text"] and "300 vs 100 tokens" in f["text"]
     f = _finding(found, "length_reward.synthetic_aircraft")
     assert f["difference"] == pytest.approx(-12.0) and "lowers final accuracy" in f["text"]
     assert not any(f["id"] == "length_reward.synthetic_banner" for f in found)
-    claims = {f["id"]: f["consistent_with_paper"] for f in found if f["group"] == "paper"}
-    assert claims == {k: True for k in report.PAPER_CLAIMS}
+    assert _finding(found, "rft_vs_sft.synthetic_banner.no_think")["verdict"] == "a_higher"  # no claim
+    claims = {f["id"]: f["verdict"] for f in found if f["group"] == "paper"}
+    assert claims == {k: "supported" for k in report.PAPER_CLAIMS}
 
 
 def test_flipped_numbers_flip_the_findings(tmp_path):
@@ -301,28 +326,90 @@ def test_flipped_numbers_flip_the_findings(tmp_path):
     assert "thinking helps accuracy by 10.00 points" in _finding(found, "think.sft.synthetic_banner")["text"]
     assert "thinking hurts accuracy by 10.00 points" in _finding(found, "think.rft.synthetic_banner")["text"]
     assert "RFT trails SFT by 15.00 points" in _finding(found, "rft_vs_sft.synthetic_banner.think")["text"]
-    assert _finding(found, "length_reward.synthetic_spatial")["consistent_with_paper"] is False
-    claims = {f["id"]: f["consistent_with_paper"] for f in found if f["group"] == "paper"}
+    assert _finding(found, "length_reward.synthetic_spatial")["verdict"] == "contradicted"
+    claims = {f["id"]: f["verdict"] for f in found if f["group"] == "paper"}
     assert claims == {
-        "paper.think_hurts_training_free": True,
-        "paper.think_hurts_sft": False,
-        "paper.think_helps_rft": False,
-        "paper.rft_beats_sft_with_think": False,
-        "paper.length_reward_helps_reasoning": False,
-        "paper.length_reward_hurts_perception": False,
+        "paper.think_hurts_training_free": "supported",
+        "paper.think_hurts_sft": "contradicted",
+        "paper.think_helps_rft": "contradicted",
+        "paper.rft_beats_sft_with_think": "contradicted",
+        "paper.length_reward_helps_reasoning": "contradicted",
+        "paper.length_reward_hurts_perception": "contradicted",
     }
-    assert "not consistent with the paper" in _finding(found, "paper.think_hurts_sft")["text"]
+    assert "3 contradict it" in _finding(found, "paper.think_hurts_sft")["text"]
+    assert "Verdict: contradicted." in _finding(found, "paper.think_hurts_sft")["text"]
 
 
-def test_overlapping_intervals_are_within_noise(tmp_path):
-    acc = {("synthetic_banner", "rft", "think"): 77.0}  # +2 over w/o think; intervals +-3 overlap
-    _, _, found = _analyse(make_fake_study(tmp_path, acc=acc))
+def test_small_paired_difference_is_not_resolved(tmp_path):
+    # +2 points over w/o think on 1000 items answered independently: the paired interval includes 0
+    acc = {("synthetic_banner", "rft", "think"): 77.0}
+    _, _, found = _analyse(make_fake_study(tmp_path, acc=acc, n=1000, independent=True))
     f = _finding(found, "think.rft.synthetic_banner")
-    assert f["within_noise"] is True and f["difference"] == pytest.approx(2.0)
-    assert "the difference is within noise" in f["text"]
-    assert "do not overlap" in _finding(found, "think.rft.synthetic_aircraft")["text"]
+    assert f["within_noise"] is True and f["difference"] == pytest.approx(2.0) and f["verdict"] == "not_resolved"
+    lo, hi = f["comparison"]["ci95"]
+    assert lo < 0 < hi and f["comparison"]["p_value"] > 0.05
+    assert "includes 0, so the difference is not resolved" in f["text"]
+    assert "excludes 0" in _finding(found, "think.rft.synthetic_aircraft")["text"]
     claim = _finding(found, "paper.think_helps_rft")
-    assert claim["n_within_noise"] == 1 and claim["consistent_with_paper"] is True
+    assert claim["n_not_resolved"] == 1 and claim["n_supported"] == 2 and claim["verdict"] == "supported"
+    assert "for 1 the 95% interval of the difference includes 0" in claim["text"]
+
+
+def test_claim_is_not_supported_when_every_interval_includes_0(tmp_path):
+    # Every difference of the claims has the paper's sign (the old sign count read "consistent"), but
+    # each is 1 to 2 points on 300 items answered independently: no paired interval excludes 0.
+    acc = {}
+    for k in BENCHMARKS:
+        acc.update(
+            {
+                (k, "training_free", "no_think"): 61.0,
+                (k, "training_free", "think"): 60.0,
+                (k, "sft", "no_think"): 61.0,
+                (k, "sft", "think"): 60.0,
+                (k, "rft", "no_think"): 61.0,
+                (k, "rft", "think"): 62.0,
+            }
+        )
+    acc[("synthetic_spatial", "rft_length", "think")] = 64.0
+    acc[("synthetic_aircraft", "rft_length", "think")] = 60.0
+    _, _, found = _analyse(make_fake_study(tmp_path, acc=acc, n=300, independent=True))
+    claims = [f for f in found if f["group"] == "paper"]
+    for claim in claims:
+        evidence = [_finding(found, i) for i in claim["evidence"]]
+        assert evidence and all(_sign(e["difference"]) == claim["expected_sign"] for e in evidence), claim["id"]
+        assert all(e["comparison"]["ci95"][0] < 0 < e["comparison"]["ci95"][1] for e in evidence), claim["id"]
+        assert claim["verdict"] == "not_resolved" and claim["n_supported"] == 0, claim["id"]
+        assert "Verdict: not resolved." in claim["text"]
+
+
+def _sign(x):
+    return (x > 0) - (x < 0)
+
+
+def test_claim_verdict_counts_only_resolved_differences(tmp_path):
+    # RFT beats SFT with think clearly on two benchmarks, and by 1 point (not resolved) on the third
+    acc = {("synthetic_spatial", "rft", "think"): 63.0}
+    _, _, found = _analyse(make_fake_study(tmp_path, acc=acc, n=400, independent=True))
+    claim = _finding(found, "paper.rft_beats_sft_with_think")
+    assert (claim["n_supported"], claim["n_contradicted"], claim["n_not_resolved"]) == (2, 0, 1)
+    assert claim["verdict"] == "supported"
+    # a resolved difference against the paper makes it mixed
+    acc = {("synthetic_spatial", "rft", "think"): 40.0}
+    _, _, found = _analyse(make_fake_study(tmp_path / "mixed", acc=acc, n=400, independent=True))
+    claim = _finding(found, "paper.rft_beats_sft_with_think")
+    assert (claim["n_supported"], claim["n_contradicted"]) == (2, 1) and claim["verdict"] == "mixed"
+
+
+def test_comparisons_without_predictions_have_no_interval(tmp_path):
+    root = make_fake_study(tmp_path)
+    for p in root.glob("runs/*/*/seed*/eval/predictions.jsonl"):
+        p.unlink()
+    _, _, found = _analyse(root)
+    f = _finding(found, "think.rft.synthetic_spatial")
+    assert f["difference"] == pytest.approx(10.0) and f["comparison"]["ci95"] is None
+    assert f["comparison"]["p_value"] is None and f["comparison"]["n"] == 0 and f["verdict"] == "not_resolved"
+    assert "no paired predictions, so no interval: not resolved" in f["text"]
+    assert all(c["verdict"] == "not_resolved" for c in found if c["group"] == "paper")
 
 
 def test_paper_own_numbers_reproduce_the_paper_claims(tmp_path):
@@ -335,12 +422,16 @@ def test_paper_own_numbers_reproduce_the_paper_claims(tmp_path):
     acc[("synthetic_spatial", "rft_length", "think")] = 64.0
     acc[("synthetic_aircraft", "rft_length", "think")] = 80.0
     _, table, found = _analyse(make_fake_study(tmp_path, acc=acc))
-    claims = {f["id"]: f["consistent_with_paper"] for f in found if f["group"] == "paper"}
-    assert all(claims.values()), claims
-    # SFT on SAT: thinking helps in the paper (+1.38), the majority rule still reads "hurts SFT".
-    assert _finding(found, "paper.think_hurts_sft")["n_agree"] == 2
+    claims = {f["id"]: f["verdict"] for f in found if f["group"] == "paper"}
+    # The paper's own SFT differences (-0.53, -0.01, +1.38 points) are one to three items of 200:
+    # none is resolved, so the claim that thinking hurts SFT is not supported by its own numbers.
+    assert claims["paper.think_hurts_sft"] == "not_resolved"
+    assert _finding(found, "paper.think_hurts_sft")["n_not_resolved"] == 3
+    for cid in ("paper.think_hurts_training_free", "paper.think_helps_rft", "paper.rft_beats_sft_with_think"):
+        assert claims[cid] == "supported", (cid, claims)
+    assert "contradicted" not in claims.values() and "mixed" not in claims.values()
     f = _finding(found, "think.sft.synthetic_aircraft")  # 75.84 vs 75.85
-    assert f["direction"] == "down" and f["consistent_with_paper"] is True
+    assert f["direction"] == "down" and f["same_sign_as_paper"] is True and f["verdict"] == "not_resolved"
 
 
 def test_tie_is_no_difference(tmp_path):
@@ -359,16 +450,21 @@ def test_rendered_page_has_every_section_and_the_numbers(rendered):
     # summary: what was run, how many runs finished, the synthetic caveat
     assert "fake-study" in page and "11 of 11" in page and "The data are synthetic" in page
     # Table 1: ours with intervals and n, the paper's labelled as such
-    assert "85.00" in page and "[82.00, 88.00]" in page and "(n = 200)" in page
+    lo, hi = wilson_interval(170, 200)
+    assert "85.00" in page and f"[{100 * lo:.2f}, {100 * hi:.2f}]" in page and "(n = 200)" in page
     assert "Paper (different model and data)" in page and "83.32" in page
     assert "arXiv 2504.05682 Table 1" in page and "Only the pattern" in page
     assert "Every expected run finished." in page
     # findings, grouped, and the paper's claims with verdicts
     assert "thinking helps accuracy by 10.00 points" in page and "RFT beats SFT by 23.00 points" in page
     assert "Comparison with the paper" in page and "the length reward helps the reasoning task (SAT)" in page
-    assert page.count(">consistent<") == len(report.PAPER_CLAIMS)
+    assert page.count(">supported<") >= len(report.PAPER_CLAIMS)
+    assert (
+        "Paired comparisons" in page and "McNemar p" in page and "the 95% interval of the difference excludes 0" in page
+    )
     # Figure 2's table and how it was made
-    assert "mean response tokens (w/ think)" in page and "97.00 [94.00, 100.00]" in page
+    lo, hi = wilson_interval(194, 200)
+    assert "mean response tokens (w/ think)" in page and f"97.00 [{100 * lo:.2f}, {100 * hi:.2f}]" in page
     assert "abc123 (11 runs)" in page and "torch" in page and "2.9.0" in page and "Total wall time" in page
     assert "0:22:00" in page and "Study parameters" in page and ">fake-study</span>" in page  # study.yaml
     assert not list(root.glob(".*.tmp")) and not list(root.glob("*.tmp"))
@@ -437,7 +533,17 @@ def test_table1_csv_and_metrics_json(tmp_path):
 
     m = json.loads(paths["metrics"].read_text(), parse_constant=no_nan)
     assert {"study", "table1", "findings", "runs", "missing", "timings", "provenance"} <= set(m)
-    assert all({"id", "text", "consistent_with_paper"} <= set(f) for f in m["findings"])
+    assert all({"id", "text", "verdict"} <= set(f) for f in m["findings"])
+    keys = {"benchmark", "a", "b", "difference_points", "ci95", "p_value", "n", "verdict"}
+    assert len(m["comparisons"]) == 3 * 3 + 3 * 2 + 2 and all(set(c) == keys for c in m["comparisons"])
+    c = next(
+        c for c in m["comparisons"] if c["a"] == {"method": "rft", "mode": "think"} and c["b"]["mode"] == "no_think"
+    )
+    assert c["benchmark"] == "synthetic_banner" and c["b"] == {"method": "rft", "mode": "no_think"}
+    assert c["difference_points"] == pytest.approx(10.0) and c["n"] == 200 and c["verdict"] == "supported"
+    assert c["ci95"][0] > 0 and 0 <= c["p_value"] < 0.01
+    no_claim = next(c for c in m["comparisons"] if c["a"] == {"method": "rft", "mode": "no_think"})
+    assert no_claim["b"] == {"method": "sft", "mode": "no_think"} and no_claim["verdict"] == "a_higher"
     assert m["timings"]["total_wall_seconds"] == pytest.approx(120.0 * 11)
     assert len(m["runs"]) == 11 and m["figure2"]["benchmarks"] == ["FGVC-Aircraft", "SAT"]
     assert m["figure1"]["benchmark"] == "synthetic_spatial" and len(m["figure1"]["examples"]) == 4
@@ -478,7 +584,7 @@ def test_missing_runs_are_listed_not_fatal(tmp_path):
     m = json.loads(paths["metrics"].read_text())
     assert len(m["missing"]) == 3 and len(m["missing_cells"]) == 6
     claim = _finding(found, "paper.rft_beats_sft_with_think")
-    assert claim["n_checked"] == 0 and claim["consistent_with_paper"] is None
+    assert claim["n_checked"] == 0 and claim["verdict"] == "not_resolved"
     assert "cannot be checked" in claim["text"]
     claim = _finding(found, "paper.think_hurts_sft")
     assert claim["n_checked"] == 1 and "checked on 1 of 3 benchmarks" in claim["text"]
@@ -493,11 +599,11 @@ def test_empty_study_still_renders(tmp_path):
     page = render_report(root).read_text()
     assert _heading(page, 3, "Missing runs") and "no run folder" in page and "0 of 3" in page
     assert "No benchmark has finished RFT runs both with and without the length reward" in page
-    assert "study.yaml has no reference numbers" in page and "cannot tell" in page
+    assert "study.yaml has no reference numbers" in page and ">not resolved<" in page
     assert page.count("plotly.js v") == 1
     _no_network(page)
     found = json.loads((root / "metrics.json").read_text())["findings"]
-    assert all(f["consistent_with_paper"] is None for f in found if f["group"] == "paper")
+    assert all(f["verdict"] == "not_resolved" and f["n_checked"] == 0 for f in found if f["group"] == "paper")
 
 
 def test_multiple_seeds_aggregate(tmp_path):
@@ -506,9 +612,14 @@ def test_multiple_seeds_aggregate(tmp_path):
     row = table[(table.benchmark == "synthetic_banner") & (table.method == "rft") & (table["mode"] == "think")].iloc[0]
     assert row["n_seeds"] == 3 and row["seeds"] == "0 1 2"
     assert row["accuracy"] == pytest.approx(85.0) and row["accuracy_std"] == pytest.approx(2.0)
-    assert row["ci_low"] == pytest.approx(82.0) and row["ci_high"] == pytest.approx(88.0)
+    # mean ± t(2) · sd / sqrt(3) = 85 ± 4.303 · 2 / sqrt(3): wider than the pooled Wilson interval
+    assert row["ci_low"] == pytest.approx(85 - 4.303 * 2 / 3**0.5) and row["ci_high"] == pytest.approx(
+        85 + 4.969, abs=1e-3
+    )
     shown = report.table1_view(table, collected).to_html()
-    assert "85.00 ± 2.00\n[82.00, 88.00] · 3 seeds" in shown
+    assert "85.00 ± 2.00\n[80.03, 89.97] · 3 seeds" in shown
+    f = _finding(report.findings(table, collected), "think.rft.synthetic_banner")
+    assert f["comparison"]["n"] == 600 and "3 seeds" in f["text"] and f["verdict"] == "supported"
     assert "seeds 0, 1, 2" in _html(report.summary_markdown(collected))
     assert set(json.loads(report.build_report(root)["metrics"].read_text())["study"]["seeds"]) == {0, 1, 2}
 
@@ -566,7 +677,7 @@ def test_task_kind_fallback_by_label(tmp_path):
     _, table, found = _analyse(root)
     kinds = dict(zip(table.benchmark, table.task_kind))
     assert kinds == {"synthetic_banner": "binary", "synthetic_aircraft": "perception", "synthetic_spatial": "reasoning"}
-    assert _finding(found, "paper.length_reward_helps_reasoning")["consistent_with_paper"] is True
+    assert _finding(found, "paper.length_reward_helps_reasoning")["verdict"] == "supported"
 
 
 def test_figure1_looks_up_synthetic_questions(tmp_path):

@@ -11,11 +11,11 @@
 Generation is batched (left padding, greedy by default) through HF ``generate``, or through vLLM
 (``backend: vllm``, GPU). Both prompt modes run in the same pass, batched one mode at a time. The
 output folder gets ``predictions.jsonl`` (id, mode, response, extracted answer, correct,
-lenient_correct, response length in tokens), ``metrics.json`` (per mode: accuracy with a 95%
-bootstrap interval, lenient_accuracy (the substring rule of Visual-RFT / CLS-RL, beside the strict
-one), n, format compliance, mean response length, per-class and mean per-class accuracy for
-classification, circular accuracy for multiple choice when asked), ``config.yaml``,
-``provenance.json`` and ``DONE`` (written last).
+lenient_correct, response length in tokens), ``metrics.json`` (the generation settings; per mode:
+accuracy with a 95% Wilson score interval, lenient_accuracy (the substring rule of Visual-RFT /
+CLS-RL, beside the strict one), n, format compliance, mean response length, per-class and mean
+per-class accuracy for classification, circular accuracy for multiple choice when asked),
+``config.yaml``, ``provenance.json`` and ``DONE`` (written last).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -109,8 +110,40 @@ def load_eval_config(source, **overrides) -> EvalConfig:
 # ----------------------------------------------------------------------------------------------
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval (95% by default) of a proportion ``successes / n``, as (low, high).
+
+    Never degenerate: at 16/16 it is about [0.806, 1.0]; (nan, nan) for n = 0.
+
+    >>> lo, hi = wilson_interval(16, 16); round(lo, 3), hi
+    (0.806, 1.0)
+    >>> lo, hi = wilson_interval(50, 100); round(lo, 4), round(hi, 4)
+    (0.4038, 0.5962)
+    """
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if successes <= 0 else max(0.0, centre - half)
+    hi = 1.0 if successes >= n else min(1.0, centre + half)
+    return (lo, hi)
+
+
+def accuracy_interval(correct) -> tuple[float, float]:
+    """The 95% Wilson interval of the mean of 0/1 outcomes.
+
+    >>> accuracy_interval([1, 1, 1, 1])[0] < 1.0
+    True
+    """
+    x = [bool(v) for v in correct]
+    return wilson_interval(sum(x), len(x))
+
+
 def bootstrap_interval(correct, resamples: int = 1000, seed: int = 0, level: float = 0.95):
-    """Percentile bootstrap interval of the mean of 0/1 outcomes, as (low, high).
+    """Percentile bootstrap interval of the mean of 0/1 outcomes, as (low, high). Not used for
+    accuracies (degenerate at 0% and 100%): see :func:`wilson_interval`.
 
     >>> bootstrap_interval([1, 1, 1, 1])
     (1.0, 1.0)
@@ -128,7 +161,8 @@ def bootstrap_interval(correct, resamples: int = 1000, seed: int = 0, level: flo
 
 
 def summarize(preds: list[dict], task: str, resamples: int = 1000, seed: int = 0) -> dict:
-    """Metrics of one mode's predictions (see the module docstring)."""
+    """Metrics of one mode's predictions (see the module docstring). The 95% intervals are Wilson score
+    intervals; ``resamples`` and ``seed`` are accepted for existing callers and not used."""
 
     main = [p for p in preds if p.get("rotation", 0) == 0]
     correct = [float(p["correct"]) for p in main]
@@ -136,7 +170,7 @@ def summarize(preds: list[dict], task: str, resamples: int = 1000, seed: int = 0
     out = {
         "n": len(main),
         "accuracy": float(np.mean(correct)) if correct else float("nan"),
-        "accuracy_ci95": bootstrap_interval(correct, resamples, seed),
+        "accuracy_ci95": accuracy_interval(correct),
         "lenient_accuracy": float(np.mean(lenient)) if main and len(lenient) == len(main) else float("nan"),
         "format_rate": float(np.mean([p["format_ok"] for p in main])) if main else float("nan"),
         "mean_response_tokens": float(np.mean([p["response_tokens"] for p in main])) if main else float("nan"),
@@ -156,7 +190,7 @@ def summarize(preds: list[dict], task: str, resamples: int = 1000, seed: int = 0
             by_id[p["id"]] = by_id.get(p["id"], True) and bool(p["correct"])
         circ = [float(v) for v in by_id.values()]
         out["circular_accuracy"] = float(np.mean(circ))
-        out["circular_accuracy_ci95"] = bootstrap_interval(circ, resamples, seed)
+        out["circular_accuracy_ci95"] = accuracy_interval(circ)
     return out
 
 

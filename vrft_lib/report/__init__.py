@@ -5,12 +5,14 @@
 (:mod:`vrft_lib.report.render`). The notebook writes, through :func:`write_outputs`:
 
 * ``table1.csv``: the tidy table (one row per benchmark, method and prompt mode; rates in percent);
-* ``metrics.json``: everything the report computed (table, findings, per-run metrics, timings).
+* ``metrics.json``: everything the report computed (table, findings, the paired ``comparisons``,
+  per-run metrics, timings).
 
 The package, by responsibility:
 
 * :mod:`~vrft_lib.report.collect`: read a study folder (study.yaml, each run's files, provenance);
 * :mod:`~vrft_lib.report.findings`: Table 1 and the findings, by the rules of ``docs/report.md``;
+* :mod:`~vrft_lib.report.stats`: the intervals, the paired comparisons and the verdict rules;
 * :mod:`~vrft_lib.report.figures`: Figure 1 and Figure 2 (their data and their display);
 * :mod:`~vrft_lib.report.views`: the Markdown text and tables the notebook shows;
 * :mod:`~vrft_lib.report.render`: execute the notebook and export the page (not imported here: the
@@ -51,10 +53,11 @@ from .figures import (
     table1_bars,
     training_figures,
 )
-from .findings import PAPER_CLAIMS, TIE_POINTS, findings, intervals_overlap, paper_table, table1
+from .findings import PAPER_CLAIMS, TIE_POINTS, comparisons, findings, paper_table, table1
 from .views import (
     claims_note,
     claims_view,
+    comparisons_view,
     findings_markdown,
     how_markdown,
     length_table,
@@ -79,6 +82,8 @@ __all__ = [
     "claims_note",
     "claims_view",
     "collect_study",
+    "comparisons",
+    "comparisons_view",
     "figure1_display",
     "figure1_examples",
     "figure2",
@@ -86,7 +91,6 @@ __all__ = [
     "findings_markdown",
     "finished_runs",
     "how_markdown",
-    "intervals_overlap",
     "length_curves",
     "length_table",
     "made_with",
@@ -170,7 +174,9 @@ def _jsonable(obj):
 
 
 def metrics_record(rep: StudyReport) -> dict:
-    """What ``metrics.json`` holds: the study, Table 1, the findings, every run's metrics, the missing
+    """What ``metrics.json`` holds: the study, Table 1, the findings, the paired comparisons (one per
+    finding with both cells: ``benchmark``, ``a``, ``b``, ``difference_points``, ``ci95``, ``p_value``, ``n``,
+    ``verdict``; see docs/report.md), every run's metrics, the missing
     runs and cells, Figure 1's examples (without images), Figure 2's benchmarks and window, provenance
     and timings. Plain JSON values (NaN becomes null)."""
     collected, table, fig1 = rep.collected, rep.table, rep.figure1
@@ -187,6 +193,7 @@ def metrics_record(rep: StudyReport) -> dict:
             },
             "table1": table,
             "findings": rep.findings,
+            "comparisons": comparisons(rep.findings),
             "runs": [
                 {
                     **{

@@ -1,9 +1,10 @@
 """Table 1 and the findings: the numbers of a collected study and the sentences generated from them.
 
 :func:`table1` aggregates the finished runs into the tidy table (one row per benchmark, method and
-prompt mode, seeds aggregated); :func:`findings` compares its cells by the rules of
-``docs/report.md`` (differences in percentage points, "within noise" when the two 95% intervals
-overlap) and checks the paper's six claims on them.
+prompt mode, seeds aggregated; 95% Wilson or seed intervals); :func:`findings` compares its cells
+by the rules of ``docs/report.md`` (differences in percentage points, each with a paired bootstrap
+interval and an exact McNemar p-value from the runs' predictions, see :mod:`.stats`) and gives the
+paper's six claims a verdict: supported, contradicted, mixed or not resolved.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pandas as pd
 
 from ..plots import METHOD_LABELS, MODE_LABELS, method_key, smoothing_window
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
-from .collect import finished_runs, reference_of
+from .collect import finished_runs, read_predictions, reference_of
+from .stats import claim_verdict, comparison_verdict, excludes_zero, paired_comparison, seed_interval
 
 TIE_POINTS = 0.005  # |difference| below this many points (i.e. 0.00 when printed): no difference
 
@@ -89,6 +91,15 @@ def _mean(values):
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def _cell_interval(accs: list[float], ns: list[int], cis: list) -> tuple[float, float]:
+    """A cell's 95% interval in %: from the seeds' accuracies and sizes (Wilson, or the seed interval);
+    without sizes for every seed, the mean of the recorded per-seed bounds."""
+    if accs and len(ns) == len(accs) and all(n > 0 for n in ns):
+        lo, hi = seed_interval([a / 100 for a in accs], ns)
+        return 100 * lo, 100 * hi
+    return _mean([100 * float(c[0]) for c in cis]), _mean([100 * float(c[1]) for c in cis])
+
+
 def table1(collected: dict) -> pd.DataFrame:
     """The tidy Table 1: one row per benchmark, variant (method) and mode, seeds aggregated.
 
@@ -117,6 +128,7 @@ def table1(collected: dict) -> pd.DataFrame:
                 cis = [m.get("accuracy_ci95") for _, m in per]
                 cis = [c for c in cis if isinstance(c, (list, tuple)) and len(c) == 2 and None not in c]
                 ns = [int(m["n"]) for _, m in per if m.get("n") is not None]
+                ci = _cell_interval(accs, ns, cis)
 
                 def pct(field, per=per):
                     return _mean([100 * float(m[field]) for _, m in per if m.get(field) is not None])
@@ -131,8 +143,8 @@ def table1(collected: dict) -> pd.DataFrame:
                         "mode": mode,
                         "accuracy": _mean(accs),
                         "accuracy_std": float(np.std(accs, ddof=1)) if len(accs) > 1 else float("nan"),
-                        "ci_low": _mean([100 * float(c[0]) for c in cis]),
-                        "ci_high": _mean([100 * float(c[1]) for c in cis]),
+                        "ci_low": ci[0],
+                        "ci_high": ci[1],
                         "n": (ns[0] if len(set(ns)) == 1 else round(float(np.mean(ns)), 1)) if ns else None,
                         "n_seeds": len(per),
                         "n_seeds_expected": sum(
@@ -148,10 +160,6 @@ def table1(collected: dict) -> pd.DataFrame:
                 )
     return pd.DataFrame(rows, columns=TABLE1_COLUMNS)
 
-
-# ----------------------------------------------------------------------------------------------
-# Findings
-# ----------------------------------------------------------------------------------------------
 
 # ----------------------------------------------------------------------------------------------
 # Findings
@@ -175,44 +183,70 @@ def num(v) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
-def intervals_overlap(a: dict, b: dict) -> bool | None:
-    """Whether two cells' 95% intervals overlap (None when one is unknown).
-
-    >>> intervals_overlap({"ci_low": 50, "ci_high": 60}, {"ci_low": 59, "ci_high": 70})
-    True
-    >>> intervals_overlap({"ci_low": 50, "ci_high": 60}, {"ci_low": 61, "ci_high": 70})
-    False
-    """
-    lo = [num(a.get("ci_low")), num(b.get("ci_low"))]
-    hi = [num(a.get("ci_high")), num(b.get("ci_high"))]
-    if None in lo or None in hi:
-        return None
-    return max(lo) <= min(hi)
-
-
 def _direction(diff: float) -> int:
     return 0 if abs(diff) < TIE_POINTS else (1 if diff > 0 else -1)
 
 
-def _noise_clause(overlap: bool | None) -> str:
-    if overlap is None:
-        return "no 95% interval is available to judge noise"
-    if overlap:
-        return "the 95% intervals overlap, so the difference is within noise"
-    return "the 95% intervals do not overlap"
+def outcomes(collected: dict | None, key: str, variant: str, mode: str, cache: dict | None = None) -> dict:
+    """``{seed: {item id: correct}}`` of one cell's finished runs, from their ``eval/predictions.jsonl``
+    (rotation 0 only; seeds without predictions are left out)."""
+    out: dict = {}
+    if not collected:
+        return out
+    cache = {} if cache is None else cache
+    for r in finished_runs(collected, key, variant):
+        path = r.get("predictions_path")
+        if not path:
+            continue
+        if path not in cache:
+            cache[path] = read_predictions(path)
+        by_id = {
+            str(p["id"]): bool(p["correct"])
+            for p in cache[path]
+            if p.get("mode") == mode and int(p.get("rotation") or 0) == 0 and "id" in p and "correct" in p
+        }
+        if by_id:
+            out[r["seed"]] = by_id
+    return out
+
+
+def paired(a: dict, b: dict) -> list[list[tuple[bool, bool]]]:
+    """The items of two cells' :func:`outcomes` matched by seed, then by id: per common seed, the
+    ``(a_correct, b_correct)`` pairs in id order.
+
+    >>> paired({0: {"x": True, "y": False}, 1: {"x": True}}, {0: {"y": True, "x": True, "z": False}})
+    [[(True, True), (False, True)]]
+    """
+    return [[(a[s][i], b[s][i]) for i in sorted(set(a[s]) & set(b[s]))] for s in sorted(set(a) & set(b), key=str)]
+
+
+def _stats_clause(comp: dict | None, verdict: str) -> str:
+    if comp is None:
+        return "no paired predictions, so no interval: not resolved"
+    lo, hi = comp["ci95"]
+    seeds = f", {comp['n_seeds']} seeds" if comp["n_seeds"] > 1 else ""
+    where = "excludes 0" if excludes_zero(comp["ci95"]) else "includes 0, so the difference is not resolved"
+    words = {"supported": " (as the paper says)", "contradicted": " (against the paper)"}.get(verdict, "")
+    return (
+        f"paired difference {comp['difference_points']:+.2f} points, 95% interval [{lo:+.2f}, {hi:+.2f}] "
+        f"({comp['n']} paired items{seeds}), McNemar p = {comp['p_value']:.3g}; "
+        f"the 95% interval of the difference {where}{words}"
+    )
 
 
 def _paper_clause(paper_diff: float | None, diff: float) -> tuple[str, bool | None]:
     if paper_diff is None:
         return "", None
     same = _direction(paper_diff) == _direction(diff)
-    return (f" Paper: {paper_diff:+.2f} points ({'same' if same else 'opposite'} direction)."), same
+    return (f" Paper: {paper_diff:+.2f} points ({'same' if same else 'opposite'} sign)."), same
 
 
-def _pair_finding(fid, group, table, key, label, a_spec, b_spec, a_name, b_name, subject, verbs, extra=None):
-    """A finding comparing cell A against cell B (difference A - B, in points)."""
+def _pair_finding(ctx, fid, group, key, label, a_spec, b_spec, a_name, b_name, subject, verbs, sign=None, extra=None):
+    """A finding comparing cell A against cell B (difference A - B, in points); ``sign``: the paper's
+    direction when the comparison belongs to a claim (+1: A above B)."""
+    table, collected, cache = ctx
     a, b = cell(table, key, *a_spec), cell(table, key, *b_spec)
-    base = {"id": fid, "group": group, "benchmark": key, "label": label, **(extra or {})}
+    base = {"id": fid, "group": group, "benchmark": key, "label": label, "expected_sign": sign, **(extra or {})}
     if a is None or b is None:
         lacking = " and ".join(n for n, c in ((a_name, a), (b_name, b)) if c is None)
         return {
@@ -221,12 +255,26 @@ def _pair_finding(fid, group, table, key, label, a_spec, b_spec, a_name, b_name,
             "values": None,
             "difference": None,
             "direction": None,
+            "comparison": None,
+            "verdict": "not_resolved",
             "within_noise": None,
-            "consistent_with_paper": None,
+            "same_sign_as_paper": None,
         }
     diff = float(a["accuracy"]) - float(b["accuracy"])
     direction = _direction(diff)
-    overlap = intervals_overlap(a, b)
+    pairs = paired(outcomes(collected, key, *a_spec, cache), outcomes(collected, key, *b_spec, cache))
+    stats = paired_comparison(pairs)
+    verdict = comparison_verdict(stats["ci95"] if stats else None, sign)
+    comp = {
+        "benchmark": key,
+        "a": {"method": a_spec[0], "mode": a_spec[1]},
+        "b": {"method": b_spec[0], "mode": b_spec[1]},
+        "difference_points": stats["difference_points"] if stats else diff,
+        "ci95": stats["ci95"] if stats else None,
+        "p_value": stats["p_value"] if stats else None,
+        "n": stats["n"] if stats else 0,
+        "verdict": verdict,
+    }
     pa, pb = num(a.get("paper_accuracy")), num(b.get("paper_accuracy"))
     paper_diff = pa - pb if pa is not None and pb is not None else None
     up, down, tie = verbs
@@ -240,7 +288,7 @@ def _pair_finding(fid, group, table, key, label, a_spec, b_spec, a_name, b_name,
     paper_text, same = _paper_clause(paper_diff, diff)
     return {
         **base,
-        "text": f"{subject}: {core}; {_noise_clause(overlap)}.{paper_text}",
+        "text": f"{subject}: {core}; {_stats_clause(stats, verdict)}.{paper_text}",
         "values": {
             a_name: float(a["accuracy"]),
             b_name: float(b["accuracy"]),
@@ -249,10 +297,17 @@ def _pair_finding(fid, group, table, key, label, a_spec, b_spec, a_name, b_name,
         },
         "difference": diff,
         "direction": {1: "up", -1: "down", 0: "none"}[direction],
-        "within_noise": overlap,
+        "comparison": comp,
+        "verdict": verdict,
+        "within_noise": None if stats is None else not excludes_zero(stats["ci95"]),
         "paper_difference": paper_diff,
-        "consistent_with_paper": same,
+        "same_sign_as_paper": same,
     }
+
+
+def comparisons(found: list[dict]) -> list[dict]:
+    """The ``comparisons`` of ``metrics.json``: one per finding whose two cells have a result."""
+    return [f["comparison"] for f in found if f.get("comparison")]
 
 
 def _final_train_length(collected: dict | None, key: str, variant: str) -> float | None:
@@ -273,75 +328,79 @@ def _final_train_length(collected: dict | None, key: str, variant: str) -> float
     return float(np.mean(vals)) if vals else None
 
 
-def _claim(fid, evidence: list[dict], rule: str, sign: int, checked_of: int, synthetic: bool) -> dict:
+def _claim(fid, evidence: list[dict], sign: int, checked_of: int, synthetic: bool) -> dict:
+    """A paper claim's verdict from its comparisons (rule: :func:`~.stats.claim_verdict`)."""
     usable = [f for f in evidence if f.get("difference") is not None]
     paper = PAPER_CLAIMS[fid]
-    if not usable:
-        return {
-            "id": fid,
-            "group": "paper",
-            "paper_claim": paper,
-            "rule": rule,
-            "evidence": [f["id"] for f in evidence],
-            "values": None,
-            "n_agree": 0,
-            "n_checked": 0,
-            "n_within_noise": 0,
-            "consistent_with_paper": None,
-            "text": f"Paper: {paper}. Ours: cannot be checked, the needed results are missing.",
-            "note": "different model and data: only the pattern is compared" if synthetic else None,
-        }
-    agree = [f for f in usable if _direction(f["difference"]) == sign]
-    noisy = sum(1 for f in usable if f.get("within_noise"))
-    if rule == "majority":
-        ok = len(agree) * 2 > len(usable)
-        need = "more than half of them"
-    else:
-        ok = len(agree) == len(usable)
-        need = "all of them"
-    word = {1: "higher", -1: "lower"}[sign]
-    diffs = ", ".join(f"{f['label']} {f['difference']:+.2f}" for f in usable)
-    partial = f" (checked on {len(usable)} of {checked_of} benchmarks)" if len(usable) < checked_of else ""
-    text = (
-        f"Paper: {paper}. Ours: {len(agree)} of {len(usable)} differences point that way ({diffs} points; "
-        f"{noisy} of them within noise){partial}; the rule needs {need} to be {word}: "
-        f"{'consistent' if ok else 'not consistent'} with the paper."
-    )
-    return {
+    note = "different model and data: only the pattern is compared" if synthetic else None
+    verdicts = [f["verdict"] for f in usable]
+    counts = {v: verdicts.count(v) for v in ("supported", "contradicted", "not_resolved")}
+    verdict = claim_verdict(verdicts)
+    base = {
         "id": fid,
         "group": "paper",
         "paper_claim": paper,
-        "rule": rule,
+        "expected_sign": sign,
         "evidence": [f["id"] for f in usable],
-        "values": {f["label"]: f["difference"] for f in usable},
-        "n_agree": len(agree),
         "n_checked": len(usable),
-        "n_within_noise": noisy,
-        "consistent_with_paper": ok,
-        "text": text,
-        "note": "different model and data: only the pattern is compared" if synthetic else None,
+        "n_supported": counts["supported"],
+        "n_contradicted": counts["contradicted"],
+        "n_not_resolved": counts["not_resolved"],
+        "verdict": verdict,
+        "note": note,
     }
+    if not usable:
+        return {
+            **base,
+            "values": None,
+            "text": f"Paper: {paper}. Ours: cannot be checked, the needed results are missing: not resolved.",
+        }
+
+    def one(f):
+        c = f["comparison"]
+        ci = "no interval" if c["ci95"] is None else f"[{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]"
+        return f"{f['label']} {c['difference_points']:+.2f} {ci}"
+
+    partial = f" (checked on {len(usable)} of {checked_of} benchmarks)" if len(usable) < checked_of else ""
+    text = (
+        f"Paper: {paper}. Ours: {len(usable)} paired difference(s) ({'; '.join(one(f) for f in usable)}, "
+        f"points with 95% intervals){partial}: {counts['supported']} support the claim, "
+        f"{counts['contradicted']} contradict it, and for {counts['not_resolved']} the 95% interval of the "
+        f"difference includes 0 or is missing (not resolved). Verdict: {verdict.replace('_', ' ')}."
+    )
+    return {
+        **base,
+        "values": {f["label"]: f["comparison"] for f in usable},
+        "text": text,
+    }
+
+
+THINK_SIGN = {"training_free": -1, "sft": -1, "rft": 1}  # the paper: thinking hurts, hurts, helps
+LENGTH_SIGN = {"reasoning": 1, "perception": -1}  # the paper: the length reward helps SAT, hurts FGVC
 
 
 def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | None = None) -> list[dict]:
     """Sentences generated from the numbers (rules in docs/report.md), each a dict with ``id``, ``group``,
-    ``text``, ``values``, ``difference`` (points), ``within_noise`` and ``consistent_with_paper``.
+    ``text``, ``values``, ``difference`` (points, from Table 1), ``comparison`` (the paired statistics
+    from the runs' predictions; an entry of ``metrics.json``'s ``comparisons``) and ``verdict``.
 
     Groups: ``think`` (think vs no think per method and benchmark), ``rft_vs_sft`` (per benchmark and
     mode), ``length_reward`` (RFT with vs without the length reward, think mode, per benchmark with an
-    ``rft_length`` variant) and ``paper`` (the paper's six claims, checked on these numbers).
+    ``rft_length`` variant) and ``paper`` (the paper's six claims, checked on these numbers). Without
+    ``collected`` (no predictions) no comparison has an interval.
     """
     study = study if study is not None else (collected or {}).get("study") or {}
     synthetic = bool(study.get("synthetic", (collected or {}).get("synthetic", False)))
     benches = list(dict.fromkeys(zip(table["benchmark"], table["label"], table["task_kind"]))) if len(table) else []
+    ctx = (table, collected, {})
     out: list[dict] = []
     think: dict[str, list[dict]] = {m: [] for m in TABLE_VARIANTS}
     for m in TABLE_VARIANTS:
         for key, label, _ in benches:
             f = _pair_finding(
+                ctx,
                 f"think.{m}.{key}",
                 "think",
-                table,
                 key,
                 label,
                 (m, "think"),
@@ -350,6 +409,7 @@ def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | N
                 "w/o think",
                 f"{METHOD_LABELS[m]} on {label}",
                 ("thinking helps accuracy", "thinking hurts accuracy", "thinking makes no difference"),
+                THINK_SIGN.get(m),
                 {"method": m},
             )
             think[m].append(f)
@@ -358,9 +418,9 @@ def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | N
     for key, label, _ in benches:
         for mode in PROMPT_MODES:
             f = _pair_finding(
+                ctx,
                 f"rft_vs_sft.{key}.{mode}",
                 "rft_vs_sft",
-                table,
                 key,
                 label,
                 ("rft", mode),
@@ -369,6 +429,7 @@ def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | N
                 "SFT",
                 f"{label}, {MODE_LABELS[mode]}",
                 ("RFT beats SFT", "RFT trails SFT", "RFT and SFT tie"),
+                1 if mode == "think" else None,
                 {"mode": mode},
             )
             rft_sft[mode].append(f)
@@ -378,9 +439,9 @@ def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | N
         if not ((table["benchmark"] == key) & (table["method"] == "rft_length")).any():
             continue
         f = _pair_finding(
+            ctx,
             f"length_reward.{key}",
             "length_reward",
-            table,
             key,
             label,
             ("rft_length", "think"),
@@ -393,13 +454,11 @@ def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | N
                 "the length reward lowers final accuracy",
                 "the length reward leaves final accuracy unchanged",
             ),
+            LENGTH_SIGN.get(kind),
             {"task_kind": kind},
         )
         f.pop("paper_difference", None)
-        expected = {"reasoning": 1, "perception": -1}.get(kind)
-        f["consistent_with_paper"] = (
-            None if expected is None or f["difference"] is None else _direction(f["difference"]) == expected
-        )
+        f.pop("same_sign_as_paper", None)
         a, b = cell(table, key, "rft_length", "think"), cell(table, key, "rft", "think")
         tok_l = num(a.get("mean_response_tokens")) if a else None
         tok_r = num(b.get("mean_response_tokens")) if b else None
@@ -422,30 +481,16 @@ def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | N
         length.setdefault(kind, []).append(f)
         out.append(f)
     n = len(benches)
-    out.append(_claim("paper.think_hurts_training_free", think["training_free"], "majority", -1, n, synthetic))
-    out.append(_claim("paper.think_hurts_sft", think["sft"], "majority", -1, n, synthetic))
-    out.append(_claim("paper.think_helps_rft", think["rft"], "majority", 1, n, synthetic))
-    out.append(_claim("paper.rft_beats_sft_with_think", rft_sft["think"], "all", 1, n, synthetic))
-    out.append(
-        _claim(
-            "paper.length_reward_helps_reasoning",
-            length.get("reasoning", []),
-            "all",
-            1,
-            sum(1 for b in benches if b[2] == "reasoning"),
-            synthetic,
-        )
-    )
-    out.append(
-        _claim(
-            "paper.length_reward_hurts_perception",
-            length.get("perception", []),
-            "all",
-            -1,
-            sum(1 for b in benches if b[2] == "perception"),
-            synthetic,
-        )
-    )
+    out.append(_claim("paper.think_hurts_training_free", think["training_free"], -1, n, synthetic))
+    out.append(_claim("paper.think_hurts_sft", think["sft"], -1, n, synthetic))
+    out.append(_claim("paper.think_helps_rft", think["rft"], 1, n, synthetic))
+    out.append(_claim("paper.rft_beats_sft_with_think", rft_sft["think"], 1, n, synthetic))
+    for fid, kind, sign in (
+        ("paper.length_reward_helps_reasoning", "reasoning", 1),
+        ("paper.length_reward_hurts_perception", "perception", -1),
+    ):
+        n_kind = sum(1 for b in benches if b[2] == kind)
+        out.append(_claim(fid, length.get(kind, []), sign, n_kind, synthetic))
     return out
 
 

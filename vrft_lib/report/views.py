@@ -22,9 +22,10 @@ from .findings import cell, num
 
 MISSING = "—"
 VERDICT_STYLE = {
-    "consistent": "color: #1a7f37; font-weight: bold",
-    "not consistent": "color: #c62828; font-weight: bold",
-    "cannot tell": "color: #666",
+    "supported": "color: #1a7f37; font-weight: bold",
+    "contradicted": "color: #c62828; font-weight: bold",
+    "mixed": "color: #b26a00; font-weight: bold",
+    "not resolved": "color: #666",
 }
 FINDING_GROUPS = {
     "think": "Thinking (w/ think vs w/o think), per method",
@@ -284,32 +285,72 @@ def findings_markdown(found: list[dict]) -> Markdown:
     return Markdown("\n\n".join(out) or "No finding could be generated.")
 
 
-def verdict(consistent: bool | None) -> str:
-    """A claim's verdict in words.
+def verdict(word: str | None) -> str:
+    """A verdict in words (``not_resolved`` reads "not resolved"; None is "not resolved" too).
 
-    >>> verdict(True), verdict(False), verdict(None)
-    ('consistent', 'not consistent', 'cannot tell')
+    >>> verdict("supported"), verdict("not_resolved"), verdict("a_higher"), verdict(None)
+    ('supported', 'not resolved', 'A higher', 'not resolved')
     """
-    return "cannot tell" if consistent is None else ("consistent" if consistent else "not consistent")
+    return {"a_higher": "A higher", "b_higher": "B higher"}.get(word or "", (word or "not_resolved").replace("_", " "))
 
 
 def claims_view(found: list[dict]):
-    """The paper's claims checked on our numbers: the claim, our numbers, the verdict."""
+    """The paper's claims checked on our numbers: the claim, our numbers, the counts and the verdict."""
     rows = [
-        {"paper's finding": c["paper_claim"], "our numbers": c["text"], "verdict": verdict(c["consistent_with_paper"])}
+        {
+            "paper's finding": c["paper_claim"],
+            "our numbers": c["text"],
+            "supported / contradicted / not resolved": f"{c['n_supported']} / {c['n_contradicted']} / "
+            f"{c['n_not_resolved']}",
+            "verdict": verdict(c["verdict"]),
+        }
         for c in found
         if c["group"] == "paper"
     ]
-    df = pd.DataFrame(rows, columns=["paper's finding", "our numbers", "verdict"])
-    return styled(df).map(lambda v: VERDICT_STYLE.get(v, ""), subset=["verdict"])
+    cols = ["paper's finding", "our numbers", "supported / contradicted / not resolved", "verdict"]
+    return styled(pd.DataFrame(rows, columns=cols)).map(lambda v: VERDICT_STYLE.get(v, ""), subset=["verdict"])
+
+
+def _side(side: dict) -> str:
+    return f"{METHOD_LABELS.get(side['method'], side['method'])}, {MODE_LABELS.get(side['mode'], side['mode'])}"
+
+
+def comparisons_view(found: list[dict]):
+    """Every paired comparison: A, B, the difference A - B with its 95% paired bootstrap interval, the
+    exact McNemar p-value, the paired items and the verdict."""
+    rows = []
+    for f in found:
+        c = f.get("comparison")
+        if not c:
+            continue
+        ci = c["ci95"]
+        rows.append(
+            {
+                "benchmark": f["label"],
+                "A": _side(c["a"]),
+                "B": _side(c["b"]),
+                "A − B (points)": fmt(c["difference_points"], "+.2f"),
+                "95% interval": MISSING if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]",
+                "McNemar p": MISSING if c["p_value"] is None else f"{c['p_value']:.3g}",
+                "paired items": c["n"],
+                "verdict": verdict(c["verdict"]),
+            }
+        )
+    if not rows:
+        return Markdown("No pair of cells could be compared.")
+    return styled(pd.DataFrame(rows)).map(lambda v: VERDICT_STYLE.get(v, ""), subset=["verdict"])
 
 
 def claims_note(collected: dict) -> Markdown:
     """How the claims are checked (and, for synthetic data, that only the pattern is compared)."""
     text = (
-        "Each claim of the paper is checked on our numbers by the rule in its sentence (signs of the "
-        "differences; a claim is not weakened by noise, but the sentence says how many differences are "
-        "within noise)."
+        "Each difference is paired: the same items answered by both cells (rotation 0), matched by id. "
+        "Its 95% interval is a paired bootstrap (seeds resampled, then items), its p-value an exact "
+        "McNemar test. A difference *supports* a claim when it has the paper's sign and its interval "
+        "excludes 0, *contradicts* it when it has the opposite sign and its interval excludes 0, and is "
+        "*not resolved* otherwise. A claim is *supported* when at least one of its differences is resolved "
+        "and every resolved one supports it, *contradicted* when every resolved one contradicts it, "
+        "*mixed* when they disagree, and *not resolved* when none is resolved."
     )
     if collected["synthetic"]:
         text += " Our numbers come from a different model and synthetic data, so only the pattern is compared."
