@@ -39,7 +39,7 @@ def _cell_role(source: str) -> str:
         return "train_cell"
     if "evaluate(eval_cfg)" in source:
         return "eval_cell"
-    if "experiment.prepare(" in source:
+    if "notebook.prepare(" in source:
         return "setup_cell"
     return "other_cells"
 
