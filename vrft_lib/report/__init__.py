@@ -15,6 +15,8 @@ The package, by responsibility:
 * :mod:`~vrft_lib.report.stats`: the intervals, the paired comparisons and the verdict rules;
 * :mod:`~vrft_lib.report.figures`: Figure 1 and Figure 2 (their data and their display);
 * :mod:`~vrft_lib.report.views`: the Markdown text and tables the notebook shows;
+* :mod:`~vrft_lib.report.setup`: how each run was trained (batch, SFT targets, frozen parts) and the
+  strict beside the lenient accuracy;
 * :mod:`~vrft_lib.report.render`: execute the notebook and export the page (not imported here: the
   notebook's kernel needs none of it).
 
@@ -54,6 +56,7 @@ from .figures import (
     training_figures,
 )
 from .findings import PAPER_CLAIMS, TIE_POINTS, comparisons, findings, paper_table, table1
+from .setup import strict_and_lenient, training_setup
 from .views import (
     claims_note,
     claims_view,
@@ -73,6 +76,8 @@ from .views import (
 )
 
 __all__ = [
+    "strict_and_lenient",
+    "training_setup",
     "FIGURE1_EXAMPLES",
     "PAPER_CLAIMS",
     "TIE_POINTS",
