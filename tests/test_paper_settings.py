@@ -1,0 +1,48 @@
+"""The paper-era GRPO settings with vLLM rollouts, and freezing for SFT (no training)."""
+
+import pytest
+
+from vrft_lib.config import GRPO_VLLM_PAPER, load_run_config, resolve_trainer_args
+from vrft_lib.errors import ConfigError
+
+
+def test_vllm_rollouts_write_out_the_importance_sampling_choice():
+    cfg = load_run_config({"name": "v", "method": "grpo", "use_vllm": True, "device": "cuda", "num_processes": 8})
+    args = resolve_trainer_args(cfg, device="cuda")
+    assert args["use_vllm"] is True and args["vllm_mode"] == "colocate"
+    assert {k: args[k] for k in GRPO_VLLM_PAPER} == {"vllm_importance_sampling_correction": False}
+    assert args["use_bias_correction_kl"] is False and args["top_k"] == 50
+    on = load_run_config(
+        {
+            "name": "v",
+            "method": "grpo",
+            "use_vllm": True,
+            "device": "cuda",
+            "trainer": {"vllm_importance_sampling_correction": True},
+        }
+    )
+    assert resolve_trainer_args(on, device="cuda")["vllm_importance_sampling_correction"] is True
+
+
+def test_prompts_per_device_and_trls_unit_are_exclusive():
+    cfg = {"name": "b", "method": "grpo", "device": "cpu", "prompts_per_device": 2}
+    assert resolve_trainer_args(load_run_config(cfg))["per_device_train_batch_size"] == 16
+    with pytest.raises(ConfigError, match="either prompts_per_device"):
+        resolve_trainer_args(load_run_config({**cfg, "trainer": {"per_device_train_batch_size": 8}}))
+    with pytest.raises(ConfigError, match="freeze_projector"):
+        load_run_config({"name": "f", "method": "sft", "freeze_projector": True})
+
+
+@pytest.mark.parametrize("projector", [False, True])
+def test_freezing_leaves_the_language_model_trainable(tiny_random, projector):
+    from vrft_lib.models import load_model_and_processor
+    from vrft_lib.train import apply_freezing
+
+    model, _ = load_model_and_processor(tiny_random)
+    cfg = load_run_config({"name": "f", "method": "sft", "freeze_vision": True, "freeze_projector": projector})
+    assert apply_freezing(cfg, model) > 0
+    visual = model.model.visual
+    assert not any(p.requires_grad for n, p in visual.named_parameters() if not n.startswith("merger."))
+    assert all(p.requires_grad != projector for n, p in visual.named_parameters() if n.startswith("merger."))
+    assert all(p.requires_grad for p in model.model.language_model.parameters())
+    assert apply_freezing(load_run_config({"name": "n", "method": "sft"}), model) == 0
