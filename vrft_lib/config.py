@@ -25,6 +25,7 @@ import copy
 import dataclasses
 import enum
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -78,22 +79,78 @@ SFT_PAPER_DEFAULTS: dict[str, Any] = dict(
 )
 
 
+MAX_YAML_ALIASES = 100  # anchors referenced more than this: an alias bomb, not a config
+_NON_JSON_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-4`` as a string; researchers write learning rates that way."""
+    """``yaml.safe_load`` for the kit's files: JSON types only (no ``!!binary``, ``!!set``, ``!!omap``,
+    ``!!pairs`` or ``!!timestamp``; an unquoted date stays a string), at most ``MAX_YAML_ALIASES``
+    aliases, and ``1e-4`` read as a number (YAML 1.1 reads it as a string)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.alias_count = getattr(self, "alias_count", 0) + 1
+            if self.alias_count > MAX_YAML_ALIASES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_YAML_ALIASES} aliases (*name): refused", self.peek_event().start_mark
+                )
+        return super().compose_node(parent, index)
 
 
+def _refuse_tag(loader, node):
+    raise yaml.constructor.ConstructorError(
+        None, None, f"the tag {node.tag!r} is not allowed: a config holds JSON types only", node.start_mark
+    )
+
+
+for _tag in _NON_JSON_TAGS:
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+# unquoted dates stay strings (the implicit timestamp resolver is dropped from this loader only)
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    __import__("re").compile(
+    re.compile(
         r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
     |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
     |\.[0-9_]+(?:[eE][-+][0-9]+)?
     |[-+]?\.(?:inf|Inf|INF)
     |\.(?:nan|NaN|NAN))$""",
-        __import__("re").X,
+        re.X,
     ),
     list("-+0123456789."),
 )
+
+
+def check_plain(value, where: str) -> None:
+    """Refuse anything that is not plain JSON data (mappings with string keys, lists, strings, numbers,
+    booleans, null): what reaches a notebook's parameters is data, never code.
+
+    >>> check_plain({"a": [1, 2.5, "x", None, True]}, "study")
+    >>> check_plain({"peft": {"note": b"x"}}, "study")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: study.peft.note: bytes is not a JSON value (a string, number, ...
+    """
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, (str, int, float, bool)):
+                raise ConfigError(f"{where}: the key {k!r} is not a JSON key; write it as a string.")
+            check_plain(v, f"{where}.{k}")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_plain(v, f"{where}[{i}]")
+        return
+    raise ConfigError(
+        f"{where}: {type(value).__name__} is not a JSON value (a string, number, true/false, null, list or "
+        "mapping); write it as one of those."
+    )
 
 
 def deep_merge(base: dict, extra: dict) -> dict:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import copy
 import fnmatch
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
-from ..config import batch_summary, check_value, deep_merge, load_yaml, resolve_trainer_args
+from ..config import batch_summary, check_plain, check_value, deep_merge, load_yaml, resolve_trainer_args
 from ..data.synthetic import DEFAULT_NUM_SAMPLES
 from ..errors import ConfigError, did_you_mean
 from ..notebook import prepare
@@ -162,6 +163,26 @@ class PlannedRun:
         return asdict(self)
 
 
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def check_folder_name(name, where: str) -> None:
+    """Study names and benchmark keys become folder names under ``--out``: letters, digits, ``_ . -``,
+    not starting with a dot, so that nothing is written or deleted outside the output folder.
+
+    >>> check_folder_name("fgvc_aircraft", "benchmarks")
+    >>> check_folder_name("../../escape", "benchmarks")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: benchmarks: '../../escape' is not a folder name the kit accepts: ...
+    """
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: {name!r} is not a folder name the kit accepts: use letters, digits, '_', '.' and '-', "
+            "not starting with '.' (it names a folder under the output folder)."
+        )
+
+
 def find_study_file(path) -> Path:
     """The study file ``path`` names: the file itself, else one of the kit's own studies, so that
     ``params/smoke.yaml`` (or ``smoke``) works from any folder once the kit is installed.
@@ -197,8 +218,10 @@ def load_study(path) -> dict:
             raise ConfigError(
                 f"{p}: unknown key '{k}'{did_you_mean(k, STUDY_KEYS)}. Valid keys: {', '.join(STUDY_KEYS)}."
             )
+    check_plain(study, str(p))  # data only: every value reaches a notebook's parameters cell
     check_study_fields(study, p)  # types of the study's own fields, before they are used
     study.setdefault("name", p.stem)
+    check_folder_name(study["name"], f"{p}: name")
     study.setdefault("seeds", [0])
     study.setdefault("variants", list(VARIANTS))
     study.setdefault("train_mode", "think")
@@ -210,6 +233,12 @@ def load_study(path) -> dict:
         or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
     ):
         raise ConfigError(f"{p}: seeds must be a non-empty list of integers, got {seeds!r}.")
+    bad = [x for x in seeds if not 0 <= x < 2**32]
+    if bad:
+        raise ConfigError(f"{p}: seeds: {bad[0]} is outside [0, 2**32), the range the random generators take.")
+    if len(set(seeds)) < len(seeds):
+        twice = sorted({x for x in seeds if seeds.count(x) > 1})
+        raise ConfigError(f"{p}: seeds: {', '.join(map(str, twice))} given twice; each seed is one run folder.")
     for v in study["variants"]:
         if v not in VARIANTS:
             raise ConfigError(
@@ -219,6 +248,7 @@ def load_study(path) -> dict:
     if not isinstance(benchmarks, dict) or not benchmarks:
         raise ConfigError(f"{p}: 'benchmarks' must map benchmark keys to their settings (at least one).")
     for key, b in benchmarks.items():
+        check_folder_name(key, f"{p}: benchmarks.{key}")
         b = benchmarks[key] = dict(b or {})
         for k in b:
             if k not in BENCHMARK_KEYS:
@@ -331,6 +361,8 @@ def expand_study(study: dict, out_dir) -> list[PlannedRun]:
     for key, variant, seed in expected_runs(study):
         b = study["benchmarks"][key]
         run_dir = run_path(out, key, variant, seed)
+        if not run_dir.resolve().is_relative_to(out):  # checked by name already; never write outside
+            raise ConfigError(f"study '{study.get('name')}': run folder '{run_dir}' is not under '{out}'.")
         evaluation = deep_merge(study.get("evaluation") or {}, b.get("evaluation") or {})
         params = {
             "run": run_config_dict(study, key, variant, seed),
