@@ -224,3 +224,18 @@ def make_sat_root(tmp, image_format="bytes", rows=SAT_ROWS) -> Path:
     for split, split_rows in rows.items():
         pq.write_table(sat_table(split_rows, image_format), root / f"SAT_{split}.parquet")
     return root
+
+
+def toy_row(colour: str) -> dict:
+    """One row in the shared schema for a toy benchmark registered by a test (a synthetic banner image)."""
+    from vrft_lib.data import synthetic
+
+    return {
+        "id": "toy-0",
+        "images": [synthetic.banner_row("train", 0)["images"][0]],
+        "question": f"Is it {colour}?",
+        "solution": "yes",
+        "choices": [],
+        "task": "binary",
+        "rationale": "",
+    }

@@ -23,6 +23,7 @@ from data_fixtures import (
     make_banner_manifest,
     make_fgvc_root,
     make_sat_root,
+    toy_row,
     write_image,
 )
 from hypothesis import given, settings
@@ -126,17 +127,7 @@ def test_register_benchmark_adds_a_loader(monkeypatch):
 
     @register_benchmark("toy", splits=("train",))
     def load_toy(split, root, limit, seed, *, colour="red"):
-        png = synthetic.banner_row("train", 0)["images"][0]
-        row = {
-            "id": "toy-0",
-            "images": [png],
-            "question": f"Is it {colour}?",
-            "solution": "yes",
-            "choices": [],
-            "task": "binary",
-            "rationale": "",
-        }
-        return LoadedSplit([row], task="binary", classes=["yes", "no"])
+        return LoadedSplit([toy_row(colour)], task="binary", classes=["yes", "no"])
 
     ds = load_benchmark("toy", "train", colour="blue")
     assert ds[0]["question"] == "Is it blue?"

@@ -14,7 +14,7 @@ import time
 
 import pytest
 import yaml
-from data_fixtures import make_banner_folder, make_banner_manifest, make_fgvc_root, make_sat_root
+from data_fixtures import make_banner_folder, make_banner_manifest, make_fgvc_root, make_sat_root, toy_row
 
 from vrft_lib.data import check_benchmark_files
 from vrft_lib.errors import ConfigError, DataError, ModelError
@@ -411,7 +411,7 @@ def test_a_benchmark_registered_with_a_file_check_gets_it_from_preflight(tmp_pat
 
 
 def test_a_benchmark_registered_without_a_file_check_gets_the_generic_checks(tmp_path, registry_copy):
-    from vrft_lib.data import LoadedSplit, register_benchmark, synthetic
+    from vrft_lib.data import LoadedSplit, register_benchmark
 
     loads = []
 
@@ -424,17 +424,7 @@ def test_a_benchmark_registered_without_a_file_check_gets_the_generic_checks(tmp
         loads.append((split, limit, seed, colour))
         if colour not in ("red", "blue"):
             raise DataError(f"Option colour={colour!r} of benchmark 'toy_drawn' is invalid.")
-        png = synthetic.banner_row("train", 0)["images"][0]
-        row = {
-            "id": "toy-0",
-            "images": [png],
-            "question": f"Is it {colour}?",
-            "solution": "yes",
-            "choices": [],
-            "task": "binary",
-            "rationale": "",
-        }
-        return LoadedSplit([row], task="binary", classes=["yes", "no"])
+        return LoadedSplit([toy_row(colour)], task="binary", classes=["yes", "no"])
 
     for name in ("toy_files", "toy_drawn"):
         with pytest.raises(DataError, match=rf"Unknown option 'colur' for benchmark '{name}' \(did you mean 'colour'"):

@@ -236,8 +236,16 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def _check_keys(d: dict, cls, where: str):
-    valid = [f.name for f in dataclasses.fields(cls)]
+def check_keys(d: dict, valid, where: str) -> None:
+    """Refuse a key of ``d`` that is not in ``valid``, suggesting the closest one: the one unknown-key
+    check of run configs, study files and their Slurm sections.
+
+    >>> check_keys({"methdo": 1}, ["method", "model"], "run config")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: run config: unknown key 'methdo' (did you mean 'method'?). Valid keys: method, model.
+    """
+    valid = list(valid)
     for k in d:
         if k not in valid:
             raise ConfigError(f"{where}: unknown key '{k}'{did_you_mean(k, valid)}. Valid keys: {', '.join(valid)}.")
@@ -336,7 +344,7 @@ def build_config(cls, d, where: str):
         d = {}
     if not isinstance(d, dict):
         raise ConfigError(f"{where}: expected a mapping of keys, got {d!r}.")
-    _check_keys(d, cls, where)
+    check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):

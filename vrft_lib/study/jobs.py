@@ -13,7 +13,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, did_you_mean
+from ..config import check_keys
+from ..errors import ConfigError
 
 SLURM_KEYS = ("partition", "account", "qos", "constraint", "train", "evaluate", "report", "setup", "env")
 KIND_KEYS = ("gpus", "time", "cpus", "mem_gb", "partition")
@@ -71,22 +72,13 @@ def slurm_settings(study: dict) -> dict:
     raw = study.get("slurm") or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping (partition, train, evaluate, report, setup, env), got {raw!r}.")
-    for k in raw:
-        if k not in SLURM_KEYS:
-            raise ConfigError(
-                f"{where}: unknown key '{k}'{did_you_mean(k, SLURM_KEYS)}. Valid keys: {', '.join(SLURM_KEYS)}."
-            )
+    check_keys(raw, SLURM_KEYS, where)
     out = {k: raw.get(k) for k in ("partition", "account", "qos", "constraint")}
     for kind in JOB_KINDS:
         section = raw.get(kind) or {}
         if not isinstance(section, dict):
             raise ConfigError(f"{where}.{kind}: expected a mapping of {', '.join(KIND_KEYS)}, got {section!r}.")
-        for k in section:
-            if k not in KIND_KEYS:
-                raise ConfigError(
-                    f"{where}.{kind}: unknown key '{k}'{did_you_mean(k, KIND_KEYS)}. "
-                    f"Valid keys: {', '.join(KIND_KEYS)}."
-                )
+        check_keys(section, KIND_KEYS, f"{where}.{kind}")
         merged = dict(DEFAULTS[kind], **{k: v for k, v in section.items() if v is not None})
         merged["time_min"] = parse_time(merged.pop("time"))
         for k in ("gpus", "cpus", "mem_gb"):

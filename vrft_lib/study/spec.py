@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import batch_summary, check_plain, check_value, deep_merge, load_yaml, resolve_trainer_args
+from ..config import batch_summary, check_keys, check_plain, check_value, deep_merge, load_yaml, resolve_trainer_args
 from ..data.synthetic import DEFAULT_NUM_SAMPLES
 from ..errors import ConfigError, did_you_mean
 from ..notebook import prepare
@@ -213,11 +213,7 @@ def load_study(path) -> dict:
         raise ConfigError(f"Study file '{p}' is not valid YAML: {e}") from None
     if not isinstance(study, dict):
         raise ConfigError(f"Study file '{p}': expected a mapping of keys at the top level.")
-    for k in study:
-        if k not in STUDY_KEYS:
-            raise ConfigError(
-                f"{p}: unknown key '{k}'{did_you_mean(k, STUDY_KEYS)}. Valid keys: {', '.join(STUDY_KEYS)}."
-            )
+    check_keys(study, STUDY_KEYS, str(p))
     check_plain(study, str(p))  # data only: every value reaches a notebook's parameters cell
     check_study_fields(study, p)  # types of the study's own fields, before they are used
     study.setdefault("name", p.stem)
@@ -250,12 +246,7 @@ def load_study(path) -> dict:
     for key, b in benchmarks.items():
         check_folder_name(key, f"{p}: benchmarks.{key}")
         b = benchmarks[key] = dict(b or {})
-        for k in b:
-            if k not in BENCHMARK_KEYS:
-                raise ConfigError(
-                    f"{p}: benchmarks.{key}: unknown key '{k}'{did_you_mean(k, BENCHMARK_KEYS)}. "
-                    f"Valid keys: {', '.join(BENCHMARK_KEYS)}."
-                )
+        check_keys(b, BENCHMARK_KEYS, f"{p}: benchmarks.{key}")
         b.setdefault("label", key)
         b.setdefault("data", {"name": key})
         if isinstance(b["data"], str):
