@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 
@@ -151,3 +152,23 @@ def test_bad_eval_configs(bad, match):
 def test_vllm_needs_a_gpu(tmp_path, tiny_random):
     with pytest.raises(ConfigError, match="vLLM needs a GPU"):
         evaluate({"model": tiny_random, "backend": "vllm", "device": "cpu", "output_dir": str(tmp_path)})
+
+
+def test_answer_distribution_flags_one_answer_for_every_input():
+    from vrft_lib.evaluate import answer_distribution
+
+    choices = ["the red circle", "the blue square", "the green circle"]
+    balanced = [{"answer": "A", "solution": choices[i % 3], "choices": choices} for i in range(30)]
+    d = answer_distribution(balanced, accuracy=1 / 3)
+    assert d["top"] == "A" and d["top_share"] == 1.0 and d["entropy_bits"] == 0.0
+    assert d["collapsed"] is True
+    spread = [{"answer": "ABC"[i % 3], "solution": choices[i % 3], "choices": choices} for i in range(30)]
+    d = answer_distribution(spread, accuracy=1.0)
+    assert d["collapsed"] is False and abs(d["entropy_bits"] - math.log2(3)) < 1e-9
+    # Answers named by their text count as the same option as their letter; no answer is its own key.
+    named = [{"answer": "the blue square", "solution": "the blue square", "choices": choices}]
+    named.append({"answer": None, "solution": "the red circle", "choices": choices})
+    assert answer_distribution(named, accuracy=0.5)["counts"] == {"(none)": 1, "B": 1}
+    # A skewed truth is not a collapse: a model that answers the commonest class is right.
+    skewed = [{"answer": "yes", "solution": "yes" if i < 27 else "no", "choices": []} for i in range(30)]
+    assert answer_distribution(skewed, accuracy=0.9)["collapsed"] is False

@@ -14,7 +14,8 @@ output folder gets ``predictions.jsonl`` (id, mode, response, extracted answer, 
 lenient_correct, response length in tokens), ``metrics.json`` (the generation settings; per mode:
 accuracy with a 95% Wilson score interval, lenient_accuracy (the substring rule of Visual-RFT /
 CLS-RL, beside the strict one), n, format compliance, mean response length, per-class and mean
-per-class accuracy for classification, circular accuracy for multiple choice when asked),
+per-class accuracy for classification, circular accuracy for multiple choice when asked, and ``answers``: how the answers spread over the
+options, with ``collapsed`` set for a model that gives one answer for most inputs),
 ``config.yaml``, ``provenance.json`` and ``DONE`` (written last).
 """
 
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .answers import extract_answer, lenient_correct
+from .answers import LETTERS, choice_index, extract_answer, lenient_correct, normalize_answer
 from .config import DataSpec, ModelSpec, build_config, detect_device, load_yaml
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, did_you_mean, exit_code
@@ -175,6 +176,7 @@ def summarize(preds: list[dict], task: str, resamples: int = 1000, seed: int = 0
         "format_rate": float(np.mean([p["format_ok"] for p in main])) if main else float("nan"),
         "mean_response_tokens": float(np.mean([p["response_tokens"] for p in main])) if main else float("nan"),
     }
+    out["answers"] = answer_distribution(main, out["accuracy"])
     if task in ("classification", "binary"):
         per_class: dict[str, list[float]] = {}
         for p in main:
@@ -192,6 +194,65 @@ def summarize(preds: list[dict], task: str, resamples: int = 1000, seed: int = 0
         out["circular_accuracy"] = float(np.mean(circ))
         out["circular_accuracy_ci95"] = accuracy_interval(circ)
     return out
+
+
+COLLAPSE_SHARE = 0.5  # a model that gives one answer at least this often ...
+COLLAPSE_MARGIN = 0.25  # ... and this much more often than the commonest right answer ...
+COLLAPSE_ACCURACY = 0.9  # ... while below this accuracy, has collapsed onto that answer
+
+
+def answer_key(p: dict) -> str:
+    """The option a prediction chose: the choice letter when the row has choices (``"B"``), else its
+    normalized answer; ``"(none)"`` when no answer was extracted."""
+    answer = p.get("answer")
+    if answer is None or not str(answer).strip():
+        return "(none)"
+    choices = p.get("choices") or []
+    if choices:
+        k = choice_index(answer, choices)
+        if k is not None:
+            return LETTERS[k]
+    return normalize_answer(answer)
+
+
+def _solution_key(p: dict) -> str:
+    choices = p.get("choices") or []
+    k = choice_index(p["solution"], choices) if choices else None
+    return LETTERS[k] if k is not None else normalize_answer(p["solution"])
+
+
+def answer_distribution(preds: list[dict], accuracy: float) -> dict:
+    """How a model's answers spread over the options: the commonest answer and its share, the entropy
+    (bits) and ``collapsed``: one answer given at least half the time, 25 points more often than the
+    commonest right answer, at an accuracy below 90 % (see docs/report.md)."""
+    if not preds:
+        return {"n": 0, "collapsed": False}
+    counts: dict[str, int] = {}
+    truth: dict[str, int] = {}
+    for p in preds:
+        key = answer_key(p)
+        counts[key] = counts.get(key, 0) + 1
+        sol = _solution_key(p)
+        truth[sol] = truth.get(sol, 0) + 1
+    n = len(preds)
+    top, top_count = max(sorted(counts.items()), key=lambda kv: kv[1])
+    shares = np.array(list(counts.values()), dtype=float) / n
+    top_share = top_count / n
+    solution_top_share = max(truth.values()) / n
+    return {
+        "n": n,
+        "counts": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "top": top,
+        "top_share": top_share,
+        "solution_top_share": solution_top_share,
+        "entropy_bits": float(-(shares * np.log2(shares)).sum()),
+        "solution_entropy_bits": float(-sum((c / n) * math.log2(c / n) for c in truth.values())),
+        "collapsed": bool(
+            top_share >= COLLAPSE_SHARE
+            and top_share >= solution_top_share + COLLAPSE_MARGIN
+            and not accuracy >= COLLAPSE_ACCURACY
+        ),
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -344,6 +405,7 @@ def score(request, response: str, n_tokens: int) -> dict:
         "mode": mode,
         "rotation": request["rotation"],
         "solution": row["solution"],
+        "choices": list(row.get("choices") or []),
         "response": response,
         "answer": extract_answer(response, mode=mode),
         "correct": bool(accuracy_reward([response], **kw)[0] == 1.0),
