@@ -14,7 +14,7 @@ LAYERS = {
     0: ["errors", "vocab"],  # the words and the errors
     1: ["runfolder", "provenance", "reference", "answers"],  # files, how-made records, the paper's numbers
     2: ["rewards", "prompts", "plots", "data", "data.*"],  # scoring, what the model reads, benchmarks
-    3: ["config", "models"],  # what a run is; loading a checkpoint
+    3: ["config", "models", "parallel"],  # what a run is; loading a checkpoint; work shared by processes
     4: ["tiny", "tiny.*"],  # the tiny model organism
     5: ["train", "evaluate"],  # the work
     6: ["launch", "notebook"],  # what the notebooks call

@@ -9,13 +9,19 @@
     python -m vrft_lib.evaluate EVAL.yaml
 
 Generation is batched (left padding, greedy by default) through HF ``generate``, or through vLLM
-(``backend: vllm``, GPU). Both prompt modes run in the same pass, batched one mode at a time. The
-output folder gets ``predictions.jsonl`` (id, mode, response, extracted answer, correct,
+(``backend: vllm``, GPU; ``tensor_parallel_size`` GPUs per engine). Both prompt modes run in the same
+pass, batched one mode at a time. Under ``accelerate launch --multi_gpu --num_processes N`` (what
+:func:`vrft_lib.launch.evaluate_run` runs for ``num_processes > 1``) the batches are dealt out to
+the N processes and the main process gathers and writes everything, in the same row order and with
+the same responses as one process (:mod:`vrft_lib.parallel`).
+
+The output folder gets ``predictions.jsonl`` (id, mode, response, extracted answer, correct,
 lenient_correct, response length in tokens), ``metrics.json`` (the generation settings; per mode:
 accuracy with a 95% Wilson score interval, lenient_accuracy (the substring rule of Visual-RFT /
 CLS-RL, beside the strict one), n, format compliance, mean response length, per-class and mean
-per-class accuracy for classification, circular accuracy for multiple choice when asked, and ``answers``: how the answers spread over the
-options, with ``collapsed`` set for a model that gives one answer for most inputs),
+per-class accuracy for classification, circular accuracy for multiple choice when asked, and
+``answers``: how the answers spread over the options, with ``collapsed`` set for a model that gives
+one answer for most inputs; ``num_processes``: how many processes shared the work),
 ``config.yaml``, ``provenance.json`` and ``DONE`` (written last).
 """
 
@@ -39,6 +45,7 @@ from .config import DataSpec, ModelSpec, build_config, detect_device, load_yaml
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, did_you_mean, exit_code
 from .models import load_model_and_processor, load_processor
+from .parallel import Processes, vllm_engine_args
 from .prompts import build_messages, with_class_choices
 from .provenance import provenance
 from .rewards import accuracy_reward, format_reward
@@ -62,6 +69,8 @@ class EvalConfig:
     bootstrap: int = 1000  # resamples for the 95% interval
     seed: int = 0
     device: str = "auto"
+    num_processes: int | None = None  # processes sharing the work (None: the run's; see vrft_lib.launch)
+    tensor_parallel_size: int = 1  # vllm: GPUs per engine (one engine per GPU when 1)
     output_dir: str | None = None
     progress: bool = True
 
@@ -103,7 +112,24 @@ def load_eval_config(source, **overrides) -> EvalConfig:
         raise ConfigError(f"{where}.backend: '{cfg.backend}' is not hf or vllm.")
     if cfg.batch_size < 1 or cfg.max_new_tokens < 1:
         raise ConfigError(f"{where}: batch_size and max_new_tokens must be at least 1.")
+    check_parallel(cfg, where)
     return cfg
+
+
+def check_parallel(cfg: EvalConfig, where: str) -> None:
+    """``num_processes`` and ``tensor_parallel_size`` of an eval config, checked."""
+    for key in ("num_processes", "tensor_parallel_size"):
+        v = getattr(cfg, key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ConfigError(f"{where}.{key}: expected a whole number of at least 1, got {v!r}.")
+    tp, nproc = cfg.tensor_parallel_size, cfg.num_processes or 1
+    if tp > 1 and cfg.backend != "vllm":
+        raise ConfigError(f"{where}.tensor_parallel_size: {tp} needs backend: vllm (HF generate uses one GPU).")
+    if nproc > 1 and nproc % tp:
+        raise ConfigError(
+            f"{where}: num_processes ({nproc}) must be a multiple of tensor_parallel_size ({tp}): "
+            "each vLLM engine spans tensor_parallel_size of the processes' GPUs."
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -353,9 +379,14 @@ class HFGenerator:
 
 
 class VLLMGenerator:  # pragma: no cover - needs a GPU and the gpu extra
-    """Generation through vLLM (GPU): the same prompts, image bounds and decoding as :class:`HFGenerator`."""
+    """Generation through vLLM (GPU): the same prompts, image bounds and decoding as :class:`HFGenerator`.
 
-    def __init__(self, model_path, processor, settings: dict, min_pixels=None, max_pixels=None):
+    ``vllm_engine_args`` gives the parallel layout: in one process, one engine over
+    ``tensor_parallel_size`` GPUs; under ``accelerate launch``, one engine per process group of that
+    size, joined to the launch's processes (vLLM's ``external_launcher``, as TRL's colocate mode does).
+    """
+
+    def __init__(self, model_path, processor, settings: dict, min_pixels=None, max_pixels=None, parallel=None):
         from vllm import LLM, SamplingParams
 
         self.processor = processor
@@ -366,6 +397,7 @@ class VLLMGenerator:  # pragma: no cover - needs a GPU and the gpu extra
             seed=settings["seed"],
             generation_config="vllm",  # vLLM's neutral defaults, not the checkpoint's generation_config.json
             mm_processor_kwargs=pixels or None,
+            **(parallel or {}),
         )
         self.params = SamplingParams(
             max_tokens=settings["max_new_tokens"],
@@ -432,14 +464,28 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
     classes = info.get("classes") if d.classes_in_prompt else None
     requests = build_requests(ds, cfg.modes, classes=classes, circular=cfg.circular)
     model_path = resolve_model_path(cfg.model.name_or_path) if isinstance(cfg.model.name_or_path, str) else None
+    device = detect_device(cfg.device)
+    procs = Processes(device)  # one process, or this one's place in an accelerate launch
+    tp = cfg.tensor_parallel_size if procs.count > 1 else 1
     if cfg.backend == "vllm":
-        if detect_device(cfg.device) != "cuda":
+        if device != "cuda":
             raise ConfigError(
                 f"eval '{cfg.name}'.backend: vLLM needs a GPU, and this machine has none. Use backend: hf."
             )
+        if procs.count % tp:
+            raise ConfigError(
+                f"eval '{cfg.name}': {procs.count} processes are not a multiple of tensor_parallel_size {tp}."
+            )
         processor = processor or load_processor(model_path, cfg.model.min_pixels, cfg.model.max_pixels)
         settings = generation_settings(cfg, processor.tokenizer)
-        generate = VLLMGenerator(model_path, processor, settings, cfg.model.min_pixels, cfg.model.max_pixels)
+        generate = VLLMGenerator(
+            model_path,
+            processor,
+            settings,
+            cfg.model.min_pixels,
+            cfg.model.max_pixels,
+            parallel=vllm_engine_args(cfg.tensor_parallel_size, procs.count),
+        )
     else:
         import torch  # the HF backend only: a vLLM evaluation never imports it here
         from transformers.trainer_utils import set_seed
@@ -452,24 +498,23 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
                 min_pixels=cfg.model.min_pixels,
                 max_pixels=cfg.model.max_pixels,
             )
-            model.to(torch.device(detect_device(cfg.device)))
+            model.to(torch.device(procs.device if procs.count > 1 else device))
         set_seed(cfg.seed)
         settings = generation_settings(cfg, processor.tokenizer)
         generate = HFGenerator(model, processor, settings)
 
+    t_gen = time.perf_counter()
+    groups = procs.count // tp  # vLLM tensor parallel: a group of tp processes shares each batch
+    bar = tqdm(desc=f"eval {cfg.name}", disable=not (cfg.progress and procs.is_main), unit="sample")
     order = generation_order(requests)
+    mine = procs.run_batches(generate, requests, order, cfg.batch_size, score, groups=groups, progress=bar)
     preds: list[dict | None] = [None] * len(requests)
-    gen_seconds = 0.0
-    bar = tqdm(total=len(requests), desc=f"eval {cfg.name}", disable=not cfg.progress, unit="sample")
-    for start in range(0, len(order), cfg.batch_size):
-        idx = order[start : start + cfg.batch_size]
-        t = time.perf_counter()
-        outs = generate([requests[i] for i in idx])
-        gen_seconds += time.perf_counter() - t
-        for i, (text, n) in zip(idx, outs):
-            preds[i] = score(requests[i], text, n)
-        bar.update(len(idx))
-    bar.close()
+    for i, p in procs.gather(mine if procs.index % tp == 0 else []):
+        preds[i] = p
+    gen_seconds = time.perf_counter() - t_gen  # every process's generation, as the main process waits for it
+    if not procs.is_main:
+        procs.wait()  # the main process writes the files
+        return procs.broadcast(None)
 
     metrics = {
         "name": cfg.name,
@@ -484,6 +529,9 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
         metrics["modes"][mode] = summarize(
             [p for p in preds if p["mode"] == mode], info.get("task"), cfg.bootstrap, cfg.seed
         )
+    metrics["num_processes"] = procs.count
+    if cfg.backend == "vllm":
+        metrics["generation"]["tensor_parallel_size"] = cfg.tensor_parallel_size
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     metrics["generation_seconds"] = round(gen_seconds, 2)
     metrics["samples_per_second"] = round(len(preds) / gen_seconds, 3) if gen_seconds else None
@@ -495,13 +543,17 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
         for p in preds:
             f.write(json.dumps(p) + "\n")
     write_json(metrics, out / "metrics.json")
-    write_json(provenance(eval=cfg.name, seed=cfg.seed, model_path=model_path), out / "provenance.json")
+    write_json(
+        provenance(eval=cfg.name, seed=cfg.seed, model_path=model_path, num_processes=procs.count),
+        out / "provenance.json",
+    )
     write_done(out, eval=cfg.name, seconds=metrics["seconds"])
-    return metrics
+    procs.wait()
+    return procs.broadcast(metrics)
 
 
 def main(argv=None) -> int:
-    """``python -m vrft_lib.evaluate EVAL.yaml``."""
+    """``python -m vrft_lib.evaluate EVAL.yaml``, or under ``accelerate launch`` (see vrft_lib.launch)."""
     parser = argparse.ArgumentParser(prog="python -m vrft_lib.evaluate", description="Evaluate one model.")
     parser.add_argument("config", help="eval config YAML")
     parser.add_argument("--output-dir")
@@ -510,7 +562,8 @@ def main(argv=None) -> int:
 
     def run():
         metrics = evaluate(ns.config, **({"output_dir": ns.output_dir} if ns.output_dir else {}))
-        print(json.dumps({m: {"accuracy": v["accuracy"], "n": v["n"]} for m, v in metrics["modes"].items()}))
+        if os.environ.get("RANK", "0") == "0":  # the main process (or the only one)
+            print(json.dumps({m: {"accuracy": v["accuracy"], "n": v["n"]} for m, v in metrics["modes"].items()}))
 
     return exit_code(run, debug=ns.debug)
 

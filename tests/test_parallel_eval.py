@@ -1,0 +1,93 @@
+"""Evaluation shared by several processes: the same predictions, in the same order, and the same
+metrics as one process; the launch really starts the processes it asks for."""
+
+import json
+
+import pytest
+
+from vrft_lib.errors import ConfigError
+from vrft_lib.evaluate import evaluate, load_eval_config
+from vrft_lib.launch import child_env, eval_processes, launch_argv, launch_evaluation
+from vrft_lib.parallel import EXPECTED_PROCESSES_ENV, Processes, WorldSizeError, check_world_size, deal_batches
+
+TIMING = ("seconds", "generation_seconds", "samples_per_second", "num_processes")
+
+
+def eval_cfg(model, out, **kw):
+    return {
+        "name": "par",
+        "model": model,
+        "data": {"name": "synthetic_banner", "eval_limit": 7, "classes_in_prompt": True},
+        "max_new_tokens": 16,
+        "batch_size": 4,  # 14 requests: 4 batches, the last one short
+        "device": "cpu",
+        "progress": False,
+        "output_dir": str(out),
+        **kw,
+    }
+
+
+def test_two_cpu_processes_give_the_predictions_and_metrics_of_one(tmp_path, tiny_base):
+    one = evaluate(eval_cfg(tiny_base, tmp_path / "one"))
+    log = tmp_path / "log.txt"
+    with open(log, "w") as f:
+        two = launch_evaluation(eval_cfg(tiny_base, tmp_path / "two"), 2, stream=f)
+    text = log.read_text()
+    assert "--multi_gpu" in text and "--num_processes 2" in text, text[-2000:]
+    assert one["num_processes"] == 1
+    assert two["num_processes"] == 2, "accelerate started one process where two were asked for"
+    prov = json.loads((tmp_path / "two" / "provenance.json").read_text())
+    assert prov["num_processes"] == 2
+    lines_one = (tmp_path / "one" / "predictions.jsonl").read_text().splitlines()
+    lines_two = (tmp_path / "two" / "predictions.jsonl").read_text().splitlines()
+    assert len(lines_one) == 14
+    assert lines_two == lines_one  # same responses, same order
+    assert len({json.loads(x)["response"] for x in lines_one}) > 1  # the responses differ between rows
+    strip = lambda m: {k: v for k, v in m.items() if k not in TIMING}  # noqa: E731
+    assert strip(two) == strip(one)
+    assert json.loads((tmp_path / "two" / "metrics.json").read_text()) == two
+    assert (tmp_path / "two" / "DONE").exists()
+    # a finished evaluation is not launched again
+    assert launch_evaluation(eval_cfg(tiny_base, tmp_path / "two"), 2, stream=open(log, "a")) == two
+
+
+def test_batches_are_dealt_whole_so_each_keeps_its_padding():
+    order = list(range(11))
+    one = deal_batches(order, 4, 1, 0)
+    parts = [deal_batches(order, 4, 3, k) for k in range(3)]
+    assert sorted(b for p in parts for b in p) == sorted(one)  # the same batches, nothing lost
+    assert parts[2] == [[8, 9, 10]]
+    assert deal_batches([], 4, 2, 1) == []
+    with pytest.raises(ValueError):
+        deal_batches(order, 4, 2, 2)
+
+
+def test_a_launch_that_started_fewer_processes_fails(monkeypatch):
+    monkeypatch.setenv(EXPECTED_PROCESSES_ENV, "2")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(WorldSizeError, match="asked for 2 processes but 1 started"):
+        Processes("cpu")
+    check_world_size(2)
+
+
+def test_cpu_launch_uses_the_torchrun_launcher_and_says_how_many():
+    cmd = launch_argv(2, "vrft_lib.evaluate", "e.yaml", config_file="params/accelerate/zero3.yaml", cpu=True)
+    assert "--multi_gpu" in cmd and cmd[-3:] == ["-m", "vrft_lib.evaluate", "e.yaml"]
+    assert "--multi_gpu" not in launch_argv(1, "vrft_lib.evaluate", "e.yaml", cpu=True)
+    env = child_env("cpu", 2)
+    assert env["ACCELERATE_USE_CPU"] == "true" and env[EXPECTED_PROCESSES_ENV] == "2"
+
+
+def test_eval_processes_and_parallel_settings_resolve():
+    cfg = load_eval_config({"device": "cpu"})
+    assert eval_processes(cfg) == 1 and eval_processes(cfg, 4) == 4  # the run's count by default
+    assert eval_processes(load_eval_config({"device": "cpu", "num_processes": 2}), 8) == 2
+    vllm = load_eval_config({"backend": "vllm", "num_processes": 8, "tensor_parallel_size": 2})
+    assert (vllm.num_processes, vllm.tensor_parallel_size) == (8, 2)
+    for bad in (
+        {"num_processes": 0},
+        {"tensor_parallel_size": 2},  # HF generate
+        {"backend": "vllm", "num_processes": 3, "tensor_parallel_size": 2},
+    ):
+        with pytest.raises(ConfigError):
+            load_eval_config(bad)
