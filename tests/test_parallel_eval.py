@@ -78,10 +78,14 @@ def test_cpu_launch_uses_the_torchrun_launcher_and_says_how_many():
     assert env["ACCELERATE_USE_CPU"] == "true" and env[EXPECTED_PROCESSES_ENV] == "2"
 
 
-def test_eval_processes_and_parallel_settings_resolve():
+def test_eval_processes_and_parallel_settings_resolve(monkeypatch):
+    monkeypatch.delenv("VRFT_EVAL_PROCESSES", raising=False)
     cfg = load_eval_config({"device": "cpu"})
     assert eval_processes(cfg) == 1 and eval_processes(cfg, 4) == 4  # the run's count by default
     assert eval_processes(load_eval_config({"device": "cpu", "num_processes": 2}), 8) == 2
+    monkeypatch.setenv("VRFT_EVAL_PROCESSES", "3")  # a Slurm job's GPUs
+    assert eval_processes(cfg, 8) == 3
+    assert eval_processes(load_eval_config({"device": "cpu", "num_processes": 2}), 8) == 2  # the config wins
     vllm = load_eval_config({"backend": "vllm", "num_processes": 8, "tensor_parallel_size": 2})
     assert (vllm.num_processes, vllm.tensor_parallel_size) == (8, 2)
     for bad in (

@@ -93,9 +93,44 @@ def test_gpus_time_and_resources_come_from_the_study(paper, tmp_path):
     jobs = {j.run_id: j for j in _jobs(paper, tmp_path / "out")}
     rft, tf, report = jobs["sat/rft_length/seed0"], jobs["sat/training_free/seed0"], jobs[None]
     assert (rft.gpus, rft.time_min, rft.cpus, rft.mem_gb, rft.partition) == (8, 720, 64, 480, "gpu")
-    assert (tf.gpus, tf.time_min, tf.cpus, tf.mem_gb) == (1, 360, 8, 64)
+    assert (tf.gpus, tf.time_min, tf.cpus, tf.mem_gb) == (8, 360, 8, 64)
     assert (report.gpus, report.time_min) == (0, 60)
     assert jobs["banner/sft/seed0"].gpus == 8  # SFT trains on the same 8 processes
+
+
+def test_each_job_evaluates_on_all_of_its_gpus(paper, tmp_path):
+    jobs = {j.run_id: j for j in _jobs(paper, tmp_path / "out")}
+    for rid in ("sat/rft/seed0", "banner/sft/seed0", "sat/training_free/seed0"):
+        assert jobs[rid].env["VRFT_EVAL_PROCESSES"] == "8", rid
+        assert jobs[rid].estimate["eval_processes"] == 8
+    assert "VRFT_EVAL_PROCESSES" not in jobs[None].env  # the report job has no GPU
+    # a training-free job's own GPU count; left out, the node's (the training jobs' GPUs)
+    own = dict(paper, slurm=dict(paper["slurm"], evaluate=dict(paper["slurm"]["evaluate"], gpus=2)))
+    tf = {j.run_id: j for j in _jobs(own, tmp_path / "out")}["sat/training_free/seed0"]
+    assert tf.gpus == 2 and tf.env["VRFT_EVAL_PROCESSES"] == "2"
+    node = dict(paper, slurm=dict(paper["slurm"], evaluate={"time": "06:00:00"}))
+    tf = {j.run_id: j for j in _jobs(node, tmp_path / "out")}["sat/training_free/seed0"]
+    assert tf.gpus == 8 and tf.env["VRFT_EVAL_PROCESSES"] == "8"
+
+
+def test_gpu_hour_estimates_follow_the_per_step_and_per_sample_times(paper, tmp_path):
+    jobs = {j.run_id: j for j in _jobs(paper, tmp_path / "out")}
+    rft = jobs["fgvc_aircraft/rft/seed0"].estimate
+    # 300 steps x 80 s (32 completions of up to 1,024 tokens per GPU) = 6.67 h; 3,333 rows x 2 modes x
+    # 0.75 s / 8 GPUs = 0.17 h; 0.25 h loading: 7.09 h on 8 GPUs
+    assert rft["train_hours"] == pytest.approx(6.67, abs=0.01)
+    assert rft["eval_hours"] == pytest.approx(0.17, abs=0.01) and rft["eval_samples"] == 6666
+    assert rft["hours"] == pytest.approx(7.09, abs=0.01) and rft["gpu_hours"] == pytest.approx(56.7, abs=0.1)
+    sft = jobs["fgvc_aircraft/sft/seed0"].estimate
+    assert sft["train_hours"] == pytest.approx(300 * 4 / 3600, abs=0.01)
+    tf = jobs["fgvc_aircraft/training_free/seed0"].estimate
+    assert tf["train_hours"] == 0 and tf["gpu_hours"] == pytest.approx(8 * (0.17 + 0.25), abs=0.1)
+    assert jobs[None].estimate == {}
+    faster = dict(paper, slurm=dict(paper["slurm"], estimate={"grpo_step_seconds": 40}))
+    half = {j.run_id: j for j in _jobs(faster, tmp_path / "out")}["fgvc_aircraft/rft/seed0"].estimate
+    assert half["train_hours"] == pytest.approx(rft["train_hours"] / 2, abs=0.01)
+    with pytest.raises(ConfigError, match="did you mean 'sft_step_seconds'"):
+        _jobs(dict(paper, slurm={"estimate": {"sft_step_second": 1}}), tmp_path / "out")
 
 
 def test_flags_override_partition_and_the_run_jobs_time(paper, tmp_path):
@@ -211,6 +246,7 @@ def test_training_job_script(fake_slurm, tmp_path):
         assert f"#SBATCH {flag}" in lines, flag
     assert "--dependency" not in script
     assert "export HF_HUB_OFFLINE=1" in lines
+    assert "export VRFT_EVAL_PROCESSES=8" in lines  # the evaluation after training uses all 8 GPUs
     assert f"cd {shlex.quote(str(Path.cwd().resolve()))}" in lines
     command = [
         sys.executable,
@@ -236,7 +272,8 @@ def test_training_free_and_report_job_scripts(fake_slurm, tmp_path):
     out, ids = _submitted(fake_slurm, tmp_path, partition="debug", time="2:00:00")
     jobs = json.loads((out / "slurm" / "jobs.json").read_text())
     tf = (out / "slurm" / f"{jobs['fgvc_aircraft/training_free/seed0']}_submission.sh").read_text().splitlines()
-    assert "#SBATCH --gpus-per-node=1" in tf and "#SBATCH --time=120" in tf and "#SBATCH --partition=debug" in tf
+    assert "#SBATCH --gpus-per-node=8" in tf and "#SBATCH --time=120" in tf and "#SBATCH --partition=debug" in tf
+    assert "export VRFT_EVAL_PROCESSES=8" in tf
     report = (out / "slurm" / f"{jobs['report']}_submission.sh").read_text().splitlines()
     assert not any("gpus" in line for line in report)
     assert "#SBATCH --time=60" in report and "#SBATCH --partition=debug" in report
@@ -275,6 +312,9 @@ def test_dry_run_submits_and_writes_nothing(fake_slurm, tmp_path, capsys):
     assert not out.exists() and not (fake_slurm / "counter").exists()
     text = capsys.readouterr().out
     assert "12 Slurm job(s)" in text and "--only sat/rft_length/seed0 --no-report" in text
+    rft = next(line for line in text.splitlines() if "sat/rft/seed0" in line and "gpus=" in line)
+    assert "gpus=8" in rft and "GPU-h" in rft
+    assert "estimated GPU-hours:" in text and "an estimate" in text
 
 
 def test_no_sbatch_is_a_clear_error(tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ from pathlib import Path
 from .config import RunConfig, detect_device, load_run_config
 from .errors import ConfigError, VrftError
 from .evaluate import EvalConfig, evaluate, load_eval_config
-from .parallel import EXPECTED_PROCESSES_ENV
+from .parallel import EVAL_PROCESSES_ENV, EXPECTED_PROCESSES_ENV
 from .runfolder import dump_yaml, is_done, read_json
 from .train import train
 
@@ -114,10 +114,11 @@ def launch_training(config, stream=None, **overrides) -> Path:
 
 
 def eval_processes(cfg: EvalConfig, default: int = 1) -> int:
-    """How many processes evaluate: the eval config's ``num_processes``, else ``default`` (the run's);
-    on GPUs at most one per visible GPU (a Slurm evaluation job may hold fewer than the run trains on).
+    """How many processes evaluate: the eval config's ``num_processes``, else the job's GPUs (a Slurm
+    job sets ``VRFT_EVAL_PROCESSES``), else ``default`` (the run's); on GPUs at most one per visible GPU.
     """
-    n = cfg.num_processes or default or 1
+    job = os.environ.get(EVAL_PROCESSES_ENV, "")
+    n = cfg.num_processes or (int(job) if job.isdigit() else 0) or default or 1
     if n > 1 and detect_device(cfg.device) == "cuda":
         import torch
 

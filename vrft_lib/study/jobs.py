@@ -1,6 +1,13 @@
 """The Slurm job plan of a study: each run's job (command, GPUs, CPUs, memory, time, partition,
 environment) from the study's ``slurm:`` section, and the report job after them. Nothing here talks
 to Slurm: :mod:`vrft_lib.study.slurm` submits these jobs and reads their states back.
+
+A training job (SFT, RFT) holds ``num_processes`` GPUs, trains on them and then evaluates on all of
+them; a training-free run is an evaluation job with its own GPU count (``slurm.evaluate.gpus``,
+default the training jobs' GPUs: a node's). The job tells its evaluation how many processes to use
+(``VRFT_EVAL_PROCESSES``). Each job carries an estimate of its hours and GPU-hours, worked out from
+per-step and per-sample times (``slurm.estimate``; the defaults are the arithmetic of docs/paper.md
+for Qwen2.5-VL-7B on A100s, not measurements).
 """
 
 from __future__ import annotations
@@ -13,10 +20,13 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..config import check_keys
+from ..config import check_keys, resolve_trainer_args
+from ..data.synthetic import DEFAULT_NUM_SAMPLES
 from ..errors import ConfigError
+from ..notebook import prepare
+from ..parallel import EVAL_PROCESSES_ENV
 
-SLURM_KEYS = ("partition", "account", "qos", "constraint", "train", "evaluate", "report", "setup", "env")
+SLURM_KEYS = ("partition", "account", "qos", "constraint", "train", "evaluate", "report", "setup", "env", "estimate")
 KIND_KEYS = ("gpus", "time", "cpus", "mem_gb", "partition")
 JOB_KINDS = ("train", "evaluate", "report")
 DEFAULTS = {
@@ -25,6 +35,18 @@ DEFAULTS = {
     "report": {"gpus": 0, "time": "01:00:00", "cpus": 2, "mem_gb": 8},
 }
 DEFAULT_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+# What a job's estimate is worked out from: docs/paper.md section 5's arithmetic for Qwen2.5-VL-7B in
+# bf16 on A100 80 GB (not measured). Replace them with measured figures (scripts/gpu_check.py).
+ESTIMATE_DEFAULTS = {
+    "grpo_step_seconds": 80.0,  # a GRPO step of 32 completions per GPU of up to 1,024 tokens
+    "sft_step_seconds": 4.0,  # an SFT step of 4 examples per GPU
+    "eval_sample_seconds": 0.75,  # one evaluated sample with up to 1,024 new tokens, on one GPU
+    "load_hours": 0.25,  # loading the model, writing checkpoints, start-up
+}
+# Evaluation rows of the real benchmarks' splits (a dry run reads no data). Banner-Analysis is not
+# public: a few hundred test images are assumed.
+EVAL_ROWS = {("fgvc_aircraft", "test"): 3333, ("fgvc_aircraft", "val"): 3333, ("sat", "val"): 4000}
+EVAL_ROWS.update({("sat", "test"): 150, ("banner", "test"): 300})
 
 # ----------------------------------------------------------------------------------------------
 # Settings
@@ -94,6 +116,14 @@ def slurm_settings(study: dict) -> dict:
     if not isinstance(env, dict):
         raise ConfigError(f"{where}.env: expected a mapping NAME: value, got {env!r}.")
     out["env"] = dict(DEFAULT_ENV, **{str(k): str(v) for k, v in env.items()})
+    est = raw.get("estimate") or {}
+    if not isinstance(est, dict):
+        raise ConfigError(f"{where}.estimate: expected a mapping of {', '.join(ESTIMATE_DEFAULTS)}, got {est!r}.")
+    check_keys(est, tuple(ESTIMATE_DEFAULTS), f"{where}.estimate")
+    for k, v in est.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise ConfigError(f"{where}.estimate.{k}: expected a non-negative number, got {v!r}.")
+    out["estimate"] = dict(ESTIMATE_DEFAULTS, **est)
     return out
 
 
@@ -122,6 +152,7 @@ class JobSpec:
     constraint: str | None = None
     setup: list[str] = field(default_factory=list)
     after: list[str] = field(default_factory=list)  # run ids this job waits for (afterany)
+    estimate: dict = field(default_factory=dict)  # hours and gpu_hours (an estimate: see the module)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -185,10 +216,16 @@ def plan_jobs(
         if kind == "train":
             gpus = _train_gpus(run, settings, r.run_id)
             cpus = res.get("cpus") or max(4, 8 * gpus)
-        else:
-            gpus = int(res["gpus"]) if res.get("gpus") is not None else (0 if run.get("device") == "cpu" else 1)
+        else:  # its own count, else the node's: the training jobs' GPUs
+            gpus = res.get("gpus")
+            if gpus is None:
+                gpus = settings["train"].get("gpus")
+            if gpus is None:
+                gpus = 0 if run.get("device") == "cpu" else int(run.get("num_processes") or 1)
+            gpus = 0 if run.get("device") == "cpu" else int(gpus)
             cpus = res.get("cpus")
         command = base + ["--only", r.run_id, "--no-report"] + (["--force"] if force else [])
+        job_env = dict(env, **({EVAL_PROCESSES_ENV: str(gpus)} if gpus else {}))  # evaluate on every GPU
         jobs.append(
             JobSpec(
                 name=_job_name(study, r.run_id),
@@ -196,7 +233,7 @@ def plan_jobs(
                 run_id=r.run_id,
                 command=command,
                 cwd=cwd,
-                env=env,
+                env=job_env,
                 gpus=gpus,
                 cpus=cpus,
                 mem_gb=res.get("mem_gb"),
@@ -206,6 +243,7 @@ def plan_jobs(
                 qos=settings["qos"],
                 constraint=settings["constraint"] if gpus else None,
                 setup=list(settings["setup"]),
+                estimate=estimate_job(r, gpus, settings["estimate"]),
             )
         )
     res = settings["report"]
@@ -232,12 +270,73 @@ def plan_jobs(
     return jobs
 
 
+def eval_rows(data) -> int | None:
+    """The evaluation rows of a run's data when known without reading it (its ``eval_limit``, a
+    synthetic split's size, a real benchmark's published split size), else None."""
+    known = None
+    if data.name.startswith("synthetic_"):
+        known = data.options.get("num_samples") or DEFAULT_NUM_SAMPLES.get(data.eval_split)
+    else:
+        known = EVAL_ROWS.get((data.name, data.eval_split))
+    if data.eval_limit and known:
+        return min(data.eval_limit, known)
+    return data.eval_limit or known
+
+
+def estimate_job(run, gpus: int, rates: dict) -> dict:
+    """A run job's estimated wall hours and GPU-hours on ``gpus`` GPUs (none for a CPU job).
+
+    Training: steps x the per-step time scaled to the run's work per GPU (GRPO: completions per GPU
+    per step / 32 x max_completion_length / 1,024; SFT: examples per GPU per step / 4). Evaluation:
+    rows x prompt modes x the per-sample time x max_new_tokens / 1,024, shared by the ``gpus``
+    processes. Plus ``load_hours``. An estimate from ``rates`` (``slurm.estimate``), not a measurement.
+    """
+    if not gpus:
+        return {}
+    cfg, ev = prepare(run.parameters["run"], run.parameters["evaluation"], run.run_dir)
+    train_s = 0.0
+    if cfg.method != "none":
+        args = resolve_trainer_args(cfg, device="cuda", num_processes=gpus)
+        per_gpu = args["per_device_train_batch_size"] * args["gradient_accumulation_steps"]
+        steps = max(0, args.get("max_steps") or 0)
+        if cfg.method == "grpo":
+            length = args.get("max_completion_length") or 256
+            train_s = steps * rates["grpo_step_seconds"] * per_gpu / 32 * length / 1024
+        else:
+            train_s = steps * rates["sft_step_seconds"] * per_gpu / 4
+    rows = eval_rows(ev.data)
+    samples = rows * len(ev.modes) if rows else None
+    eval_s = samples * rates["eval_sample_seconds"] * ev.max_new_tokens / 1024 / gpus if samples else 0.0
+    hours = (train_s + eval_s) / 3600 + rates["load_hours"]
+    return {
+        "hours": round(hours, 2),
+        "gpu_hours": round(hours * gpus, 1),
+        "train_hours": round(train_s / 3600, 2),
+        "eval_hours": round(eval_s / 3600, 2) if samples else None,  # None: rows unknown, not counted
+        "eval_samples": samples,
+        "eval_processes": gpus,
+    }
+
+
 def format_plan(jobs: list[JobSpec]) -> str:
     lines = [f"{len(jobs)} Slurm job(s):"]
+    total = 0.0
     for j in jobs:
+        est = j.estimate or {}
+        total += est.get("gpu_hours") or 0.0
+        guess = f" est. {est['hours']} h = {est['gpu_hours']} GPU-h" if est else ""
+        if est and est.get("eval_hours") is None:
+            guess += " (evaluation rows unknown: not counted)"
         lines.append(
             f"  {j.kind:8s} {j.run_id or 'report':40s} gpus={j.gpus} cpus={j.cpus} mem_gb={j.mem_gb} "
-            f"time={j.time_min}min partition={j.partition}" + (f" after {len(j.after)} run job(s)" if j.after else "")
+            f"time={j.time_min}min partition={j.partition}"
+            + (f" after {len(j.after)} run job(s)" if j.after else "")
+            + guess
         )
         lines.append(f"           {j.shell_command}")
+    if total:
+        lines.append(
+            f"estimated GPU-hours: {total:.0f} in all (an estimate from per-step and per-sample times, "
+            "slurm.estimate; the defaults are docs/paper.md's arithmetic for 7B on A100s, not measured)"
+        )
     return "\n".join(lines)

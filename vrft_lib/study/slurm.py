@@ -5,8 +5,10 @@
 * one job per run that has no ``DONE`` marker. The job executes the run's notebook exactly as a local
   study does, with the command ``python -m vrft_lib.cli study PARAMS --out OUT --only RUN_ID
   --no-report``. An SFT or RFT run asks for ``num_processes`` GPUs on one node (its notebook launches
-  ``accelerate launch`` on them, then evaluates); a training-free run asks for one GPU. A run whose
-  ``device`` is ``cpu`` asks for none.
+  ``accelerate launch`` on them, then evaluates on all of them); a training-free run is an evaluation
+  job with ``slurm.evaluate.gpus`` GPUs (default: the training jobs' count), one evaluation process
+  per GPU. A run whose ``device`` is ``cpu`` asks for none. ``--dry-run`` prints each job's GPUs and
+  its estimated hours and GPU-hours (``slurm.estimate``; see :mod:`vrft_lib.study.jobs`).
 * the report job, ``python -m vrft_lib.cli study PARAMS --out OUT --report-only``, which starts
   when every run job has ended, finished or failed (``--dependency=afterany:...``), so the report
   shows what there is.
@@ -19,8 +21,9 @@ Resources come from the study's ``slurm:`` section (see ``params/paper.yaml``)::
       qos: null
       constraint: null
       train:    {gpus: 8, time: "12:00:00", cpus: 64, mem_gb: 480}   # SFT and RFT runs
-      evaluate: {gpus: 1, time: "06:00:00", cpus: 8, mem_gb: 64}     # training-free runs
+      evaluate: {gpus: 8, time: "06:00:00", cpus: 8, mem_gb: 64}     # training-free runs
       report:   {gpus: 0, time: "01:00:00", cpus: 4, mem_gb: 16}
+      estimate: {grpo_step_seconds: 80, sft_step_seconds: 4, eval_sample_seconds: 0.75, load_hours: 0.25}
       setup: ["module load cuda/12.4"]                             # shell lines run first
       env: {HF_HUB_OFFLINE: "1"}                                   # exported in every job
 
