@@ -7,7 +7,12 @@ The responses must be the same (their agreement is reported, and the speed-up is
 Target: at least 4x on a 2-core CPU. (vLLM against HF generate is measured on a GPU by
 ``scripts/gpu_check.py``.)
 
-    python -m benchmarks.bench_eval [--rows 24] [--batch-size 50]
+Then data-parallel evaluation: the same evaluation (``synthetic_aircraft``, both modes) in one
+process and in two processes under ``accelerate launch`` (``vrft_lib.launch``), samples per second
+of generation each (the two-process figure counts the wait for the slower process) and the wall time
+with the processes' start; the predictions must be identical. Written to ``eval_processes.json``.
+
+    python -m benchmarks.bench_eval [--rows 24] [--batch-size 50] [--process-rows 24]
 """
 
 from __future__ import annotations
@@ -77,12 +82,78 @@ def measure(rows: int = 24, batch_size: int = 50, max_new_tokens: int = 128) -> 
     }
 
 
+def measure_processes(rows: int = 24, batch_size: int = 16, max_new_tokens: int = 64, processes=(1, 2)) -> dict:
+    """Samples per second of one evaluation in 1 and in N processes (CPU), and whether they agree."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from vrft_lib.evaluate import evaluate
+    from vrft_lib.launch import launch_evaluation
+    from vrft_lib.tiny import ensure_tiny_base
+
+    base = ensure_tiny_base()
+    out: dict = {"rows": rows, "modes": 2, "batch_size": batch_size, "max_new_tokens": max_new_tokens, "runs": {}}
+    out["torch_threads_one_process"] = torch.get_num_threads()  # each of N launched processes: 1 (torchrun)
+    preds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        warm = {"model": base, "data": {"name": "synthetic_aircraft", "eval_limit": 2}, "max_new_tokens": 8}
+        evaluate(dict(warm, device="cpu", progress=False, output_dir=str(Path(tmp) / "warm-up")))
+        for n in processes:
+            cfg = {
+                "name": f"bench-{n}p",
+                "model": base,
+                "data": {"name": "synthetic_aircraft", "eval_limit": rows, "classes_in_prompt": True},
+                "max_new_tokens": max_new_tokens,
+                "batch_size": batch_size,
+                "device": "cpu",
+                "progress": False,
+                "output_dir": str(Path(tmp) / f"{n}p"),
+            }
+            t = time.perf_counter()
+            if n == 1:
+                m = evaluate(cfg)
+            else:
+                with open(Path(tmp) / f"log{n}.txt", "w") as log:
+                    m = launch_evaluation(cfg, n, stream=log)
+            wall = time.perf_counter() - t
+            preds[n] = (Path(tmp) / f"{n}p" / "predictions.jsonl").read_text()
+            out["runs"][str(n)] = {
+                "num_processes": m["num_processes"],
+                "samples": sum(v["n"] for v in m["modes"].values()),
+                "samples_per_second": m["samples_per_second"],
+                "generation_seconds": m["generation_seconds"],
+                "wall_seconds": round(wall, 2),
+            }
+    first = preds[processes[0]]
+    out["identical_predictions"] = all(p == first for p in preds.values())
+    sps = [out["runs"][str(n)]["samples_per_second"] for n in processes]
+    out["speedup"] = round(sps[-1] / sps[0], 2) if sps[0] else None
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_eval", description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=24, help="test rows per benchmark (x2 prompt modes)")
     ap.add_argument("--batch-size", type=int, default=50, help="the batched run's batch size (the study's)")
+    ap.add_argument("--process-rows", type=int, default=24, help="rows of the 1- vs 2-process evaluation")
+    ap.add_argument("--only-processes", action="store_true", help="measure only the 1- vs 2-process evaluation")
     ap.add_argument("--out-dir", default=None)
     ns = ap.parse_args(argv)
+    p = measure_processes(ns.process_rows)
+    ppath = write_result("eval_processes", p, ns.out_dir)
+    print_table(
+        [
+            [f"{n} process(es)", f"{v['samples_per_second']:.1f} samples/s", f"{v['wall_seconds']:.1f} s wall"]
+            for n, v in p["runs"].items()
+        ]
+        + [["identical predictions", str(p["identical_predictions"]), ""]],
+        ["evaluation", "generation", "with start-up"],
+    )
+    print(f"\n[bench] {ppath}")
+    if ns.only_processes:
+        return 0 if p["identical_predictions"] else 1
     r = measure(ns.rows, ns.batch_size)
     path = write_result("eval", r, ns.out_dir)
     print_table(

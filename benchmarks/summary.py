@@ -21,7 +21,7 @@ START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 def load(bench_dir=None) -> dict:
     d = Path(bench_dir or BENCH_DIR)
     out = {}
-    for name in ("overhead", "eval", "study", "rewards"):
+    for name in ("overhead", "eval", "eval_processes", "study", "rewards"):
         p = d / f"{name}.json"
         if p.exists():
             out[name] = json.loads(p.read_text())
@@ -54,6 +54,20 @@ def rows(results: dict) -> list[list[str]]:
                 e["verdict"],
             ]
         )
+    p = results.get("eval_processes")
+    if p:
+        one, two = p["runs"].get("1"), p["runs"].get("2")
+        if one and two:
+            r.append(
+                [
+                    "evaluation in 1 vs 2 processes (accelerate launch, CPU), "
+                    + ("identical predictions" if p["identical_predictions"] else "**predictions differ**"),
+                    f"{one['samples_per_second']:.1f} vs {two['samples_per_second']:.1f} samples/s "
+                    f"({p['speedup']:.2f}x)",
+                    "identical predictions",
+                    "met" if p["identical_predictions"] else "NOT met",
+                ]
+            )
     s = results.get("study")
     if s:
         st = s["stages"]

@@ -95,3 +95,13 @@ def test_eval_processes_and_parallel_settings_resolve(monkeypatch):
     ):
         with pytest.raises(ConfigError):
             load_eval_config(bad)
+
+
+def test_bench_summary_shows_the_one_and_two_process_figures():
+    from benchmarks import summary
+
+    runs = {"1": {"samples_per_second": 10.0}, "2": {"samples_per_second": 18.0}}
+    row = summary.rows({"eval_processes": {"runs": runs, "identical_predictions": True, "speedup": 1.8}})[0]
+    assert "1 vs 2 processes" in row[0] and "10.0 vs 18.0 samples/s (1.80x)" in row[1] and row[3] == "met"
+    bad = summary.rows({"eval_processes": {"runs": runs, "identical_predictions": False, "speedup": 1.8}})[0]
+    assert bad[3] == "NOT met" and "differ" in bad[0]

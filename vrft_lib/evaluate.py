@@ -503,6 +503,7 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
         settings = generation_settings(cfg, processor.tokenizer)
         generate = HFGenerator(model, processor, settings)
 
+    procs.wait()  # every process loaded: the generation time counts from here
     t_gen = time.perf_counter()
     groups = procs.count // tp  # vLLM tensor parallel: a group of tp processes shares each batch
     bar = tqdm(desc=f"eval {cfg.name}", disable=not (cfg.progress and procs.is_main), unit="sample")
