@@ -64,10 +64,32 @@ def test_batches_are_dealt_whole_so_each_keeps_its_padding():
 
 def test_a_launch_that_started_fewer_processes_fails(monkeypatch):
     monkeypatch.setenv(EXPECTED_PROCESSES_ENV, "2")
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    for var in ("WORLD_SIZE", "MASTER_ADDR"):
+        monkeypatch.delenv(var, raising=False)
     with pytest.raises(WorldSizeError, match="asked for 2 processes but 1 started"):
         Processes("cpu")
     check_world_size(2)
+
+
+def test_plain_accelerate_launch_of_two_cpu_processes_fails_loudly(tmp_path, tiny_base):
+    """``accelerate launch --num_processes 2`` without --multi_gpu runs one process on a CPU machine:
+    the evaluation refuses to run alone instead of quietly doing all the work in one process."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text(yaml.safe_dump(eval_cfg(tiny_base, tmp_path / "ev")))
+    env = child_env("cpu", 2)
+    env.pop(EXPECTED_PROCESSES_ENV)  # as a user types it: only accelerate's own variables
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1"]
+    cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "vrft_lib.evaluate", str(cfg)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=os.getcwd())
+    assert proc.returncode != 0
+    assert "started ONE process" in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-2000:]
+    assert not (tmp_path / "ev" / "DONE").exists()
 
 
 def test_cpu_launch_uses_the_torchrun_launcher_and_says_how_many():

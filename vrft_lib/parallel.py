@@ -26,12 +26,16 @@ class WorldSizeError(VrftError, RuntimeError):
     """A launch started a different number of processes than it asked for."""
 
 
+SIZE_VARS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")  # torchrun, MPI
+
+
 def launched_world_size() -> int:
     """The number of processes of the launch this process belongs to (1 outside a launch)."""
-    try:
-        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
+    for var in SIZE_VARS:
+        value = os.environ.get(var, "")
+        if value.isdigit():
+            return max(1, int(value))
+    return 1
 
 
 class Processes:
@@ -142,7 +146,19 @@ def check_world_size(count: int) -> None:
 
     >>> check_world_size(1)
     """
-    wanted = os.environ.get(EXPECTED_PROCESSES_ENV)
+    env = os.environ
+    if (
+        count == 1
+        and env.get("MASTER_ADDR")  # accelerate's plain launcher was asked for more than one process ...
+        and env.get("ACCELERATE_MIXED_PRECISION")  # (set by every accelerate launch)
+        and not any(env.get(v) for v in SIZE_VARS)  # ... and started this one alone, outside MPI
+    ):
+        raise WorldSizeError(
+            "`accelerate launch --num_processes N` started ONE process: on a machine without GPUs it runs "
+            "several only with --multi_gpu (its torchrun launcher; with ACCELERATE_USE_CPU=true the "
+            "processes join a gloo group). Add --multi_gpu, or use vrft_lib.launch, which passes it."
+        )
+    wanted = env.get(EXPECTED_PROCESSES_ENV)
     if wanted and wanted.isdigit() and int(wanted) != count:
         raise WorldSizeError(
             f"the launch asked for {wanted} processes but {count} started. On a machine without GPUs, "
