@@ -30,7 +30,7 @@ from .train import train
 
 
 class LaunchError(VrftError, RuntimeError):
-    """A launched training process failed."""
+    """A launched training or evaluation process failed."""
 
 
 def accelerate_command(cfg: RunConfig, run_yaml: str | os.PathLike) -> list[str]:
@@ -138,10 +138,10 @@ def launch_evaluation(config, num_processes: int, stream=None, **overrides) -> d
     cfg = load_eval_config(config, **overrides)
     out = cfg.eval_dir
     if is_done(out):
-        return read_json(out / "metrics.json")
+        return evaluate(cfg)  # a finished evaluation: its metrics, read in this process
     out.mkdir(parents=True, exist_ok=True)
     eval_yaml = out / "launch.yaml"
-    dump_yaml(dict(cfg.to_dict(), num_processes=num_processes), eval_yaml)
+    dump_yaml(cfg.to_dict(), eval_yaml)  # the children count themselves (vrft_lib.parallel)
     device = detect_device(cfg.device)
     cmd = launch_argv(num_processes, "vrft_lib.evaluate", eval_yaml, cpu=device == "cpu")
     stream_command(cmd, child_env(device, num_processes), stream or sys.stdout, f"evaluation '{cfg.name}'")
