@@ -14,8 +14,8 @@ output folder gets ``predictions.jsonl`` (id, mode, response, extracted answer, 
 lenient_correct, response length in tokens), ``metrics.json`` (the generation settings; per mode:
 accuracy with a 95% Wilson score interval, lenient_accuracy (the substring rule of Visual-RFT /
 CLS-RL, beside the strict one), n, format compliance, mean response length, per-class and mean
-per-class accuracy for classification, circular accuracy for multiple choice when asked, and ``answers``: how the answers spread over the
-options, with ``collapsed`` set for a model that gives one answer for most inputs),
+per-class accuracy for classification, circular accuracy for multiple choice when asked, and ``answers``: how the
+answers spread over the options, with ``collapsed`` set for a model that gives one answer for most inputs),
 ``config.yaml``, ``provenance.json`` and ``DONE`` (written last).
 """
 
