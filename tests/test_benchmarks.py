@@ -128,3 +128,19 @@ def test_study_benchmark_never_empties_a_folder_it_did_not_make(tmp_path):
     with pytest.raises(SystemExit, match="not made by this benchmark"):
         bench_study.main(["--out", str(mine)])
     assert (mine / "report.html").read_text() == "precious"
+
+
+@pytest.mark.slow
+def test_learning_curves_evaluate_every_checkpoint(tiny_base, tmp_path):
+    from benchmarks import bench_learning
+    from tests.conftest import MINI_STUDY
+
+    study = tmp_path / "mini.yaml"
+    study.write_text(MINI_STUDY)
+    r = bench_learning.measure(study, ["synthetic_banner"], ("sft",), every=1, eval_rows=4, work=tmp_path / "w")
+    c = r["curves"]["synthetic_banner"]["sft"]
+    assert [p["step"] for p in c["points"]] == [0, 1, 2, 3]  # the start, then every checkpoint
+    assert c["mode"] == "think" and all(0.0 <= p["accuracy"] <= 1.0 for p in c["points"])
+    assert c["points"][0]["seconds"] == 0.0 and c["points"][-1]["seconds"] > 0
+    fig = bench_learning.figure(r)
+    assert len(fig.data) == 1 and list(fig.data[0].x) == [0, 1, 2, 3]

@@ -30,11 +30,11 @@ from .instruct_mix import generate, option_classes
 from .model import TINY_ARCH, TINY_MARKER, build_tiny_model
 
 RECIPE = {
-    "version": 1,
+    "version": 2,
     "seed": 0,
     "arch": None,  # None: vrft_lib.tiny.model.TINY_ARCH
     "instruct_rows": 2048,  # rows of the instruction mix, each used in both prompt modes
-    "image_size": 56,
+    "image_size": 84,
     "freeze_vision": False,
     "sft": {  # SFTConfig overrides; the random model needs a high learning rate
         "max_steps": 640,
@@ -44,6 +44,16 @@ RECIPE = {
         "warmup_steps": 20,
         "weight_decay": 0.0,
     },
+    # First learn to see (short answers about colour, shape and faces), then the whole mix: on the
+    # whole mix alone, 640 steps named colours right 20-30 % of the time; after this stage, 100 %.
+    "stages": [
+        {
+            "kinds": ["colour", "face", "shape", "colour", "face"],
+            "rows": 1024,
+            "sft": {"max_steps": 250, "lr_scheduler_type": "constant_with_warmup"},
+        },
+        {},
+    ],
 }
 # The code that turns the recipe into a model, relative to the package: a change to it is a new base.
 _SOURCES = ("models.py", "prompts.py", "tiny/model.py", "tiny/instruct_mix.py", "tiny/base.py")
@@ -73,12 +83,12 @@ def _file_lock(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def instruct_sft_dataset(rows: int, seed: int, image_size: int):
+def instruct_sft_dataset(rows: int, seed: int, image_size: int, kinds=None):
     """The instruction mix as prompt/completion SFT data, every row in both prompt modes."""
     from datasets import Dataset, Features, Image, List, Value
 
     records = []
-    for row in generate("train", limit=rows, seed=seed, image_size=image_size):
+    for row in generate("train", limit=rows, seed=seed, image_size=image_size, kinds=kinds):
         for mode in PROMPT_MODES:
             r = prompts.with_class_choices(row, option_classes(row))
             records.append(
@@ -95,6 +105,20 @@ def instruct_sft_dataset(rows: int, seed: int, image_size: int):
     return Dataset.from_list(records, features=features)
 
 
+def recipe_stages(recipe: dict) -> list[dict]:
+    """The SFT stages of a recipe: ``recipe["stages"]`` (each with ``kinds``, ``rows`` and SFT
+    overrides on top of ``recipe["sft"]``), else one stage of the whole mix."""
+    stages = recipe.get("stages") or [{}]
+    return [
+        {
+            "kinds": st.get("kinds"),
+            "rows": st.get("rows", recipe["instruct_rows"]),
+            "sft": {**recipe["sft"], **st.get("sft", {})},
+        }
+        for st in stages
+    ]
+
+
 def build_tiny_base(path, recipe: dict | None = None) -> str:
     """Build the tiny instruct base into ``path`` (no caching; see :func:`ensure_tiny_base`)."""
     from transformers.trainer_utils import (
@@ -109,35 +133,38 @@ def build_tiny_base(path, recipe: dict | None = None) -> str:
     build_tiny_model(random_dir, seed=recipe["seed"], arch=recipe["arch"] or TINY_ARCH)
     set_seed(recipe["seed"])
     model, processor = load_model_and_processor(str(random_dir))
-    data = instruct_sft_dataset(recipe["instruct_rows"], recipe["seed"], recipe["image_size"])
-    args = SFTConfig(
-        output_dir=str(path / "sft"),
-        bf16=False,
-        fp16=False,
-        use_cpu=True,
-        activation_checkpointing=False,
-        report_to="none",
-        logging_steps=20,
-        save_strategy="no",
-        max_length=None,
-        completion_only_loss=True,
-        seed=recipe["seed"],
-        data_seed=recipe["seed"],
-        dataloader_num_workers=0,
-        disable_tqdm=False,
-        **recipe["sft"],
-    )
     if recipe.get("freeze_vision"):
         freeze_vision_tower(model)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=processor)
     t_train = time.perf_counter()
-    trainer.train()
+    losses = []
+    for k, stage in enumerate(recipe_stages(recipe)):
+        data = instruct_sft_dataset(stage["rows"], recipe["seed"] + k, recipe["image_size"], stage["kinds"])
+        args = SFTConfig(
+            output_dir=str(path / "sft"),
+            bf16=False,
+            fp16=False,
+            use_cpu=True,
+            activation_checkpointing=False,
+            report_to="none",
+            logging_steps=20,
+            save_strategy="no",
+            max_length=None,
+            completion_only_loss=True,
+            seed=recipe["seed"],
+            data_seed=recipe["seed"],
+            dataloader_num_workers=0,
+            disable_tqdm=False,
+            **stage["sft"],
+        )
+        trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=processor)
+        trainer.train()
+        model = trainer.model
+        losses += [h["loss"] for h in trainer.state.log_history if "loss" in h]
     train_seconds = time.perf_counter() - t_train
     model_dir = path / "model"
     trainer.save_model(str(model_dir))
     processor.save_pretrained(str(model_dir))
     shutil.copy(random_dir / TINY_MARKER, model_dir / TINY_MARKER)
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     write_json(
         provenance(
             recipe=recipe,

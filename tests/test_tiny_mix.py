@@ -1,0 +1,43 @@
+"""The tiny base's instruction mix teaches generic skills, never a stand-in's examples."""
+
+import io
+
+import numpy as np
+
+from vrft_lib.data import synthetic
+from vrft_lib.tiny import instruct_mix
+from vrft_lib.tiny.base import RECIPE, recipe_stages
+
+
+def _pixels(img) -> bytes:
+    if isinstance(img, bytes | bytearray):
+        from PIL import Image
+
+        img = Image.open(io.BytesIO(img))
+    return np.asarray(img.convert("RGB")).tobytes()
+
+
+def test_the_mix_holds_no_stand_in_question_image_or_class_name():
+    mix = instruct_mix.generate("train", limit=1200, image_size=synthetic.DEFAULT_IMAGE_SIZE)
+    stand_ins = (
+        synthetic.generate_banner("train", 200)
+        + synthetic.generate_aircraft("train", 200)
+        + synthetic.generate_spatial("train", 300)
+    )
+    questions = {r["question"] for r in stand_ins}
+    assert not questions & {r["question"] for r in mix}
+    images = {_pixels(r["images"][0]) for r in stand_ins}
+    assert not images & {_pixels(r["images"][0]) for r in mix}
+    text = " ".join(r["question"] + " " + r["rationale"] + " " + " ".join(r["choices"]) for r in mix)
+    assert not [name for name in synthetic.aircraft_classes(100) if name in text]
+    assert {r["kind"] for r in mix} == set(instruct_mix.KINDS)
+
+
+def test_recipe_stages_learn_to_see_first_then_the_whole_mix():
+    stages = recipe_stages(RECIPE)
+    assert set(stages[0]["kinds"]) <= {"colour", "shape", "face"} and stages[-1]["kinds"] is None
+    assert stages[-1]["rows"] == RECIPE["instruct_rows"]
+    assert all(s["sft"]["per_device_train_batch_size"] == RECIPE["sft"]["per_device_train_batch_size"] for s in stages)
+    assert recipe_stages({"instruct_rows": 8, "sft": {"max_steps": 2}}) == [
+        {"kinds": None, "rows": 8, "sft": {"max_steps": 2}}
+    ]
