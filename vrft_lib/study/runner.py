@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError, VrftError
 from ..provenance import peak_rss_mb
+from ..report.console import console_summary
 from ..report.render import render_page
 from ..runfolder import DONE, STUDY_FILE, dump_yaml, is_done, write_done, write_json, write_text
 from ..tiny import ensure_tiny_base
@@ -204,6 +205,8 @@ def run_study(
         "output_mb": round(_dir_size_mb(out), 1),
     }
     write_json(summary, out / "last_invocation.json")
+    if not no_report and console_summary(out):
+        print(console_summary(out), file=stream, flush=True)  # Table 1 and the claims, then the path
     print(
         (
             "[vrft] report not rendered (--no-report)"
