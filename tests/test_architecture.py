@@ -11,7 +11,7 @@ MAX_LINES = 600
 
 # Each module's floor; a module imports only from its own floor or below. A new module gets a floor here.
 LAYERS = {
-    0: ["errors", "vocab"],  # the words and the errors
+    0: ["errors", "vocab", "kernel"],  # the words, the errors, how notebook kernels start
     1: ["runfolder", "provenance", "reference", "answers", "values"],  # files, records, the paper, plain values
     2: ["rewards", "prompts", "plots", "data", "data.*"],  # scoring, what the model reads, benchmarks
     3: ["config", "models"],  # what a run is; loading a checkpoint

@@ -697,7 +697,9 @@ def test_study_text_is_escaped_in_every_view(tmp_path):
     study["name"] = "fake *study* <i>"
     (root / "study.yaml").write_text(yaml.safe_dump(study))
     collected, table, found = _analyse(root)
-    assert "&lt;b&gt;SAT&lt;/b&gt; (n = 200)" in report.table1_view(table, collected).to_html()
+    assert (
+        "&lt;b&gt;SAT&lt;/b&gt; (n = 200; chance 50%; majority 100%)" in report.table1_view(table, collected).to_html()
+    )
     assert "**fake \\*study\\* &lt;i&gt;**" in _html(report.summary_markdown(collected))
     assert "&lt;b&gt;SAT&lt;/b&gt;" in _html(report.findings_markdown(found))
     assert "<b>" not in _html(report.claims_view(found)) and "<b>" not in _html(report.length_table(table, collected))

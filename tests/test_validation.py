@@ -722,3 +722,18 @@ def test_eval_config_refuses_a_bad_number_naming_the_field():
 
     with pytest.raises(ConfigError, match=r"eval config\.temperature: expected a number, got 'warm'"):
         load_eval_config({"model": "tiny", "temperature": "warm"})
+
+
+def test_only_the_known_deprecation_is_silenced():
+    import warnings
+
+    from vrft_lib.train import quiet_known_deprecations
+
+    msg = "`is_gradient_checkpointing` is deprecated and will be removed in v6."
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_known_deprecations()
+        warnings.warn_explicit(msg, FutureWarning, "modeling_utils.py", 1, module="transformers.modeling_utils")
+        warnings.warn_explicit(msg, FutureWarning, "other.py", 1, module="somewhere.else")
+        warnings.warn_explicit("another deprecation", FutureWarning, "m.py", 1, module="transformers.modeling_utils")
+    assert [(str(w.message), w.filename) for w in seen] == [(msg, "other.py"), ("another deprecation", "m.py")]

@@ -187,6 +187,21 @@ def _message_text(m) -> str:
         return str(m)
 
 
+def quiet_known_deprecations() -> None:
+    """TRL 1.16's ``unwrap_model_for_generation`` (trl/models/utils.py) reads transformers'
+    ``is_gradient_checkpointing`` at every GRPO generation, which warns each time (a FutureWarning: it
+    is renamed ``is_activation_checkpointing``); 80 steps printed it 80 times. That one warning, raised
+    in that module, is ignored; every other warning is shown."""
+    import warnings
+
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`is_gradient_checkpointing` is deprecated",
+        category=FutureWarning,
+        module=r"transformers\.modeling_utils",
+    )
+
+
 def _silence_completion_table(enabled: bool) -> None:
     """TRL prints a wide table of completions at each log step; keep it unless asked."""
     if enabled:
@@ -284,6 +299,7 @@ def train(config, **overrides) -> Path:
         )
     set_seed(cfg.seed)
     _silence_completion_table(cfg.print_completions)
+    quiet_known_deprecations()
 
     model_path = resolve_model_path(cfg.model.name_or_path)
     processor = load_processor(model_path, min_pixels=cfg.model.min_pixels, max_pixels=cfg.model.max_pixels)

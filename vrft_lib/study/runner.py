@@ -27,6 +27,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, VrftError
+from ..kernel import kernel_manager_class
 from ..provenance import peak_rss_mb
 from ..report.console import console_summary
 from ..report.render import render_page
@@ -66,6 +67,7 @@ def execute_run(run: PlannedRun, kernel_name: str = "python3") -> float:
         str(run_dir / "notebook.ipynb"),
         parameters=params,
         kernel_name=kernel_name,
+        kernel_manager_class=kernel_manager_class(),
         cwd=str(notebooks_dir()),
         progress_bar=False,
         log_output=False,
