@@ -77,7 +77,7 @@ def execute_report(out, kernel_name: str = "python3") -> Path:
     pm.execute_notebook(
         str(notebooks_dir() / REPORT_NOTEBOOK),
         str(out / REPORT_NOTEBOOK),
-        parameters={"study_dir": str(out)},
+        parameters={"study_dir": str(out), "write_files": True},
         kernel_name=kernel_name,
         kernel_manager_class=kernel_manager_class(),
         cwd=str(notebooks_dir()),
