@@ -129,7 +129,9 @@ class RunConfig:
     prompts_per_device: int | None = None
     freeze_vision: bool = False  # freeze the vision tower's blocks (LLaMA-Factory's SFT default)
     freeze_projector: bool = False  # freeze the vision-language projector (Qwen2.5-VL's merger) too
-    keep_checkpoints: int = 2  # bounded disk: checkpoints kept per run
+    keep_checkpoints: int = 2  # bounded disk: checkpoints kept per run while it trains
+    # a finished run keeps model/ and trainer_state.json; its checkpoints (optimizer state) only if true
+    keep_checkpoints_when_done: bool = False
     save_steps: int = 50
     report_to: str = "none"  # none | tensorboard | trackio | wandb
     print_completions: bool = False  # print TRL's sampled-completion table at each log step

@@ -97,6 +97,23 @@ def _restore_weights(trainer, checkpoint: str) -> None:
     del loaded
 
 
+def drop_checkpoints(train_dir) -> int:
+    """Free a finished run's disk: delete ``trainer/checkpoint-*`` (weights that ``model/`` holds too, the
+    optimizer and scheduler states, RNG states) after copying the last complete checkpoint's
+    ``trainer_state.json`` (the Trainer's log history) to ``train_dir``. Returns the bytes freed. Only for
+    a run whose DONE is written: an unfinished run resumes from these checkpoints."""
+    train_dir = Path(train_dir)
+    trainer_dir = train_dir / "trainer"
+    last = last_complete_checkpoint(trainer_dir) if trainer_dir.is_dir() else None
+    if last:
+        shutil.copy2(Path(last) / "trainer_state.json", train_dir / "trainer_state.json")
+    freed = 0
+    for ckpt in sorted(trainer_dir.glob("checkpoint-*")):
+        freed += sum(f.stat().st_size for f in ckpt.rglob("*") if f.is_file())
+        shutil.rmtree(ckpt, ignore_errors=True)
+    return freed
+
+
 def _check_train_dir(cfg: RunConfig) -> None:
     """Refuse to mix two different runs in one folder (nothing a user made is overwritten)."""
     diff = config_diff(cfg.train_dir / "config.yaml", cfg.to_dict())
@@ -343,6 +360,8 @@ def train(config, **overrides) -> Path:
             resumed_from=resume,
             mean_step_seconds=round(sum(times) / len(times), 4) if times else None,
         )
+        if not cfg.keep_checkpoints_when_done:
+            drop_checkpoints(train_dir)
     state.wait_for_everyone()
     return train_dir
 

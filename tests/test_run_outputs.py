@@ -1,0 +1,53 @@
+"""Small outputs: a finished run drops its checkpoints (keeping model/ and the Trainer's state), run
+notebooks store plotly's JSON only (plotly.js is inlined once, in the report)."""
+
+import json
+from pathlib import Path
+
+import nbformat
+
+from vrft_lib.config import load_run_config
+from vrft_lib.runfolder import config_diff, dump_yaml
+from vrft_lib.train import drop_checkpoints
+
+
+def _checkpoint(trainer_dir: Path, step: int, complete: bool = True) -> None:
+    ckpt = trainer_dir / f"checkpoint-{step}"
+    ckpt.mkdir(parents=True)
+    for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        (ckpt / name).write_bytes(b"x" * 1000)
+    if complete:
+        (ckpt / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+
+
+def test_a_finished_run_drops_its_checkpoints_and_keeps_the_trainer_state(tmp_path):
+    train_dir = tmp_path / "train"
+    (train_dir / "model").mkdir(parents=True)
+    (train_dir / "model" / "model.safetensors").write_bytes(b"w")
+    _checkpoint(train_dir / "trainer", 40)
+    _checkpoint(train_dir / "trainer", 80)
+    _checkpoint(train_dir / "trainer", 90, complete=False)  # a kill while saving leaves this
+    assert drop_checkpoints(train_dir) == 3 * 4000 + 2 * len(json.dumps({"global_step": 80}))
+    assert not list((train_dir / "trainer").glob("checkpoint-*"))
+    assert json.loads((train_dir / "trainer_state.json").read_text()) == {"global_step": 80}
+    assert (train_dir / "model" / "model.safetensors").read_bytes() == b"w"
+    assert drop_checkpoints(tmp_path / "nothing") == 0
+
+
+def test_keeping_checkpoints_is_a_choice_that_does_not_change_the_run(tmp_path):
+    cfg = load_run_config({"name": "r", "method": "sft", "keep_checkpoints_when_done": True})
+    assert (
+        cfg.keep_checkpoints_when_done
+        and not load_run_config({"name": "r", "method": "sft"}).keep_checkpoints_when_done
+    )
+    saved = tmp_path / "config.yaml"
+    dump_yaml({k: v for k, v in cfg.to_dict().items() if k != "keep_checkpoints_when_done"}, saved)
+    assert config_diff(saved, cfg.to_dict()) == []  # a folder written before the option resumes
+
+
+def test_run_notebooks_do_not_inline_plotly_js_and_the_report_does():
+    for name in ("training_free", "sft", "rft"):
+        src = "\n".join(c.source for c in nbformat.read(f"notebooks/{name}.ipynb", as_version=4).cells)
+        assert 'plots.setup_notebook_renderer("plotly_mimetype")' in src, name
+    report = "\n".join(c.source for c in nbformat.read("notebooks/report.ipynb", as_version=4).cells)
+    assert "plots.setup_notebook_renderer()" in report
