@@ -451,7 +451,7 @@ def test_rendered_page_has_every_section_and_the_numbers(rendered):
     assert "fake-study" in page and "11 of 11" in page and "The data are synthetic" in page
     # Table 1: ours with intervals and n, the paper's labelled as such
     lo, hi = wilson_interval(170, 200)
-    assert "85.00" in page and f"[{100 * lo:.2f}, {100 * hi:.2f}]" in page and "(n = 200)" in page
+    assert "85.00" in page and f"[{100 * lo:.2f}, {100 * hi:.2f}]" in page and "(n = 200; chance 50%" in page
     assert "Paper (different model and data)" in page and "83.32" in page
     assert "arXiv 2504.05682 Table 1" in page and "Only the pattern" in page
     assert "Every expected run finished." in page

@@ -290,6 +290,39 @@ _MANAGED_KEYS = {
 }
 
 
+TRACKER_EXTRAS = {"tensorboard": "vrft[tensorboard]", "trackio": "vrft[trackio]"}
+
+
+def check_report_to(value, where: str = "run config") -> None:
+    """Refuse a ``report_to`` tracker that transformers does not know, or whose package is not installed
+    here, with a message naming the package (rather than a crash inside the Trainer).
+
+    >>> check_report_to("none"); check_report_to("tensorbored")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: run config.report_to: unknown tracker 'tensorbored' (did you mean 'tensorboard'?); ...
+    """
+    if value in (None, "none"):
+        return
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+    )
+
+    names = ["none", "all", *INTEGRATION_TO_CALLBACK]
+    if value not in names:
+        raise ConfigError(
+            f"{where}.report_to: unknown tracker '{value}'{did_you_mean(value, names)}; use none, tensorboard, "
+            "trackio or wandb (any of transformers' integrations)."
+        )
+    if value != "all" and value not in get_available_reporting_integrations():
+        extra = f" (or pip install '{TRACKER_EXTRAS[value]}')" if value in TRACKER_EXTRAS else ""
+        raise ConfigError(
+            f"{where}.report_to: the tracker '{value}' needs the package '{value}', which is not installed in "
+            f"this environment. Install it: pip install {value}{extra}; or use report_to: none."
+        )
+
+
 def detect_device(requested: str = "auto") -> str:
     import torch
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import RunConfig, detect_device, load_run_config, resolve_trainer_args
+from .config import RunConfig, check_report_to, detect_device, load_run_config, resolve_trainer_args
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, exit_code
 from .models import freeze_vision_tower, load_processor
@@ -299,6 +299,7 @@ def train(config, **overrides) -> Path:
     if cfg.method == "none":
         raise ConfigError(f"run '{cfg.name}' has method 'none' (training-free): there is nothing to train.")
     train_dir = cfg.train_dir
+    check_report_to(cfg.report_to, f"run '{cfg.name}'")  # before anything is written
     _check_train_dir(cfg)
     if is_done(train_dir):
         print(f"[vrft] run '{cfg.name}' already finished in {train_dir}; nothing to do.")
