@@ -13,12 +13,12 @@ MODE_SHORT = {"no_think": "w/o", "think": "w/"}
 
 
 def _cell(row: dict | None) -> str:
-    if not row or row.get("accuracy") is None:
+    if not row or _number(row.get("accuracy")) is None:
         return "— "
-    text = f"{row['accuracy']:.1f}"
-    if row.get("format_rate") is not None:
-        text += f" ({row['format_rate']:.0f})"
-    return text + ("!" if row.get("collapsed") else " ")
+    text = f"{float(row['accuracy']):.1f}"
+    if _number(row.get("format_rate")) is not None:
+        text += f" ({float(row['format_rate']):.0f})"
+    return text + ("!" if row.get("collapsed") in (True, "True", "true") else " ")
 
 
 def table1_text(records: list[dict]) -> str:
@@ -38,7 +38,7 @@ def table1_text(records: list[dict]) -> str:
     for key in dict.fromkeys(r["benchmark"] for r in records):
         mine = [r for r in records if r["benchmark"] == key]
         by = {(r["method"], r["mode"]): r for r in mine}
-        chance = next((r.get("chance") for r in mine if r.get("chance") is not None), None)
+        chance = next((_number(r.get("chance")) for r in mine if _number(r.get("chance")) is not None), None)
         rows.append([mine[0]["label"], "—" if chance is None else f"{chance:.0f}", *[_cell(by.get(c)) for c in cols]])
     widths = [max(len(str(x[i])) for x in [header, *rows]) for i in range(len(header))]
 
@@ -68,3 +68,40 @@ def console_summary(study_dir) -> str:
         lines.append("The paper's claims on these numbers:")
         lines += [f"  {str(c.get('verdict', '')).replace('_', ' '):13s} {c.get('paper_claim', '')}" for c in claims]
     return "\n".join(lines)
+
+
+def table1_markdown(records: list[dict]) -> str:
+    """Table 1 as a Markdown table (what ``scripts/readme_results.py`` writes into the README): a row per
+    benchmark with its chance level, a column per method and prompt mode; each cell the accuracy %, the
+    format compliance % in parentheses, and ⚠ when the model collapsed onto one answer.
+
+    >>> print(table1_markdown([{"benchmark": "b", "label": "SAT", "method": "rft", "mode": "think",
+    ...                         "accuracy": 61.5, "format_rate": 98.0, "chance": 33.3, "collapsed": False}]))
+    | benchmark | chance | RFT w/o think | RFT w/ think |
+    |---|---|---|---|
+    | SAT | 33 | — | 61.5 (98) |
+    """
+    methods = [m for m in (*TABLE_VARIANTS, "rft_length") if any(r.get("method") == m for r in records)]
+    cols = [(m, mode) for m in methods for mode in PROMPT_MODES]
+    names = {"no_think": "w/o think", "think": "w/ think"}
+    lines = [
+        "| benchmark | chance | " + " | ".join(f"{SHORT[m]} {names[mode]}" for m, mode in cols) + " |",
+        "|---|---|" + "---|" * len(cols),
+    ]
+    for key in dict.fromkeys(r["benchmark"] for r in records):
+        mine = [r for r in records if r["benchmark"] == key]
+        by = {(r["method"], r["mode"]): r for r in mine}
+        chance = next((_number(r.get("chance")) for r in mine if _number(r.get("chance")) is not None), None)
+        cells = [_cell(by.get(c)).strip().replace("!", " ⚠") for c in cols]
+        lines.append(
+            f"| {mine[0]['label']} | {'—' if chance is None else f'{chance:.0f}'} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines)
+
+
+def _number(v):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f
