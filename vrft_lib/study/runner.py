@@ -82,24 +82,24 @@ def execute_run(run: PlannedRun, kernel_name: str = "python3") -> float:
 def expected_cost(parameters: dict) -> float:
     """A run's relative cost, from its parameters: a kernel start, the optimizer steps (GRPO: per
     completion and token budget; SFT: per example) and the evaluation's generations. Only the ratios
-    matter (the overall bar's estimate of the time left); the constants are seconds on 2 CPU cores.
+    matter (the overall bar's estimate of the time left); the constants are seconds measured on 2 busy CPU cores.
 
     >>> tf = {"run": {"method": "none", "data": {"eval_limit": 200}}, "evaluation": {"modes": ["no_think", "think"]}}
     >>> rft = {"run": {"method": "grpo", "data": {"eval_limit": 200}, "trainer": {"max_steps": 80,
     ...        "per_device_train_batch_size": 16, "gradient_accumulation_steps": 1, "max_completion_length": 64}}}
     >>> round(expected_cost(tf)), round(expected_cost(rft))
-    (12, 34)
+    (14, 91)
     """
     run, ev = parameters.get("run") or {}, parameters.get("evaluation") or {}
     t = run.get("trainer") or {}
     examples = int(t.get("per_device_train_batch_size") or 8) * int(t.get("gradient_accumulation_steps") or 1)
     steps = 0 if run.get("method") == "none" else int(t.get("max_steps") or 300)
     if run.get("method") == "grpo":
-        per_step = 0.017 * examples * int(t.get("max_completion_length") or 1024) / 64
+        per_step = 0.06 * examples * int(t.get("max_completion_length") or 1024) / 64
     else:
-        per_step = 0.007 * examples
+        per_step = 0.025 * examples
     n_eval = int((run.get("data") or {}).get("eval_limit") or 500) * len(ev.get("modes") or (0, 1))
-    return 10.0 + max(0, steps) * per_step + 0.005 * n_eval
+    return 10.0 + max(0, steps) * per_step + 0.01 * n_eval
 
 
 REPORT_STAMP = ".report-inputs"
