@@ -51,3 +51,32 @@ def test_run_notebooks_do_not_inline_plotly_js_and_the_report_does():
         assert 'plots.setup_notebook_renderer("plotly_mimetype")' in src, name
     report = "\n".join(c.source for c in nbformat.read("notebooks/report.ipynb", as_version=4).cells)
     assert "plots.setup_notebook_renderer()" in report
+
+
+def test_the_tiny_base_shows_its_loss_on_the_bar_not_as_printed_dicts():
+    import io
+
+    from tqdm import tqdm
+    from transformers.trainer_callback import ProgressCallback, TrainerState
+
+    from vrft_lib.tiny.base import loss_on_the_bar
+
+    class Trainer:
+        callbacks = [ProgressCallback]
+
+        def remove_callback(self, cb):
+            self.callbacks.remove(cb)
+
+        def add_callback(self, cb):
+            self.callbacks.append(cb)
+
+    trainer = Trainer()
+    loss_on_the_bar(trainer)
+    (cls,) = trainer.callbacks
+    assert issubclass(cls, ProgressCallback) and cls is not ProgressCallback
+    out = io.StringIO()
+    cb = cls()
+    cb.training_bar = tqdm(total=10, file=out)
+    cb.on_log(None, TrainerState(), None, logs={"loss": 0.5, "grad_norm": 1.0, "learning_rate": 1e-4})
+    cb.training_bar.close()
+    assert "loss=0.500" in out.getvalue() and "grad_norm" not in out.getvalue()
