@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .errors import ConfigError, exit_code
@@ -257,8 +258,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def version_text() -> str:
     """``vrft --version``: the kit's version and those of the packages it runs on (read without importing them)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     from . import __version__
 
     parts = []

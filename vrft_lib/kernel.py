@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 
+from traitlets import CaselessStrEnum
+
 
 def kernel_manager_class():
     """The kernel manager class given to papermill (``kernel_manager_class=``): IPC where available."""
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum
 
     if os.name == "nt":
         return AsyncKernelManager

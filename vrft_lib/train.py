@@ -28,6 +28,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -209,8 +210,6 @@ def quiet_known_deprecations() -> None:
     ``is_gradient_checkpointing`` at every GRPO generation, which warns each time (a FutureWarning: it
     is renamed ``is_activation_checkpointing``); 80 steps printed it 80 times. That one warning, raised
     in that module, is ignored; every other warning is shown."""
-    import warnings
-
     warnings.filterwarnings(
         "ignore",
         message=r"`is_gradient_checkpointing` is deprecated",

@@ -9,8 +9,11 @@ questions, choices and images are the synthetic benchmarks' own test rows.
 
 from __future__ import annotations
 
+import getpass
 import json
 import random
+import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -177,10 +180,6 @@ def notebook_study(study_dir, smoke="../outputs/smoke") -> tuple[Path, str | Non
         return Path(study_dir), None
     if (Path(smoke) / "study.yaml").is_file():
         return Path(smoke), f"No `study_dir` was given: this is the study in `{smoke}`, read only."
-    import getpass
-    import shutil
-    import tempfile
-
     root = Path(tempfile.gettempdir()) / f"vrft-report-example-{getpass.getuser()}"
     shutil.rmtree(root, ignore_errors=True)  # one scratch folder per user, rewritten each time
     write_example_study(root)
