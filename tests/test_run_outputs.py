@@ -80,3 +80,27 @@ def test_the_tiny_base_shows_its_loss_on_the_bar_not_as_printed_dicts():
     cb.on_log(None, TrainerState(), None, logs={"loss": 0.5, "grad_norm": 1.0, "learning_rate": 1e-4})
     cb.training_bar.close()
     assert "loss=0.500" in out.getvalue() and "grad_norm" not in out.getvalue()
+
+
+def test_the_study_bar_shows_the_running_runs_step(tmp_path):
+    import threading
+    from types import SimpleNamespace
+
+    from transformers.trainer_callback import TrainerState
+
+    from vrft_lib.study.runner import watch_progress
+    from vrft_lib.train import PROGRESS_FILE, progress_callback
+
+    run = SimpleNamespace(run_dir=str(tmp_path), run_id="sat/rft/seed0")
+    (tmp_path / "train").mkdir()
+    state = TrainerState(global_step=12, max_steps=80)
+    progress_callback(tmp_path / "train" / PROGRESS_FILE).on_step_end(None, state, None)
+    shown, stop = [], threading.Event()
+
+    class Bar:
+        def set_postfix_str(self, text):
+            shown.append(text)
+            stop.set()
+
+    watch_progress(run, Bar(), stop, every=0.01)
+    assert shown == ["sat/rft/seed0: step 12/80"]

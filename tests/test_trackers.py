@@ -2,6 +2,8 @@
 tracker that is not installed is refused with a message naming its package, before anything is
 written."""
 
+import json
+
 import pytest
 
 from vrft_lib.errors import ConfigError
@@ -33,6 +35,7 @@ def test_tensorboard_event_files_land_in_the_run_folder(tmp_path, tiny_base, mon
     acc.Reload()
     assert [e.step for e in acc.Scalars("train/loss")] == [1, 2]
     assert not list((run_dir / "trainer").glob("checkpoint-*"))  # a finished run keeps its event files only
+    assert json.loads((run_dir / "progress.json").read_text()) == {"step": 2, "max_steps": 2}
 
 
 def test_a_tracker_that_is_not_installed_is_refused_naming_its_package(tmp_path, monkeypatch):

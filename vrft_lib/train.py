@@ -145,6 +145,22 @@ class _StepTimer:
         self.callback = Callback()
 
 
+PROGRESS_FILE = "progress.json"  # in the train folder: the optimizer step reached, for `vrft study`'s bar
+
+
+def progress_callback(path):
+    """A TrainerCallback that writes ``{"step", "max_steps"}`` to ``path`` after every optimizer step
+    (the main process only), so that whoever started the run can show how far it is."""
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                write_json({"step": int(state.global_step), "max_steps": int(state.max_steps)}, path)
+
+    return Progress()
+
+
 def steps_table(log_history, step_times=None):
     """One row per optimizer step from ``trainer.state.log_history`` (a pandas DataFrame)."""
     rows = [dict(h) for h in log_history if "step" in h and "train_runtime" not in h]
@@ -322,7 +338,14 @@ def train(config, **overrides) -> Path:
     processor = load_processor(model_path, min_pixels=cfg.model.min_pixels, max_pixels=cfg.model.max_pixels)
     dataset = train_dataset_for(cfg)
     timer = _StepTimer()
-    trainer = build_trainer(cfg, model_path, processor, dataset, args, callbacks=[timer.callback])
+    trainer = build_trainer(
+        cfg,
+        model_path,
+        processor,
+        dataset,
+        args,
+        callbacks=[timer.callback, progress_callback(train_dir / PROGRESS_FILE)],
+    )
     trainer_dir = Path(args["output_dir"])
     resume = last_complete_checkpoint(trainer_dir) if trainer_dir.is_dir() else None
     if resume:

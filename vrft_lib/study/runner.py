@@ -17,9 +17,11 @@ nbconvert, code hidden, into ``OUT/report.html``.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -100,6 +102,18 @@ def expected_cost(parameters: dict) -> float:
         per_step = 0.025 * examples
     n_eval = int((run.get("data") or {}).get("eval_limit") or 500) * len(ev.get("modes") or (0, 1))
     return 10.0 + max(0, steps) * per_step + 0.01 * n_eval
+
+
+def watch_progress(run: PlannedRun, bar, stop: threading.Event, every: float = 2.0) -> None:
+    """Until ``stop`` is set: show the running run's optimizer step (its ``train/progress.json``, written
+    by vrft_lib.train) beside its id on the study's bar."""
+    path = Path(run.run_dir) / "train" / "progress.json"
+    while not stop.wait(every):
+        try:
+            p = json.loads(path.read_text())
+            bar.set_postfix_str(f"{run.run_id}: step {p['step']}/{p['max_steps']}")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
 
 
 REPORT_STAMP = ".report-inputs"
@@ -201,11 +215,15 @@ def run_study(
         )
         for r in todo:
             bar.set_postfix_str(r.run_id)
+            stop = threading.Event()
+            threading.Thread(target=watch_progress, args=(r, bar, stop), daemon=True).start()
             try:
                 timings[r.run_id] = execute_run(r)
+                stop.set()
                 bar.update(costs[r.run_id])
                 print(f"[vrft] done   {r.run_id} ({timings[r.run_id]:.0f} s)", file=stream, flush=True)
             except Exception as e:  # noqa: BLE001 - a failed run is reported; the study goes on
+                stop.set()
                 failures.append(
                     {"run_id": r.run_id, "notebook": str(Path(r.run_dir) / "notebook.ipynb"), "error": _short_error(e)}
                 )
