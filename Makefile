@@ -11,8 +11,15 @@ export TOKENIZERS_PARALLELISM ?= false
 export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
 STUDY_PARAMS ?= params/smoke.yaml
 STUDY_OUT    ?= outputs/smoke
+# make lab: JupyterLab at the repository root. In a container it listens on every interface (to reach
+# it through a published port); as root (containers, cluster images) it needs --allow-root.
+IN_CONTAINER := $(shell { test -f /.dockerenv || test -f /run/.containerenv; } && echo 1)
+LAB_IP       ?= $(if $(IN_CONTAINER),0.0.0.0,127.0.0.1)
+LAB_PORT     ?= 8888
+LAB_ARGS     ?=
+LAB_ROOT     := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help setup lint format test test-fast test-slurm study bench lab lock
+.PHONY: help setup lint format test test-fast test-slurm study bench lab kernel lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -52,8 +59,13 @@ bench: setup  ## measure speed and memory against the targets (outputs/bench/*.j
 	$(PY) -m benchmarks.bench_study
 	$(PY) -m benchmarks.summary
 
-lab: setup  ## open JupyterLab on the notebooks with the kit's environment
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+lab: setup  ## JupyterLab at the repository root (notebooks/ and outputs/), no browser: open the printed URL
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) $(LAB_ROOT) $(LAB_ARGS)
+
+kernel: setup  ## register the kit's environment as the Jupyter kernel "vrft" (for your own Jupyter or VS Code)
+	$(PY) -m ipykernel install --user --name vrft --display-name "Python (vrft)" \
+		--env HF_HUB_OFFLINE $(HF_HUB_OFFLINE) --env HF_DATASETS_OFFLINE $(HF_DATASETS_OFFLINE) \
+		--env TOKENIZERS_PARALLELISM $(TOKENIZERS_PARALLELISM)
 
 lock:  ## re-pin requirements-lock.txt from the current .venv
 	$(PY) -m pip freeze --exclude-editable | sed -e 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements-lock.txt.new

@@ -50,3 +50,52 @@ def test_every_notebook_runs_under_nbval(tmp_path, mini_study):
     assert f"{len(NOTEBOOKS)} passed" in proc.stdout or "passed" in proc.stdout
     for name in ("training_free", "sft", "rft"):
         assert (work / "outputs" / "notebooks" / name / "eval" / "metrics.json").exists(), name
+
+
+def _nbval(notebook: Path, cwd: Path):
+    env = dict(os.environ, PYTHONPATH=str(Path.cwd()))  # the kernels import this checkout's vrft_lib
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", str(notebook)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def test_report_notebook_runs_on_a_fresh_clone_and_leaves_a_study_untouched(tmp_path):
+    work = tmp_path / "kit"
+    shutil.copytree("notebooks", work / "notebooks")
+    proc = _nbval(work / "notebooks" / "report.ipynb", work)  # no outputs/ at all: the made-up example
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert not (work / "outputs").exists()
+    # a study in outputs/smoke is read, never written (its report.html, table1.csv, metrics.json)
+    from vrft_lib.report.example import write_example_study
+
+    smoke = write_example_study(work / "outputs" / "smoke")
+    for name in ("report.html", "table1.csv", "metrics.json"):
+        (smoke / name).write_text(f"the user's {name}")
+    before = {p: p.read_bytes() for p in smoke.rglob("*") if p.is_file()}
+    proc = _nbval(work / "notebooks" / "report.ipynb", work)
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert {p: p.read_bytes() for p in smoke.rglob("*") if p.is_file()} == before
+
+
+def test_the_kits_kernels_start_without_the_unencrypted_tcp_warning(tmp_path, capfd):
+    import nbformat
+    import papermill as pm
+
+    from vrft_lib.kernel import kernel_manager_class
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hello')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    out = pm.execute_notebook(
+        str(tmp_path / "in.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        kernel_manager_class=kernel_manager_class(),
+        progress_bar=False,
+    )
+    assert out.cells[0].outputs[0]["text"] == "hello\n"
+    assert "without encryption" not in capfd.readouterr().err

@@ -240,6 +240,7 @@ def test_a_resumed_run_ends_exactly_as_an_uninterrupted_one(tmp_path, tiny_base)
         "trainer": {**RFT_SMALL, "max_steps": 4},
         "save_steps": 2,
         "keep_checkpoints": 2,
+        "keep_checkpoints_when_done": True,  # the test breaks a finished run's checkpoint
     }
     run_dir = train(cfg)
     trainer_dir = run_dir / "trainer"

@@ -451,7 +451,7 @@ def test_rendered_page_has_every_section_and_the_numbers(rendered):
     assert "fake-study" in page and "11 of 11" in page and "The data are synthetic" in page
     # Table 1: ours with intervals and n, the paper's labelled as such
     lo, hi = wilson_interval(170, 200)
-    assert "85.00" in page and f"[{100 * lo:.2f}, {100 * hi:.2f}]" in page and "(n = 200)" in page
+    assert "85.00" in page and f"[{100 * lo:.2f}, {100 * hi:.2f}]" in page and "(n = 200; chance 50%" in page
     assert "Paper (different model and data)" in page and "83.32" in page
     assert "arXiv 2504.05682 Table 1" in page and "Only the pattern" in page
     assert "Every expected run finished." in page
@@ -697,7 +697,9 @@ def test_study_text_is_escaped_in_every_view(tmp_path):
     study["name"] = "fake *study* <i>"
     (root / "study.yaml").write_text(yaml.safe_dump(study))
     collected, table, found = _analyse(root)
-    assert "&lt;b&gt;SAT&lt;/b&gt; (n = 200)" in report.table1_view(table, collected).to_html()
+    assert (
+        "&lt;b&gt;SAT&lt;/b&gt; (n = 200; chance 50%; majority 100%)" in report.table1_view(table, collected).to_html()
+    )
     assert "**fake \\*study\\* &lt;i&gt;**" in _html(report.summary_markdown(collected))
     assert "&lt;b&gt;SAT&lt;/b&gt;" in _html(report.findings_markdown(found))
     assert "<b>" not in _html(report.claims_view(found)) and "<b>" not in _html(report.length_table(table, collected))

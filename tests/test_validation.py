@@ -652,3 +652,88 @@ def test_rewards_and_parsing_on_huge_nested_and_unbalanced_text(text):
             (value,) = reward([text])
             assert 0.0 < value < 1.0  # in range (and not NaN)
     assert time.perf_counter() - t < 10, "parsing must stay linear on long outputs"
+
+
+# ----------------------------------------------------------------------------------------------
+# One validation for every entry point: papermill's -f (PyYAML reads 5e-5 as a string), a dict,
+# a notebook's parameters, vrft train and evaluate() all go through the same checks.
+# ----------------------------------------------------------------------------------------------
+
+PAPERMILL_PARAMS = """
+run:
+  name: r
+  method: grpo
+  model: tiny
+  data: {name: synthetic_banner, train_limit: 8}
+  trainer: {learning_rate: 5e-5, max_steps: 2, num_generations: 4, per_device_train_batch_size: 4,
+            gradient_accumulation_steps: 1, max_completion_length: 1e1}
+evaluation: {temperature: 7e-1, eval_limit: 4}
+"""
+
+
+def test_numbers_spelt_as_strings_by_pyyaml_are_numbers_on_every_path(tmp_path):
+    from vrft_lib.config import load_run_config, resolve_trainer_args
+    from vrft_lib.evaluate import load_eval_config
+    from vrft_lib.notebook import prepare
+
+    params = yaml.safe_load(PAPERMILL_PARAMS)  # what papermill -f hands to the notebook
+    assert params["run"]["trainer"]["learning_rate"] == "5e-5"
+    cfg, ev = prepare(params["run"], {"temperature": params["evaluation"]["temperature"]}, tmp_path)
+    assert cfg.trainer["learning_rate"] == 5e-5 and cfg.trainer["max_completion_length"] == 10
+    assert isinstance(cfg.trainer["max_completion_length"], int)
+    assert ev.temperature == 0.7
+    args = resolve_trainer_args(load_run_config(params["run"]), device="cpu")
+    assert args["learning_rate"] == 5e-5
+    path = tmp_path / "run.yaml"  # a run YAML read by the kit's own loader gives the same config
+    path.write_text(yaml.safe_dump(params["run"]))
+    assert load_run_config(path).trainer == cfg.trainer
+    assert load_eval_config({"model": "tiny", "temperature": "7e-1"}).temperature == 0.7
+
+
+@pytest.mark.parametrize(
+    "trainer, match",
+    [
+        ({"learning_rate": "fast"}, r"run config\.trainer\.learning_rate: expected a number, got 'fast'"),
+        ({"max_steps": "2.5"}, r"run config\.trainer\.max_steps: expected an integer, got '2.5'"),
+        ({"lerning_rate": "5e-5"}, r"unknown GRPOConfig field 'lerning_rate' \(did you mean 'learning_rate'\?\)"),
+    ],
+)
+def test_bad_trainer_strings_are_refused_before_anything_is_written(tmp_path, trainer, match):
+    from vrft_lib.train import train
+
+    run = {"name": "r", "method": "grpo", "model": "tiny", "trainer": trainer, "output_dir": str(tmp_path / "r")}
+    with pytest.raises(ConfigError, match=match):
+        train(run)
+    assert not (tmp_path / "r").exists()
+
+
+def test_resolve_trainer_args_checks_types_of_a_config_built_in_code():
+    from vrft_lib.config import RunConfig, resolve_trainer_args
+
+    cfg = RunConfig(name="r", method="sft", trainer={"learning_rate": [1e-5]})  # no loader in between
+    with pytest.raises(ConfigError, match=r"run 'r'\.trainer\.learning_rate: expected a number, got \[1e-05\]"):
+        resolve_trainer_args(cfg, device="cpu")
+    cfg.trainer = {"learning_rate": "2e-5"}
+    assert resolve_trainer_args(cfg, device="cpu")["learning_rate"] == 2e-5
+
+
+def test_eval_config_refuses_a_bad_number_naming_the_field():
+    from vrft_lib.evaluate import load_eval_config
+
+    with pytest.raises(ConfigError, match=r"eval config\.temperature: expected a number, got 'warm'"):
+        load_eval_config({"model": "tiny", "temperature": "warm"})
+
+
+def test_only_the_known_deprecation_is_silenced():
+    import warnings
+
+    from vrft_lib.train import quiet_known_deprecations
+
+    msg = "`is_gradient_checkpointing` is deprecated and will be removed in v6."
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_known_deprecations()
+        warnings.warn_explicit(msg, FutureWarning, "modeling_utils.py", 1, module="transformers.modeling_utils")
+        warnings.warn_explicit(msg, FutureWarning, "other.py", 1, module="somewhere.else")
+        warnings.warn_explicit("another deprecation", FutureWarning, "m.py", 1, module="transformers.modeling_utils")
+    assert [(str(w.message), w.filename) for w in seen] == [(msg, "other.py"), ("another deprecation", "m.py")]

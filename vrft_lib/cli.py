@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .errors import ConfigError, exit_code
@@ -57,23 +58,43 @@ def _cmd_data(ns) -> int:
     ds = load_benchmark(ns.name, ns.split, root=ns.root, limit=ns.limit, seed=ns.seed, **options)
     info = benchmark_info(ds)
     classes = info.get("classes")
-    print(
-        f"{ns.name}/{ns.split}: {len(ds)} rows, task {info.get('task')}"
-        + (f", {len(classes)} classes" if classes else "")
+    size = (
+        f"{len(ds)} rows"
+        if ns.limit is None
+        else f"{len(ds)} rows loaded (--limit {ns.limit}; without it, the split's size)"
     )
+    print(f"{ns.name}/{ns.split}: {size}, task {info.get('task')}" + (f", {len(classes)} classes" if classes else ""))
     for row in ds.select(range(min(ns.show, len(ds)))).remove_columns("images"):
         print(json.dumps(row, ensure_ascii=False))
     return 0
 
 
-def _cmd_study(ns) -> int:
-    from .study.spec import default_out, expand_study, load_study, resolve_plan, select_runs
+def selected_runs(study: dict, runs: list, only: str | None) -> list:
+    """The runs ``--only`` names; an ``--only`` that matches none is an error listing the run ids."""
+    from .study.spec import select_runs
 
+    chosen = select_runs(runs, only)
+    if only and not chosen:
+        ids = [r.run_id for r in runs]
+        shown = ", ".join(ids[:20]) + (f", ... ({len(ids)} in all)" if len(ids) > 20 else "")
+        raise ConfigError(
+            f"--only '{only}' matches no run of study '{study['name']}' (a run id, or a glob such as "
+            f"'{ids[0].split('/')[0]}/*' if ids else 'BENCHMARK/*'). The runs: {shown or 'none'}."
+        )
+    return chosen
+
+
+def _cmd_study(ns) -> int:
+    from .study.spec import default_out, expand_study, load_study, resolve_plan
+
+    if ns.json and not (ns.dry_run or ns.status):
+        raise ConfigError("--json prints the plan of --dry-run or the table of --status; add one of them.")
     if ns.status:
         from .study.slurm import format_status, study_status
 
         study = load_study(ns.params)
-        print(format_status(study_status(ns.out or default_out(study))))
+        rows = study_status(ns.out or default_out(study))
+        print(json.dumps(rows, indent=2, default=str) if ns.json else format_status(rows))
         return 0
     if ns.submit:
         from .study.slurm import submit_study
@@ -94,7 +115,7 @@ def _cmd_study(ns) -> int:
 
         study = load_study(ns.params)
         out = Path(ns.out or default_out(study)).resolve()
-        runs = select_runs(expand_study(study, out), ns.only)
+        runs = selected_runs(study, expand_study(study, out), ns.only)
         # configs and the output folder only: a dry run is for a login node, with no GPU and no data
         validate_study(study, runs, out, force=ns.force, check_environment=False)
         plan = resolve_plan(runs)
@@ -160,15 +181,19 @@ def build_parser() -> argparse.ArgumentParser:
         "train, evaluate, and run whole studies into a narrative report.",
     )
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    p.add_argument("--version", action="version", version=version_text())
+    # --debug after the sub-command too (`vrft study x.yaml --debug`); SUPPRESS keeps the top-level value
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    s = sub.add_parser("study", help="run a study (params/*.yaml) into its report")
+    s = sub.add_parser("study", help="run a study (params/*.yaml) into its report", parents=[debug])
     s.add_argument("params", help="study YAML, e.g. params/smoke.yaml")
     s.add_argument("--out", help="output folder (default: outputs/<study name>)")
     s.add_argument("--only", help="run only the runs whose name matches this glob pattern")
     s.add_argument("--force", action="store_true", help="recompute runs that already finished")
     s.add_argument("--dry-run", action="store_true", help="print the plan; load no model")
-    s.add_argument("--json", action="store_true", help="with --dry-run: machine-readable plan")
+    s.add_argument("--json", action="store_true", help="with --dry-run or --status: print JSON")
     s.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
     s.add_argument("--report-only", action="store_true", help="only re-render the report from finished runs")
     s.add_argument(
@@ -197,34 +222,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=_cmd_study)
 
-    s = sub.add_parser("report", help="render a study folder's report (report.html, table1.csv, metrics.json)")
+    s = sub.add_parser(
+        "report", help="render a study folder's report (report.html, table1.csv, metrics.json)", parents=[debug]
+    )
     s.add_argument("study_dir", help="a folder written by `vrft study`, e.g. outputs/smoke")
     s.set_defaults(func=_cmd_report)
 
-    s = sub.add_parser("train", help="train one GRPO or SFT run from a run YAML")
-    s.add_argument("config")
-    s.add_argument("--output-dir")
+    s = sub.add_parser("train", help="train one GRPO or SFT run from a run YAML", parents=[debug])
+    s.add_argument("config", help="run config YAML (method, model, data, rewards, trainer; see the README)")
+    s.add_argument("--output-dir", help="the run's folder (default: the config's output_dir, else outputs/runs/NAME)")
     s.set_defaults(func=_cmd_train)
 
-    s = sub.add_parser("evaluate", help="evaluate one model from an eval YAML")
-    s.add_argument("config")
-    s.add_argument("--output-dir")
+    s = sub.add_parser("evaluate", help="evaluate one model from an eval YAML", parents=[debug])
+    s.add_argument("config", help="eval config YAML (model, data, modes, max_new_tokens, batch_size, ...)")
+    s.add_argument(
+        "--output-dir", help="where predictions.jsonl and metrics.json go (default: the config's output_dir)"
+    )
     s.set_defaults(func=_cmd_evaluate)
 
-    s = sub.add_parser("data", help="list benchmarks, or show a few rows of one")
-    s.add_argument("name", nargs="?")
-    s.add_argument("--split", default="train")
-    s.add_argument("--root")
-    s.add_argument("--limit", type=int, default=8)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--show", type=int, default=3)
+    s = sub.add_parser("data", help="list benchmarks, or show the size and a few rows of one", parents=[debug])
+    s.add_argument("name", nargs="?", help="a benchmark (without it: list them)")
+    s.add_argument("--split", default="train", help="the split to load (default: train)")
+    s.add_argument("--root", help="where the real benchmark's files are (synthetic ones need none)")
+    s.add_argument("--limit", type=int, help="load at most this many rows (default: the whole split)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the subset and the synthetic images (default 0)")
+    s.add_argument("--show", type=int, default=3, help="rows to print (default 3)")
     s.add_argument("--option", action="append", help="loader option KEY=VALUE (repeatable)")
     s.set_defaults(func=_cmd_data)
 
-    s = sub.add_parser("tiny-base", help="build (once) the tiny instruct base and print its path")
+    s = sub.add_parser("tiny-base", help="build (once) the tiny instruct base and print its path", parents=[debug])
     s.add_argument("--force", action="store_true", help="rebuild even when cached")
     s.set_defaults(func=_cmd_tiny_base)
     return p
+
+
+def version_text() -> str:
+    """``vrft --version``: the kit's version and those of the packages it runs on (read without importing them)."""
+    from . import __version__
+
+    parts = []
+    for name in ("torch", "transformers", "trl"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} not installed")
+    return f"vrft {__version__} (Python {sys.version.split()[0]}; {', '.join(parts)})"
 
 
 def main(argv=None) -> int:

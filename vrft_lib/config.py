@@ -21,12 +21,8 @@ every paper value is set explicitly in :func:`resolve_trainer_args`.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import enum
 import os
-import re
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +33,15 @@ import yaml
 from .data import list_benchmarks
 from .errors import ConfigError, did_you_mean
 from .rewards import build_rewards
+from .values import MAX_YAML_ALIASES as MAX_YAML_ALIASES
+from .values import TYPE_NAMES as TYPE_NAMES
+from .values import check_keys as check_keys
+from .values import check_plain as check_plain
+from .values import check_value as check_value
+from .values import deep_merge as deep_merge
+from .values import load_yaml as load_yaml
+from .values import numeric_string as numeric_string
+from .values import type_problem as type_problem
 from .vocab import METHODS, PROMPT_MODES
 
 # Section 4.1 of the paper. GRPO: 8 rollouts, temperature 1, KL 0.04, 1024 tokens, lr 1e-6, 300 steps,
@@ -77,104 +82,6 @@ SFT_PAPER_DEFAULTS: dict[str, Any] = dict(
     gradient_accumulation_steps=4,
     learning_rate=1e-5,
 )
-
-
-MAX_YAML_ALIASES = 100  # anchors referenced more than this: an alias bomb, not a config
-_NON_JSON_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
-
-
-class _Loader(yaml.SafeLoader):
-    """``yaml.safe_load`` for the kit's files: JSON types only (no ``!!binary``, ``!!set``, ``!!omap``,
-    ``!!pairs`` or ``!!timestamp``; an unquoted date stays a string), at most ``MAX_YAML_ALIASES``
-    aliases, and ``1e-4`` read as a number (YAML 1.1 reads it as a string)."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self.alias_count = getattr(self, "alias_count", 0) + 1
-            if self.alias_count > MAX_YAML_ALIASES:
-                raise yaml.composer.ComposerError(
-                    None, None, f"more than {MAX_YAML_ALIASES} aliases (*name): refused", self.peek_event().start_mark
-                )
-        return super().compose_node(parent, index)
-
-
-def _refuse_tag(loader, node):
-    raise yaml.constructor.ConstructorError(
-        None, None, f"the tag {node.tag!r} is not allowed: a config holds JSON types only", node.start_mark
-    )
-
-
-for _tag in _NON_JSON_TAGS:
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
-# unquoted dates stay strings (the implicit timestamp resolver is dropped from this loader only)
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |\.[0-9_]+(?:[eE][-+][0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def check_plain(value, where: str) -> None:
-    """Refuse anything that is not plain JSON data (mappings with string keys, lists, strings, numbers,
-    booleans, null): what reaches a notebook's parameters is data, never code.
-
-    >>> check_plain({"a": [1, 2.5, "x", None, True]}, "study")
-    >>> check_plain({"peft": {"note": b"x"}}, "study")
-    Traceback (most recent call last):
-    ...
-    vrft_lib.errors.ConfigError: study.peft.note: bytes is not a JSON value (a string, number, ...
-    """
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, (str, int, float, bool)):
-                raise ConfigError(f"{where}: the key {k!r} is not a JSON key; write it as a string.")
-            check_plain(v, f"{where}.{k}")
-        return
-    if isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            check_plain(v, f"{where}[{i}]")
-        return
-    raise ConfigError(
-        f"{where}: {type(value).__name__} is not a JSON value (a string, number, true/false, null, list or "
-        "mapping); write it as one of those."
-    )
-
-
-def deep_merge(base: dict, extra: dict) -> dict:
-    """Deep-merge ``extra`` into a copy of ``base`` (mappings merge, everything else replaces).
-
-    >>> deep_merge({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"c": 3}})
-    {'a': {'b': 1, 'c': 3}, 'd': 1}
-    """
-    out = copy.deepcopy(base)
-    for k, v in (extra or {}).items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-def load_yaml(text: str):
-    """``yaml.safe_load`` that also reads ``1e-4`` as a float.
-
-    >>> load_yaml("lr: 1e-4")
-    {'lr': 0.0001}
-    """
-    return yaml.load(text, Loader=_Loader)
 
 
 DEFAULT_REWARDS = [{"name": "accuracy", "weight": 1.0}, {"name": "format", "weight": 1.0}]
@@ -222,7 +129,9 @@ class RunConfig:
     prompts_per_device: int | None = None
     freeze_vision: bool = False  # freeze the vision tower's blocks (LLaMA-Factory's SFT default)
     freeze_projector: bool = False  # freeze the vision-language projector (Qwen2.5-VL's merger) too
-    keep_checkpoints: int = 2  # bounded disk: checkpoints kept per run
+    keep_checkpoints: int = 2  # bounded disk: checkpoints kept per run while it trains
+    # a finished run keeps model/ and trainer_state.json; its checkpoints (optimizer state) only if true
+    keep_checkpoints_when_done: bool = False
     save_steps: int = 50
     report_to: str = "none"  # none | tensorboard | trackio | wandb
     print_completions: bool = False  # print TRL's sampled-completion table at each log step
@@ -234,107 +143,6 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def check_keys(d: dict, valid, where: str) -> None:
-    """Refuse a key of ``d`` that is not in ``valid``, suggesting the closest one: the one unknown-key
-    check of run configs, study files and their Slurm sections.
-
-    >>> check_keys({"methdo": 1}, ["method", "model"], "run config")
-    Traceback (most recent call last):
-    ...
-    vrft_lib.errors.ConfigError: run config: unknown key 'methdo' (did you mean 'method'?). Valid keys: method, model.
-    """
-    valid = list(valid)
-    for k in d:
-        if k not in valid:
-            raise ConfigError(f"{where}: unknown key '{k}'{did_you_mean(k, valid)}. Valid keys: {', '.join(valid)}.")
-
-
-TYPE_NAMES = {
-    str: "a string",
-    dict: "a mapping",
-    list: "a list",
-    tuple: "a list",
-    bool: "true or false",
-    int: "an integer",
-    float: "a number",
-    type(None): "null",
-}
-
-
-def _union_args(annotation) -> tuple:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return typing.get_args(annotation)
-    return (annotation,)
-
-
-def type_problem(value, annotation) -> str | None:
-    """What ``value`` should have been for a field of this annotation (``int``, ``str | None``,
-    ``Literal[...]``, an enum, ...), or None if it fits. The one type check of every config the kit
-    reads: run and eval configs, the fields of a study file, the TRL trainer fields a run sets.
-
-    >>> type_problem("80", int), type_problem(80, int), type_problem(1, float), type_problem(True, int)
-    ('an integer', None, None, 'an integer')
-    >>> type_problem(None, int | None), type_problem("x", int | None), type_problem(7, str | dict)
-    (None, 'an integer', 'a string or a mapping')
-    """
-    accepted = []
-    for a in _union_args(annotation):
-        origin = typing.get_origin(a) or a
-        if a is type(None) or a is None:
-            accepted.append(type(None))
-        elif origin is typing.Literal:
-            if value in typing.get_args(a):
-                return None
-        elif isinstance(origin, type) and issubclass(origin, enum.Enum):
-            accepted.append(str)
-        elif origin in (int, float, bool, str, list, dict, tuple):
-            accepted.append(origin)
-        else:
-            return None  # a type this light check does not model
-    if not accepted or all(t is type(None) for t in accepted):
-        return None
-
-    def fits(kind):
-        if kind is type(None):
-            return value is None
-        if kind is bool:
-            return isinstance(value, bool)
-        if kind is int:
-            return isinstance(value, int) and not isinstance(value, bool)
-        if kind is float:
-            return isinstance(value, (int, float)) and not isinstance(value, bool)
-        if kind in (list, tuple):
-            return isinstance(value, (list, tuple))
-        return isinstance(value, kind)
-
-    if any(fits(k) for k in accepted):
-        return None
-    names = [TYPE_NAMES.get(k, k.__name__) for k in accepted if k is not type(None)] or ["null"]
-    return " or ".join(dict.fromkeys(names))
-
-
-def check_value(value, annotation, where: str) -> None:
-    """Refuse ``value`` when it does not fit ``annotation`` (its type, or an enum's values), naming ``where``.
-
-    >>> check_value("fast", float, "trainer.learning_rate")
-    Traceback (most recent call last):
-    ...
-    vrft_lib.errors.ConfigError: trainer.learning_rate: expected a number, got 'fast'.
-    """
-    problem = type_problem(value, annotation)
-    if problem:
-        raise ConfigError(f"{where}: expected {problem}, got {value!r}.")
-    if isinstance(value, str):
-        for a in _union_args(annotation):
-            if isinstance(a, type) and issubclass(a, enum.Enum):
-                valid = [str(m.value) for m in a]
-                if value not in valid:
-                    raise ConfigError(
-                        f"{where}: unknown value '{value}'{did_you_mean(value, valid)}; "
-                        f"valid values: {', '.join(valid)}."
-                    )
 
 
 def build_config(cls, d, where: str):
@@ -356,7 +164,7 @@ def build_config(cls, d, where: str):
         elif f.name == "data" and cls is RunConfig:
             v = build_config(DataSpec, {"name": v} if isinstance(v, str) else v, f"{where}.data")
         else:
-            check_value(v, hints[f.name], f"{where}.{f.name}")
+            v = check_value(v, hints[f.name], f"{where}.{f.name}")
         kwargs[f.name] = v
     return cls(**kwargs)
 
@@ -392,7 +200,34 @@ def load_run_config(source, where: str | None = None, **overrides) -> RunConfig:
     d.update(overrides)
     cfg = build_config(RunConfig, d, where)
     validate_run_config(cfg, where)
+    if cfg.method in METHODS_TRAINED and any(isinstance(v, str) for v in cfg.trainer.values()):
+        # a number spelt as a string (papermill's -f) is stored as the number, in config.yaml too
+        cfg.trainer = check_trainer_fields(cfg.method, cfg.trainer, f"{where}.trainer")
     return cfg
+
+
+METHODS_TRAINED = ("grpo", "sft")
+
+
+def check_trainer_fields(method: str, trainer: dict, where: str) -> dict:
+    """The run's ``trainer`` overrides checked against the TRL config's fields: unknown names and wrong
+    types refused (naming the field), numbers spelt as strings read as numbers. Returns a new dict.
+
+    >>> check_trainer_fields("sft", {"learning_rate": "5e-5", "max_steps": 3}, "run.trainer")
+    {'learning_rate': 5e-05, 'max_steps': 3}
+    >>> check_trainer_fields("sft", {"learning_rate": [1]}, "run.trainer")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: run.trainer.learning_rate: expected a number, got [1].
+    """
+    cls = trainer_config_class(method)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out = {}
+    for key, value in trainer.items():
+        if key not in fields:
+            raise ConfigError(f"{where}: unknown {cls.__name__} field '{key}'{did_you_mean(key, fields)}.")
+        out[key] = check_value(value, fields[key].type, f"{where}.{key}")
+    return out
 
 
 def validate_run_config(cfg: RunConfig, where: str = "run config") -> None:
@@ -455,6 +290,39 @@ _MANAGED_KEYS = {
 }
 
 
+TRACKER_EXTRAS = {"tensorboard": "vrft[tensorboard]", "trackio": "vrft[trackio]"}
+
+
+def check_report_to(value, where: str = "run config") -> None:
+    """Refuse a ``report_to`` tracker that transformers does not know, or whose package is not installed
+    here, with a message naming the package (rather than a crash inside the Trainer).
+
+    >>> check_report_to("none"); check_report_to("tensorbored")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: run config.report_to: unknown tracker 'tensorbored' (did you mean 'tensorboard'?); ...
+    """
+    if value in (None, "none"):
+        return
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+    )
+
+    names = ["none", "all", *INTEGRATION_TO_CALLBACK]
+    if value not in names:
+        raise ConfigError(
+            f"{where}.report_to: unknown tracker '{value}'{did_you_mean(value, names)}; use none, tensorboard, "
+            "trackio or wandb (any of transformers' integrations)."
+        )
+    if value != "all" and value not in get_available_reporting_integrations():
+        extra = f" (or pip install '{TRACKER_EXTRAS[value]}')" if value in TRACKER_EXTRAS else ""
+        raise ConfigError(
+            f"{where}.report_to: the tracker '{value}' needs the package '{value}', which is not installed in "
+            f"this environment. Install it: pip install {value}{extra}; or use report_to: none."
+        )
+
+
 def detect_device(requested: str = "auto") -> str:
     import torch
 
@@ -486,11 +354,7 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
     device = detect_device(device or cfg.device)
     nproc = num_processes or cfg.num_processes
     where = f"run '{cfg.name}'"
-    cls = trainer_config_class(cfg.method)
-    valid = {f.name for f in dataclasses.fields(cls)}
-    for key in cfg.trainer:
-        if key not in valid:
-            raise ConfigError(f"{where}.trainer: unknown {cls.__name__} field '{key}'{did_you_mean(key, valid)}.")
+    trainer = check_trainer_fields(cfg.method, cfg.trainer, f"{where}.trainer")
     args: dict[str, Any] = dict(GRPO_PAPER_DEFAULTS if cfg.method == "grpo" else SFT_PAPER_DEFAULTS)
     args.update(
         logging_steps=1,
@@ -510,7 +374,7 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
             args.update(use_vllm=True, vllm_mode="colocate", **GRPO_VLLM_PAPER)
     else:
         args.update(assistant_only_loss=False, completion_only_loss=True, max_length=None)
-    args.update(cfg.trainer)
+    args.update(trainer)
     if cfg.method == "grpo" and "per_device_train_batch_size" not in cfg.trainer:
         # prompts (the paper's unit) to completions (TRL's): each prompt brings num_generations rollouts
         args["per_device_train_batch_size"] = (cfg.prompts_per_device or PAPER_PROMPTS_PER_DEVICE) * args[

@@ -49,7 +49,7 @@ def sample_rows(cfg: RunConfig, n: int = 8, split: str | None = None):
 def show_samples(cfg: RunConfig, n: int = 8):
     """A plotly grid of sample images titled with their question and answer."""
     rows = sample_rows(cfg, n)
-    titles = [f"{r['question'][:48]}<br>→ {r['solution']}" for r in rows]
+    titles = [f"{r['question'][:48]} → {r['solution']}" for r in rows]  # image_grid wraps long titles
     return image_grid([r["images"][0] for r in rows], titles, cols=4)
 
 

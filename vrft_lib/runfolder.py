@@ -170,8 +170,9 @@ def read_json(path):
 # the same config?
 # ----------------------------------------------------------------------------------------------
 
-# Run-config keys that may differ between two attempts of one run: where it writes and how it logs.
-RESUMABLE_KEYS = frozenset({"output_dir", "print_completions", "report_to"})
+# Run-config keys that may differ between two attempts of one run: where it writes, how it logs, what
+# it keeps once finished.
+RESUMABLE_KEYS = frozenset({"output_dir", "print_completions", "report_to", "keep_checkpoints_when_done"})
 
 
 def config_diff(saved, new: dict, ignore=RESUMABLE_KEYS) -> list[str] | None:

@@ -28,11 +28,12 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from .config import RunConfig, detect_device, load_run_config, resolve_trainer_args
+from .config import RunConfig, check_report_to, detect_device, load_run_config, resolve_trainer_args
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, exit_code
 from .models import freeze_vision_tower, load_processor
@@ -97,6 +98,23 @@ def _restore_weights(trainer, checkpoint: str) -> None:
     del loaded
 
 
+def drop_checkpoints(train_dir) -> int:
+    """Free a finished run's disk: delete ``trainer/checkpoint-*`` (weights that ``model/`` holds too, the
+    optimizer and scheduler states, RNG states) after copying the last complete checkpoint's
+    ``trainer_state.json`` (the Trainer's log history) to ``train_dir``. Returns the bytes freed. Only for
+    a run whose DONE is written: an unfinished run resumes from these checkpoints."""
+    train_dir = Path(train_dir)
+    trainer_dir = train_dir / "trainer"
+    last = last_complete_checkpoint(trainer_dir) if trainer_dir.is_dir() else None
+    if last:
+        shutil.copy2(Path(last) / "trainer_state.json", train_dir / "trainer_state.json")
+    freed = 0
+    for ckpt in sorted(trainer_dir.glob("checkpoint-*")):
+        freed += sum(f.stat().st_size for f in ckpt.rglob("*") if f.is_file())
+        shutil.rmtree(ckpt, ignore_errors=True)
+    return freed
+
+
 def _check_train_dir(cfg: RunConfig) -> None:
     """Refuse to mix two different runs in one folder (nothing a user made is overwritten)."""
     diff = config_diff(cfg.train_dir / "config.yaml", cfg.to_dict())
@@ -125,6 +143,22 @@ class _StepTimer:
         self.t0 = time.perf_counter()
         self.times: dict[int, float] = {}
         self.callback = Callback()
+
+
+PROGRESS_FILE = "progress.json"  # in the train folder: the optimizer step reached, for `vrft study`'s bar
+
+
+def progress_callback(path):
+    """A TrainerCallback that writes ``{"step", "max_steps"}`` to ``path`` after every optimizer step
+    (the main process only), so that whoever started the run can show how far it is."""
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                write_json({"step": int(state.global_step), "max_steps": int(state.max_steps)}, path)
+
+    return Progress()
 
 
 def steps_table(log_history, step_times=None):
@@ -185,6 +219,19 @@ def _message_text(m) -> str:
         return "\n".join(p for p in parts if p)
     except (TypeError, KeyError):
         return str(m)
+
+
+def quiet_known_deprecations() -> None:
+    """TRL 1.16's ``unwrap_model_for_generation`` (trl/models/utils.py) reads transformers'
+    ``is_gradient_checkpointing`` at every GRPO generation, which warns each time (a FutureWarning: it
+    is renamed ``is_activation_checkpointing``); 80 steps printed it 80 times. That one warning, raised
+    in that module, is ignored; every other warning is shown."""
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`is_gradient_checkpointing` is deprecated",
+        category=FutureWarning,
+        module=r"transformers\.modeling_utils",
+    )
 
 
 def _silence_completion_table(enabled: bool) -> None:
@@ -267,6 +314,7 @@ def train(config, **overrides) -> Path:
     if cfg.method == "none":
         raise ConfigError(f"run '{cfg.name}' has method 'none' (training-free): there is nothing to train.")
     train_dir = cfg.train_dir
+    check_report_to(cfg.report_to, f"run '{cfg.name}'")  # before anything is written
     _check_train_dir(cfg)
     if is_done(train_dir):
         print(f"[vrft] run '{cfg.name}' already finished in {train_dir}; nothing to do.")
@@ -284,12 +332,20 @@ def train(config, **overrides) -> Path:
         )
     set_seed(cfg.seed)
     _silence_completion_table(cfg.print_completions)
+    quiet_known_deprecations()
 
     model_path = resolve_model_path(cfg.model.name_or_path)
     processor = load_processor(model_path, min_pixels=cfg.model.min_pixels, max_pixels=cfg.model.max_pixels)
     dataset = train_dataset_for(cfg)
     timer = _StepTimer()
-    trainer = build_trainer(cfg, model_path, processor, dataset, args, callbacks=[timer.callback])
+    trainer = build_trainer(
+        cfg,
+        model_path,
+        processor,
+        dataset,
+        args,
+        callbacks=[timer.callback, progress_callback(train_dir / PROGRESS_FILE)],
+    )
     trainer_dir = Path(args["output_dir"])
     resume = last_complete_checkpoint(trainer_dir) if trainer_dir.is_dir() else None
     if resume:
@@ -327,6 +383,8 @@ def train(config, **overrides) -> Path:
             resumed_from=resume,
             mean_step_seconds=round(sum(times) / len(times), 4) if times else None,
         )
+        if not cfg.keep_checkpoints_when_done:
+            drop_checkpoints(train_dir)
     state.wait_for_everyone()
     return train_dir
 

@@ -217,8 +217,13 @@ def figure1_examples(collected: dict, k: int = FIGURE1_EXAMPLES, lookup_inputs: 
 
 
 def table1_bars(table: pd.DataFrame):
-    """Table 1 as grouped bars (ours with 95% whiskers; the paper's in a second panel)."""
-    return plots.table1_figure(table)
+    """Table 1 as grouped bars (ours with 95% whiskers; the paper's in a second panel); every panel
+    names its benchmarks on the x axis and says accuracy (%) on the y axis."""
+    fig = plots.table1_figure(table)
+    if len(table):
+        fig.update_xaxes(showticklabels=True)
+        fig.update_yaxes(title_text="accuracy (%)")
+    return fig
 
 
 def figure2(curves: dict[str, dict[str, pd.DataFrame]]) -> list:
@@ -262,14 +267,31 @@ def lettered(choices) -> str:
     return " · ".join(f"**{string.ascii_uppercase[i]}.** {md(c)}" if i < 26 else md(c) for i, c in enumerate(choices))
 
 
+def with_letter(answer, choices) -> str:
+    """An answer beside its choice: a letter gets its choice's text, a choice's text its letter.
+
+    >>> with_letter("B", ["left", "right"]), with_letter("left", ["left", "right"]), with_letter("x", [])
+    ('B. right', 'A. left', 'x')
+    """
+    text, choices = "" if answer is None else str(answer), list(choices or [])
+    letters = string.ascii_uppercase[: min(26, len(choices))]
+    if len(text) == 1 and text.upper() in letters:
+        return f"{text.upper()}. {choices[letters.index(text.upper())]}"
+    for i, c in enumerate(choices[:26]):
+        if text.strip().lower() == str(c).strip().lower():
+            return f"{letters[i]}. {c}"
+    return text
+
+
 def example_table(example: dict):
-    """One example's two responses side by side: response, answer, correct or wrong, tokens."""
+    """One example's two responses side by side: response, answer (with its choice), correct or wrong,
+    tokens."""
     cols = {}
     for variant in ("rft", "rft_length"):
         r = example[variant]
         cols[METHOD_LABELS[variant]] = {
             "response": "" if r.get("response") is None else str(r["response"]),
-            "answer": "—" if r.get("answer") is None else str(r["answer"]),
+            "answer": "—" if r.get("answer") is None else with_letter(r["answer"], example.get("choices")),
             "verdict": "correct" if r.get("correct") else "wrong",
             "tokens": "—" if r.get("response_tokens") is None else str(r["response_tokens"]),
         }
@@ -303,6 +325,6 @@ def figure1_display(fig1: dict | None) -> list:
         lines = [f"**Question:** {md(ex.get('question') or '(not recorded with the predictions)')}"]
         if ex.get("choices"):
             lines.append(f"**Choices:** {lettered(ex['choices'])}")
-        lines.append(f"**Solution:** {md(ex.get('solution') or '—')}")
+        lines.append(f"**Solution:** {md(with_letter(ex.get('solution'), ex.get('choices')) or '—')}")
         out += [Markdown("\n\n".join(lines)), example_table(ex)]
     return out

@@ -49,7 +49,13 @@ TABLE1_COLUMNS = [
     "circular_accuracy",
     "mean_per_class_accuracy",
     "paper_accuracy",
+    "chance",
+    "majority",
+    "collapsed",
+    "top_answer",
+    "top_share",
 ]
+FORMAT_FAILURE = 50.0  # format compliance (%) below which a finding says its accuracy measures a format failure
 
 
 # ----------------------------------------------------------------------------------------------
@@ -100,6 +106,32 @@ def _cell_interval(accs: list[float], ns: list[int], cis: list) -> tuple[float, 
     return _mean([100 * float(c[0]) for c in cis]), _mean([100 * float(c[1]) for c in cis])
 
 
+def chance_level(collected: dict, key: str) -> tuple[float, float]:
+    """A benchmark's chance level and majority baseline (%), from the predictions of one of its finished
+    runs (rotation 0, one mode): chance is the mean over items of 1 / the number of choices (a binary
+    item without choices: 1/2; a classification without a class list: 1 / the labels seen); majority
+    is the share of the commonest right answer (a model that always gives it scores this). NaN when no
+    finished run has predictions."""
+    for r in collected["runs"]:
+        if r["benchmark"] != key or r["status"] != "finished" or not r.get("predictions_path"):
+            continue
+        rows = [p for p in read_predictions(r["predictions_path"]) if not p.get("rotation")]
+        mode = rows[0].get("mode") if rows else None
+        rows = [p for p in rows if p.get("mode") == mode]
+        if not rows:
+            continue
+        labels = {str(p.get("solution")) for p in rows}
+        task = (r.get("metrics") or {}).get("task")
+        per = []
+        for p in rows:
+            k = len(p.get("choices") or []) or (2 if task == "binary" else len(labels))
+            if k > 1:
+                per.append(1 / k)
+        counts = pd.Series([str(p.get("solution")) for p in rows]).value_counts()
+        return 100 * float(np.mean(per)) if per else float("nan"), 100 * float(counts.iloc[0]) / len(rows)
+    return float("nan"), float("nan")
+
+
 def table1(collected: dict) -> pd.DataFrame:
     """The tidy Table 1: one row per benchmark, variant (method) and mode, seeds aggregated.
 
@@ -108,12 +140,16 @@ def table1(collected: dict) -> pd.DataFrame:
     the per-seed 95% interval bounds, %), ``n`` (evaluation samples per seed), ``n_seeds`` (seeds with a
     result), ``n_seeds_expected`` (runs expected for the cell), ``seeds``,
     ``format_rate`` (%), ``mean_response_tokens``, ``circular_accuracy`` (%),
-    ``mean_per_class_accuracy`` (%), ``paper_accuracy`` (%, from study.yaml's reference). A cell
+    ``mean_per_class_accuracy`` (%), ``paper_accuracy`` (%, from study.yaml's reference), ``chance`` and
+    ``majority`` (%, the benchmark's, :func:`chance_level`), ``collapsed`` (a seed's answers collapsed
+    onto one option, see ``answers`` in the evaluation's metrics), ``top_answer`` (that option, else
+    the commonest answer) and ``top_share`` (% of items given the commonest answer, seed mean). A cell
     without a finished run has ``n_seeds == 0`` and NaN numbers.
     """
     paper = paper_table(collected.get("study") or {})
     rows = []
     for key, info in collected["benchmarks"].items():
+        chance, majority = chance_level(collected, key)
         variants = list(dict.fromkeys(r["variant"] for r in collected["runs"] if r["benchmark"] == key))
         for variant in variants:
             runs = finished_runs(collected, key, variant)
@@ -134,6 +170,8 @@ def table1(collected: dict) -> pd.DataFrame:
                     return _mean([100 * float(m[field]) for _, m in per if m.get(field) is not None])
 
                 pref = paper.get(info["label"]) or paper.get(key) or {}
+                answers = [m["answers"] for _, m in per if isinstance(m.get("answers"), dict)]
+                collapsed = [a for a in answers if a.get("collapsed")]
                 rows.append(
                     {
                         "benchmark": key,
@@ -156,6 +194,13 @@ def table1(collected: dict) -> pd.DataFrame:
                         "circular_accuracy": pct("circular_accuracy"),
                         "mean_per_class_accuracy": pct("mean_per_class_accuracy"),
                         "paper_accuracy": (pref.get(variant) or {}).get(mode, float("nan")),
+                        "chance": chance,
+                        "majority": majority,
+                        "collapsed": bool(collapsed),
+                        "top_answer": (collapsed or answers or [{}])[0].get("top"),
+                        "top_share": _mean(
+                            [100 * float(a["top_share"]) for a in answers if a.get("top_share") is not None]
+                        ),
                     }
                 )
     return pd.DataFrame(rows, columns=TABLE1_COLUMNS)
@@ -286,9 +331,12 @@ def _pair_finding(ctx, fid, group, key, label, a_spec, b_spec, a_name, b_name, s
             f"({a_name} {a['accuracy']:.2f}% vs {b_name} {b['accuracy']:.2f}%)"
         )
     paper_text, same = _paper_clause(paper_diff, diff)
+    caveats = [c for c in (cell_caveat(a), cell_caveat(b)) if c]
+    caveat_text = f" Caveat: {'; '.join(caveats)}." if caveats else ""
     return {
         **base,
-        "text": f"{subject}: {core}; {_stats_clause(stats, verdict)}.{paper_text}",
+        "text": f"{subject}: {core}; {_stats_clause(stats, verdict)}.{paper_text}{caveat_text}",
+        "caveats": caveats,
         "values": {
             a_name: float(a["accuracy"]),
             b_name: float(b["accuracy"]),
@@ -303,6 +351,33 @@ def _pair_finding(ctx, fid, group, key, label, a_spec, b_spec, a_name, b_name, s
         "paper_difference": paper_diff,
         "same_sign_as_paper": same,
     }
+
+
+def cell_caveat(c: dict) -> str | None:
+    """What a reader must know before comparing a cell: its model collapsed onto one answer, or it
+    mostly missed the required format (its accuracy then measures that failure); None otherwise.
+
+    >>> cell_caveat({"method": "sft", "mode": "think", "format_rate": 0.0, "collapsed": False})
+    'SFT w/ think answered in the required format for 0% of the items, so its accuracy measures a format failure'
+    >>> cell_caveat({"method": "rft", "mode": "think", "format_rate": 99.0, "collapsed": True, "top_answer": "A",
+    ...              "top_share": 93.0})
+    "RFT w/ think collapsed onto one answer ('A' for 93% of the items)"
+    """
+    name = f"{METHOD_LABELS.get(c.get('method'), c.get('method'))} {MODE_LABELS.get(c.get('mode'), c.get('mode'))}"
+    out = []
+    if c.get("collapsed"):
+        share = num(c.get("top_share"))
+        out.append(
+            f"{name} collapsed onto one answer ('{c.get('top_answer')}'"
+            + (f" for {share:.0f}% of the items)" if share is not None else ")")
+        )
+    fmt = num(c.get("format_rate"))
+    if fmt is not None and fmt < FORMAT_FAILURE:
+        out.append(
+            f"{name} answered in the required format for {fmt:.0f}% of the items, so its accuracy measures a "
+            "format failure"
+        )
+    return "; ".join(out) or None
 
 
 def comparisons(found: list[dict]) -> list[dict]:
@@ -362,16 +437,24 @@ def _claim(fid, evidence: list[dict], sign: int, checked_of: int, synthetic: boo
         return f"{f['label']} {c['difference_points']:+.2f} {ci}"
 
     partial = f" (checked on {len(usable)} of {checked_of} benchmarks)" if len(usable) < checked_of else ""
+    flagged = [f for f in usable if f.get("caveats")]
+    caveat = (
+        f" {len(flagged)} of these compare a model that collapsed onto one answer or missed the format "
+        f"({'; '.join(c for f in flagged for c in f['caveats'])})."
+        if flagged
+        else ""
+    )
     text = (
         f"Paper: {paper}. Ours: {len(usable)} paired difference(s) ({'; '.join(one(f) for f in usable)}, "
         f"points with 95% intervals){partial}: {counts['supported']} support the claim, "
         f"{counts['contradicted']} contradict it, and for {counts['not_resolved']} the 95% interval of the "
-        f"difference includes 0 or is missing (not resolved). Verdict: {verdict.replace('_', ' ')}."
+        f"difference includes 0 or is missing (not resolved). Verdict: {verdict.replace('_', ' ')}.{caveat}"
     )
     return {
         **base,
         "values": {f["label"]: f["comparison"] for f in usable},
         "text": text,
+        "caveats": [c for f in flagged for c in f["caveats"]],
     }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jinja2
 
+from ..kernel import kernel_manager_class
 from ..runfolder import write_text
 from ..study.spec import notebooks_dir
 from ..vocab import REPORT_NOTEBOOK
@@ -76,8 +77,9 @@ def execute_report(out, kernel_name: str = "python3") -> Path:
     pm.execute_notebook(
         str(notebooks_dir() / REPORT_NOTEBOOK),
         str(out / REPORT_NOTEBOOK),
-        parameters={"study_dir": str(out)},
+        parameters={"study_dir": str(out), "write_files": True},
         kernel_name=kernel_name,
+        kernel_manager_class=kernel_manager_class(),
         cwd=str(notebooks_dir()),
         progress_bar=False,
         log_output=False,

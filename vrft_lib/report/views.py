@@ -18,7 +18,7 @@ from IPython.display import Markdown
 from .. import __version__
 from ..plots import METHOD_LABELS, MODE_LABELS
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
-from .findings import cell, num
+from .findings import cell, cell_caveat, num
 
 MISSING = "—"
 VERDICT_STYLE = {
@@ -96,10 +96,10 @@ def summary_markdown(collected: dict) -> Markdown:
     data are synthetic."""
     b = ", ".join(f"{v['label']} ({k}, {v['task_kind']})" for k, v in collected["benchmarks"].items())
     finished = sum(1 for r in collected["runs"] if r["status"] == "finished")
-    seeds = ", ".join(str(s) for s in collected["seeds"]) or MISSING
+    seeds = seeds_text(collected["seeds"])
     lines = [
         f"Study **{md(collected['name'])}**: model {md(collected['model'] or 'not stated')} on "
-        f"{md(b or 'no benchmarks')}; seeds {md(seeds)}. Each benchmark is run training-free, after SFT and "
+        f"{md(b or 'no benchmarks')}; {md(seeds)}. Each benchmark is run training-free, after SFT and "
         "after RFT (GRPO)"
         + (
             ", and after RFT with the length reward where listed"
@@ -120,6 +120,61 @@ def summary_markdown(collected: dict) -> Markdown:
         lines.append(f"*{md(collected['description'])}*")
     lines.append(f"Generated {dt.datetime.now().isoformat(timespec='seconds')} from {md(collected['study_dir'])}.")
     return Markdown("\n\n".join(lines))
+
+
+def seeds_text(seeds) -> str:
+    """``seed 0`` or ``seeds 0, 1, 2``.
+
+    >>> seeds_text([0]), seeds_text([0, 1, 2]), seeds_text([])
+    ('seed 0', 'seeds 0, 1, 2', 'no seeds')
+    """
+    seeds = [str(s) for s in seeds]
+    return f"seed {seeds[0]}" if len(seeds) == 1 else (f"seeds {', '.join(seeds)}" if seeds else "no seeds")
+
+
+def cell_name(c: dict) -> str:
+    return f"{c['label']} / {METHOD_LABELS.get(c['method'], c['method'])} {MODE_LABELS.get(c['mode'], c['mode'])}"
+
+
+def key_findings(table: pd.DataFrame, collected: dict, found: list[dict]) -> Markdown:
+    """The report in a few sentences: the best cell of each benchmark against its chance level, the
+    verdicts on the paper's claims, the cells to judge with care (a collapsed model, a format failure)
+    and how many comparisons did not resolve."""
+    lines = []
+    best = []
+    for key, info in collected["benchmarks"].items():
+        cells = [c for m in TABLE_VARIANTS for md_ in PROMPT_MODES if (c := cell(table, key, m, md_))]
+        if cells:
+            top = max(cells, key=lambda c: c["accuracy"])
+            chance = num(top.get("chance"))
+            best.append(
+                f"{md(info['label'])} {top['accuracy']:.1f}% ({METHOD_LABELS[top['method']]} "
+                f"{MODE_LABELS[top['mode']]}" + (f"; chance {chance:.0f}%)" if chance is not None else ")")
+            )
+    if best:
+        lines.append("**Best cell per benchmark:** " + "; ".join(best) + ".")
+    claims = [f for f in found if f["group"] == "paper"]
+    if claims:
+        by: dict[str, list[str]] = {}
+        for c in claims:
+            by.setdefault(verdict(c["verdict"]), []).append(c["paper_claim"])
+        parts = [f"{len(v)} {k} ({md('; '.join(v))})" for k, v in by.items()]
+        lines.append(f"**The paper's {len(claims)} claims on these numbers:** " + ", ".join(parts) + ".")
+    flagged = [
+        f"{md(cell_name(row))}: {md(text)}"
+        for row in table.to_dict(orient="records")
+        if row.get("n_seeds") and (text := cell_caveat(row))
+    ]
+    if flagged:
+        lines.append("**Judge with care** (every finding that uses these cells says so): " + "; ".join(flagged) + ".")
+    comps = [f["comparison"] for f in found if f.get("comparison")]
+    if comps:
+        open_ = sum(1 for c in comps if c["verdict"] == "not_resolved")
+        lines.append(
+            f"**Not resolved:** {open_} of {len(comps)} paired comparisons have a 95% interval that includes 0 "
+            "(or no paired items): more items or seeds are needed to tell them apart."
+        )
+    return Markdown("\n\n".join(lines) or "No finished run yet: nothing to summarise.")
 
 
 def runs_view(collected: dict):
@@ -168,7 +223,13 @@ def cell_text(c: dict | None) -> str:
     seeds = f" · {int(c['n_seeds'])} seeds" if c["n_seeds"] > 1 else ""
     if c["n_seeds"] < c["n_seeds_expected"]:
         seeds = f" · {int(c['n_seeds'])} of {int(c['n_seeds_expected'])} seeds"
-    return f"{main}\n[{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]{seeds}"
+    text = f"{main}\n[{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]{seeds}"
+    if num(c.get("format_rate")) is not None:
+        text += f"\nformat {c['format_rate']:.0f}%"
+    if c.get("collapsed"):
+        share = num(c.get("top_share"))
+        text += f"\n⚠ collapsed: '{c.get('top_answer')}'" + (f" {share:.0f}%" if share is not None else "")
+    return text
 
 
 def paper_label(collected: dict) -> str:
@@ -188,7 +249,14 @@ def table1_view(table: pd.DataFrame, collected: dict):
         cells = [cell(table, key, m, md_) for m in TABLE_VARIANTS for md_ in PROMPT_MODES]
         best = max((c["accuracy"] for c in cells if c), default=None)
         ns = sorted({c["n"] for c in cells if c and c.get("n") is not None})
-        name = info["label"] + (f" (n = {', '.join(str(n) for n in ns)})" if ns else "")
+        chance = next((num(c.get("chance")) for c in cells if c and num(c.get("chance")) is not None), None)
+        majority = next((num(c.get("majority")) for c in cells if c and num(c.get("majority")) is not None), None)
+        facts = (
+            ([f"n = {', '.join(str(n) for n in ns)}"] if ns else [])
+            + ([f"chance {chance:.0f}%"] if chance is not None else [])
+            + ([f"majority {majority:.0f}%"] if majority is not None else [])
+        )
+        name = info["label"] + (f" ({'; '.join(facts)})" if facts else "")
         rows.append([cell_text(c) for c in cells])
         index.append((name, "Ours"))
         bold.append([c is not None and c["accuracy"] == best for c in cells])
