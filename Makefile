@@ -52,11 +52,12 @@ test-slurm: setup  ## the Slurm hand-off against a real one-node Slurm on loopba
 study: setup  ## run the embedded default study into outputs/smoke/ and render its report
 	$(VENV)/bin/vrft study $(STUDY_PARAMS) --out $(STUDY_OUT)
 
-bench: setup  ## measure speed and memory against the targets (outputs/bench/*.json; about 15 minutes)
+bench: setup  ## measure speed, memory and learning curves (outputs/bench/*.json; about 25 minutes)
 	$(PY) -m benchmarks.bench_overhead
 	$(PY) -m benchmarks.bench_eval
 	$(PY) -m benchmarks.bench_rewards
 	$(PY) -m benchmarks.bench_study
+	$(PY) -m benchmarks.bench_learning
 	$(PY) -m benchmarks.summary
 
 lab: setup  ## JupyterLab at the repository root (notebooks/ and outputs/), no browser: open the printed URL
