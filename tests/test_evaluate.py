@@ -169,6 +169,10 @@ def test_answer_distribution_flags_one_answer_for_every_input():
     named = [{"answer": "the blue square", "solution": "the blue square", "choices": choices}]
     named.append({"answer": None, "solution": "the red circle", "choices": choices})
     assert answer_distribution(named, accuracy=0.5)["counts"] == {"(none)": 1, "B": 1}
+    # No answer at all is a format failure, not a collapse onto an answer.
+    silent = [{"answer": None, "solution": choices[i % 3], "choices": choices} for i in range(30)]
+    d = answer_distribution(silent, accuracy=0.0)
+    assert d["top"] is None and d["top_share"] == 0 and d["collapsed"] is False and d["counts"] == {"(none)": 30}
     # A skewed truth is not a collapse: a model that answers the commonest class is right.
     skewed = [{"answer": "yes", "solution": "yes" if i < 27 else "no", "choices": []} for i in range(30)]
     assert answer_distribution(skewed, accuracy=0.9)["collapsed"] is False

@@ -250,7 +250,8 @@ def _solution_key(p: dict) -> str:
 def answer_distribution(preds: list[dict], accuracy: float) -> dict:
     """How a model's answers spread over the options: the commonest answer and its share, the entropy
     (bits) and ``collapsed``: one answer given at least half the time, 25 points more often than the
-    commonest right answer, at an accuracy below 90 % (see docs/report.md)."""
+    commonest right answer, at an accuracy below 90 % (see docs/report.md). Responses without an
+    answer count as ``"(none)"`` and are never the commonest answer: they are a format failure."""
     if not preds:
         return {"n": 0, "collapsed": False}
     counts: dict[str, int] = {}
@@ -261,7 +262,8 @@ def answer_distribution(preds: list[dict], accuracy: float) -> dict:
         sol = _solution_key(p)
         truth[sol] = truth.get(sol, 0) + 1
     n = len(preds)
-    top, top_count = max(sorted(counts.items()), key=lambda kv: kv[1])
+    answered = {k: c for k, c in counts.items() if k != "(none)"}  # no answer is a format failure
+    top, top_count = max(sorted(answered.items()), key=lambda kv: kv[1]) if answered else (None, 0)
     shares = np.array(list(counts.values()), dtype=float) / n
     top_share = top_count / n
     solution_top_share = max(truth.values()) / n
