@@ -60,6 +60,7 @@ def curve(run, work: Path, every: int, eval_rows: int) -> dict:
     cfg, ev = prepare(run.parameters["run"], run.parameters["evaluation"], run_dir)
     cfg.save_steps = every
     cfg.keep_checkpoints = 10_000
+    cfg.keep_checkpoints_when_done = True  # the curve reads every checkpoint
     mode = cfg.train_mode
     base_model = cfg.model.name_or_path
 
