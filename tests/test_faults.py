@@ -14,6 +14,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -24,10 +25,12 @@ from data_fixtures import make_banner_folder, make_fgvc_root
 from vrft_lib import cli
 from vrft_lib.errors import ConfigError, DataError
 from vrft_lib.runfolder import (
+    KERNELS_PREFIX,
     LOCK_FILE,
     FaultError,
     FolderBusy,
     checkpoint_problem,
+    drop_truncated_notebook,
     dump_yaml,
     fault_error,
     folder_lock,
@@ -344,15 +347,19 @@ def test_sigterm_stops_a_study_like_ctrl_c_and_removes_the_kernel_files(tmp_path
 
     def killed(run, kernel_name="python3"):
         runtime.append(Path(os.environ["JUPYTER_RUNTIME_DIR"]))
+        assert tempfile.gettempdir() == str(runtime[0])  # where jupyter_client's mkstemp writes
         (runtime[0] / "kernel-1234.json").write_text('{"key": "secret"}')  # what a kernel leaves
         signal.raise_signal(signal.SIGTERM)
         raise AssertionError("SIGTERM did not stop the run")
 
     monkeypatch.setattr(runner, "execute_run", killed)
     before, handler = os.environ.get("JUPYTER_RUNTIME_DIR"), signal.getsignal(signal.SIGTERM)
+    killed_earlier = Path(tempfile.mkdtemp(prefix=f"{KERNELS_PREFIX}{2**22 + 1}-"))  # a SIGKILLed study's
+    (killed_earlier / "tmpab12.json").write_text('{"key": "secret"}')
     assert cli.main(["study", str(params), "--out", str(out)]) == 130
     assert "interrupted (SIGTERM)" in capsys.readouterr().err
     assert not runtime[0].exists() and os.environ.get("JUPYTER_RUNTIME_DIR") == before
+    assert not killed_earlier.exists() and tempfile.gettempdir() != str(runtime[0])
     assert json.loads((out / "last_invocation.json").read_text())["stopped"] == "interrupted"
     assert signal.getsignal(signal.SIGTERM) == handler
 
@@ -428,3 +435,13 @@ def test_the_lock_of_a_study_does_not_outlive_its_process(tmp_path):
     with folder_lock(lock):  # the holder exited: free, and its record gone
         assert json.loads(lock.read_text())["pid"] == os.getpid()
     assert not lock.exists()
+
+
+def test_a_notebook_cut_short_by_a_full_disk_is_removed(tmp_path):
+    cut, whole = tmp_path / "notebook.ipynb", tmp_path / "report.ipynb"
+    cut.write_text('{"cells": [{"source": "pri')
+    whole.write_text('{"cells": []}')
+    full = errno.ENOSPC, "No space left on device"
+    assert drop_truncated_notebook(PermissionError(errno.EACCES, "Permission denied", str(cut))) is None
+    assert drop_truncated_notebook(OSError(*full, str(whole))) is None and whole.exists()
+    assert drop_truncated_notebook(OSError(*full, str(cut))) == cut and not cut.exists()

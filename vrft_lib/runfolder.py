@@ -498,6 +498,20 @@ def fault_error(exc: BaseException) -> FaultError | None:
     )
 
 
+def drop_truncated_notebook(exc: BaseException) -> Path | None:
+    """Delete the notebook that a full disk cut short while it was written (``exc`` names it): no
+    Jupyter opens it, and the space it holds lets the failure summary be written. Return its path."""
+    path = Path(exc.filename) if isinstance(exc, OSError) and isinstance(exc.filename, str) else None
+    if path is None or path.suffix != ".ipynb" or exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.is_file():
+        return None
+    if read_json(path) is not None:
+        return None
+    with contextlib.suppress(OSError):
+        path.unlink()
+        return path
+    return None
+
+
 @contextlib.contextmanager
 def naming_path(path):
     """Re-raise an ``OSError`` of the block that names no file as the same error naming ``path``
@@ -510,19 +524,43 @@ def naming_path(path):
         raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(path)) from e
 
 
+KERNELS_PREFIX = "vrft-kernels-"
+
+
 @contextlib.contextmanager
 def private_kernel_dir():
-    """Point ``JUPYTER_RUNTIME_DIR`` at a new private folder for the block, and delete it after: the
-    kernel connection files (they hold the kernels' HMAC keys) of the notebooks run inside do not
-    outlive an interrupted run."""
-    folder = tempfile.mkdtemp(prefix="vrft-kernels-")
-    before = os.environ.get("JUPYTER_RUNTIME_DIR")
+    """Keep the kernel connection files (they hold the kernels' HMAC keys) of the notebooks run in the
+    block in a new private folder, deleted after it, also when the block is interrupted.
+
+    jupyter_client writes a connection file with ``tempfile.mkstemp`` (or into
+    ``JUPYTER_RUNTIME_DIR``): both point at the folder for the block. A folder that a killed process
+    (SIGKILL) left behind is deleted by the next one.
+    """
+    base = tempfile.gettempdir()
+    for stale in Path(base).glob(f"{KERNELS_PREFIX}*-*"):
+        pid = stale.name[len(KERNELS_PREFIX) :].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)) and stale.stat().st_uid == os.getuid():
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=f"{KERNELS_PREFIX}{os.getpid()}-", dir=base)
+    before_env, before_dir = os.environ.get("JUPYTER_RUNTIME_DIR"), tempfile.tempdir
     os.environ["JUPYTER_RUNTIME_DIR"] = folder
+    tempfile.tempdir = folder
     try:
         yield Path(folder)
     finally:
-        if before is None:
+        tempfile.tempdir = before_dir
+        if before_env is None:
             os.environ.pop("JUPYTER_RUNTIME_DIR", None)
         else:
-            os.environ["JUPYTER_RUNTIME_DIR"] = before
+            os.environ["JUPYTER_RUNTIME_DIR"] = before_env
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -34,6 +34,7 @@ from ..report.render import render_page
 from ..runfolder import (
     LOCK_FILE,
     STUDY_FILE,
+    drop_truncated_notebook,
     dump_yaml,
     fault_error,
     folder_lock,
@@ -193,6 +194,7 @@ def _take_locks(held: contextlib.ExitStack, out: Path, runs: list, shared: bool)
 def _write_abort_summary(out: Path, study: dict, runs: list, failures: list, timings: dict, e: BaseException):
     """``last_invocation.json`` of a study that stopped early (interrupted, a full disk, ...)."""
     fault = fault_error(e)
+    drop_truncated_notebook(e)
     reason = "interrupted" if isinstance(e, KeyboardInterrupt) else str(fault or f"{type(e).__name__}: {e}")
     summary = {
         "study": study["name"],
