@@ -50,6 +50,7 @@ from ..runfolder import (
     write_text,
 )
 from ..tiny import ensure_tiny_base
+from ..tiny.base import cache_root
 from ..vocab import REPORT_NOTEBOOK, TINY_MODEL
 from .preflight import validate_study
 from .spec import PlannedRun, default_out, expand_study, load_study, notebooks_dir, select_runs
@@ -236,7 +237,9 @@ def _run_locked(study, out, runs, failures, timings, force, fail_fast, report_on
         )
         if any(r.parameters["run"].get("model") == TINY_MODEL for r in todo):
             t = time.perf_counter()
-            print(f"[vrft] tiny instruct base: {ensure_tiny_base()}", file=stream, flush=True)
+            with naming_path(cache_root()):  # the cache's own writes name no file on a full disk
+                base = ensure_tiny_base()
+            print(f"[vrft] tiny instruct base: {base}", file=stream, flush=True)
             timings["tiny_base"] = round(time.perf_counter() - t, 2)
         bar = tqdm(todo, desc="study", unit="run", file=stream, disable=not todo)
         for r in bar:
