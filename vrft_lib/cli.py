@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .errors import ConfigError, exit_code
+from .runfolder import fault_error
 
 # Each sub-command imports what it needs when it runs, so that `vrft --help`, `vrft data` and
 # `vrft study --dry-run` never pay for torch and TRL, which only training and evaluation load.
@@ -276,7 +278,39 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    return exit_code(lambda: ns.func(ns), debug=ns.debug)
+    return exit_code(lambda: guarded(ns.func, ns, debug=ns.debug), debug=ns.debug)
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def guarded(func, ns, debug: bool = False) -> int:
+    """Run a sub-command with SIGTERM handled like Ctrl-C (what a cluster's time limit or ``kill``
+    sends), and a fault of the machine (a full disk, a permission error) as one paragraph naming the
+    path (:func:`vrft_lib.runfolder.fault_error`; with ``debug``, ``exit_code`` shows the traceback too)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave the signals alone
+        previous = None
+    try:
+        return func(ns)
+    except KeyboardInterrupt as e:
+        how = "SIGTERM" if str(e) == "SIGTERM" else "Ctrl-C"
+        print(
+            f"interrupted ({how}): finished runs are kept and temporary files removed; run the same command "
+            "again to go on (an interrupted training run resumes from its last checkpoint).",
+            file=sys.stderr,
+        )
+        return 130
+    except OSError as e:
+        fault = fault_error(e)
+        if fault is None:
+            raise
+        raise fault from e
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

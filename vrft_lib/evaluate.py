@@ -49,7 +49,17 @@ from .parallel import Processes, vllm_engine_args
 from .prompts import build_messages, with_class_choices
 from .provenance import provenance
 from .rewards import accuracy_reward, format_reward
-from .runfolder import atomic_path, dump_yaml, is_done, read_json, write_done, write_json
+from .runfolder import (
+    EVAL_OUTPUTS,
+    EVAL_RESUMABLE_KEYS,
+    atomic_path,
+    dump_yaml,
+    is_done,
+    read_json,
+    stale_reason,
+    write_done,
+    write_json,
+)
 from .tiny import resolve_model_path
 from .vocab import PROMPT_MODES
 
@@ -458,7 +468,11 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
     cfg = load_eval_config(config, **overrides)
     out = cfg.eval_dir
     if is_done(out):
-        return read_json(out / "metrics.json")
+        stale = stale_reason(out, cfg.to_dict(), EVAL_OUTPUTS, ignore=EVAL_RESUMABLE_KEYS)
+        if stale is None:
+            return read_json(out / "metrics.json")
+        print(f"[vrft] eval '{cfg.name}' in {out} was finished, but {stale}: evaluating again.")
+        (out / "DONE").unlink()
     t0 = time.perf_counter()
     d = cfg.data
     ds = load_benchmark(d.name, d.eval_split, root=d.root, limit=d.eval_limit, seed=cfg.seed, **d.options)

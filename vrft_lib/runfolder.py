@@ -18,14 +18,22 @@ to a temporary name beside it, then renamed.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
+import shutil
+import socket
+import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import yaml
+
+from .errors import VrftError
 
 DONE = "DONE"
 RUNS = "runs"
@@ -106,6 +114,10 @@ def atomic_path(path):
         yield Path(tmp)
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
+    except OSError as e:  # name the file being written (a full disk's os.write names none, or the tmp)
+        if e.errno is None or (e.filename and e.filename != tmp):
+            raise
+        raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(path)) from e
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -197,3 +209,359 @@ def config_diff(saved, new: dict, ignore=RESUMABLE_KEYS) -> list[str] | None:
         old = {}
     keys = {k for k in set(old) | set(new) if not str(k).startswith("_") and k not in ignore}
     return sorted(k for k in keys if old.get(k) != new.get(k))
+
+
+# ----------------------------------------------------------------------------------------------
+# one writer per folder
+# ----------------------------------------------------------------------------------------------
+
+LOCK_FILE = ".vrft-lock"
+LOCKS_DIR = ".vrft-locks"  # one lock file per run, beside (not in) the run folders --force deletes
+
+
+class FolderBusy(VrftError, RuntimeError):
+    """Another process is writing the folder."""
+
+
+def _holder_text(path: Path) -> str:
+    info = read_json(path)
+    if not isinstance(info, dict):
+        return "another process (it has not recorded its PID yet)"
+    return f"PID {info.get('pid', '?')} on host {info.get('host', '?')}, started {info.get('started', '?')}" + (
+        f" ({info['command']})" if info.get("command") else ""
+    )
+
+
+@contextlib.contextmanager
+def folder_lock(path, *, shared: bool = False, what: str = "folder"):
+    """Hold an ``fcntl`` lock on the lock file ``path`` for the ``with`` block (created as needed).
+
+    An exclusive lock (the default) admits one holder; shared locks admit any number of shared holders
+    and no exclusive one. A second process asking for a lock it cannot have gets :class:`FolderBusy`
+    at once, naming the holder (PID, host, start time, command), which the lock file records. The lock
+    goes with the process (a killed holder leaves no stale lock). The last holder removes the file.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / ".lock"
+    >>> with folder_lock(p):
+    ...     try:
+    ...         with folder_lock(p, what="the study"):
+    ...             pass
+    ...     except FolderBusy as e:
+    ...         print(str(e)[:44])
+    Another process is writing to the study: PID
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise FolderBusy(
+                f"Another process is writing to {what}: {_holder_text(path)} holds '{path}'. Wait for it to "
+                "finish (`vrft study ... --status` shows where the runs stand), or stop it and run the same "
+                "command again. A second writer would overwrite its files."
+            ) from None
+        try:  # the file may have been removed by the holder we waited for: lock the one at the path
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "started": now(), "command": _command()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(record).encode(), 0)
+        yield path
+    finally:
+        try:  # the last holder removes the file (a shared holder is the last when it can lock it alone)
+            if shared:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(path)
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def _command() -> str:
+    args = [os.path.basename(sys.argv[0] or "python"), *sys.argv[1:]]
+    return " ".join(args)[:300]
+
+
+def run_lock_path(out_dir, rid: str) -> Path:
+    """The lock file of run ``rid`` of the study in ``out_dir``.
+
+    >>> run_lock_path("/o", "sat/rft/seed0").as_posix()
+    '/o/.vrft-locks/sat+rft+seed0'
+    """
+    return Path(out_dir) / LOCKS_DIR / rid.replace("/", "+")
+
+
+def remove_temporary_files(folder) -> list[Path]:
+    """Remove the temporary files that writers killed mid-write left under ``folder`` (the names
+    :func:`atomic_path` gives: ``.<name>.<random>.tmp``); return them. Only safe while no other
+    process writes there, i.e. under an exclusive :func:`folder_lock`."""
+    removed = []
+    for path in Path(folder).rglob(".*.tmp"):
+        if path.is_file():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+# ----------------------------------------------------------------------------------------------
+# nothing stale trusted
+# ----------------------------------------------------------------------------------------------
+
+
+def missing_files(folder, names) -> list[Path]:
+    """The files of ``names`` (paths relative to ``folder``; ``a|b``: either one) that do not exist.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "b").write_text("x")
+    >>> [p.name for p in missing_files(d, ["a", "b", "c|b"])]
+    ['a']
+    """
+    folder = Path(folder)
+    missing = []
+    for name in names:
+        options = name.split("|")
+        if not any((folder / o).is_file() for o in options):
+            missing.append(folder / options[0])
+    return missing
+
+
+# What a finished run folder must hold, beside DONE: the files the report reads, and for a trained run
+# the model the evaluation read (a sharded model has an index instead of model.safetensors).
+RUN_OUTPUTS = ("eval/metrics.json", "eval/predictions.jsonl", "eval/DONE")
+TRAIN_OUTPUTS = (
+    "train/DONE",
+    "train/steps.csv",
+    "train/model/config.json",
+    "train/model/model.safetensors|train/model/model.safetensors.index.json",
+)
+
+
+def missing_run_outputs(run_dir, trained: bool) -> list[Path]:
+    """The outputs a finished run folder lacks (:data:`RUN_OUTPUTS`, and :data:`TRAIN_OUTPUTS` for
+    a trained run); ``[]`` when it holds them all, or when it is not finished."""
+    if not is_done(run_dir):
+        return []
+    return missing_files(run_dir, RUN_OUTPUTS + (TRAIN_OUTPUTS if trained else ()))
+
+
+def reopen_run(run_dir, missing) -> list[Path]:
+    """Make a finished run folder whose outputs ``missing`` (from :func:`missing_run_outputs`) were
+    lost unfinished again, so that running it again re-does what they depend on: the training when
+    the model or the training record is gone, the evaluation in any case. Return the markers removed.
+    """
+    run_dir = Path(run_dir)
+    rel = [Path(p).relative_to(run_dir).parts[0] for p in missing]
+    markers = [run_dir / DONE, run_dir / "eval" / DONE] + ([run_dir / "train" / DONE] if "train" in rel else [])
+    removed = [m for m in markers if m.is_file()]
+    for m in removed:
+        m.unlink()
+    return removed
+
+
+# Eval-config keys that may differ between two attempts of one evaluation.
+EVAL_RESUMABLE_KEYS = frozenset({"output_dir", "progress"})
+EVAL_OUTPUTS = ("metrics.json", "predictions.jsonl", "config.yaml")
+
+
+def stale_reason(folder, config: dict, outputs=(), ignore=RESUMABLE_KEYS) -> str | None:
+    """Why the finished ``folder`` cannot be trusted for ``config``: its ``config.yaml`` differs, or one
+    of ``outputs`` is missing; None when it can.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); dump_yaml({"n": 8}, d / "config.yaml")
+    >>> stale_reason(d, {"n": 8}, ["config.yaml"]), stale_reason(d, {"n": 24})
+    (None, 'its config.yaml differs in: n')
+    """
+    folder = Path(folder)
+    missing = missing_files(folder, outputs)
+    if missing:
+        return f"'{missing[0]}' is missing"
+    diff = config_diff(folder / "config.yaml", config, ignore=ignore)
+    if diff is None:
+        return f"'{folder / 'config.yaml'}' is missing"
+    return f"its config.yaml differs in: {', '.join(diff)}" if diff else None
+
+
+# ----------------------------------------------------------------------------------------------
+# checkpoints checked before resuming
+# ----------------------------------------------------------------------------------------------
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            return f"{path.name} is truncated ({size} bytes)"
+        n = int.from_bytes(head, "little")
+        if n > size - 8:
+            return f"{path.name} is truncated (its header needs {n} bytes, the file holds {size})"
+        try:
+            header = json.loads(f.read(n))
+        except ValueError:
+            return f"{path.name} has an unreadable header"
+    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+    if ends and 8 + n + max(ends) > size:
+        return f"{path.name} is truncated (its tensors need {8 + n + max(ends)} bytes, the file holds {size})"
+    return None
+
+
+def _zip_problem(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            size = path.stat().st_size
+            if any(i.header_offset + i.compress_size > size for i in z.infolist()):
+                return f"{path.name} is truncated"
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return f"{path.name} is truncated or not a torch file"
+    return None
+
+
+def checkpoint_problem(folder) -> str | None:
+    """Why the Trainer checkpoint ``folder`` cannot be resumed from, or None when it looks whole.
+
+    File checks only (no tensor is loaded): ``trainer_state.json`` exists and holds a ``global_step``
+    (the Trainer writes it last); every other JSON file parses; every ``.safetensors`` file holds the
+    bytes its header promises; every torch file (``.pt``, ``.pth``, ``.bin``) is a complete zip archive.
+    """
+    folder = Path(folder)
+    state = folder / "trainer_state.json"
+    if not state.is_file():
+        return "no trainer_state.json (the save was interrupted)"
+    data = read_json(state)
+    if not isinstance(data, dict) or "global_step" not in data:
+        return "trainer_state.json is not a complete trainer state"
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        try:
+            if path.suffix == ".json" and path != state and read_json(path) is None:
+                return f"{path.name} is not valid JSON"
+            if path.suffix == ".safetensors":
+                problem = _safetensors_problem(path)
+            elif path.suffix in (".pt", ".pth", ".bin"):
+                problem = _zip_problem(path)
+            else:
+                problem = None
+        except OSError as e:
+            problem = f"{path.name} cannot be read ({e.strerror})"
+        if problem:
+            return problem
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# faults become messages
+# ----------------------------------------------------------------------------------------------
+
+# errno -> (what happened, what to do)
+FAULTS = {
+    errno.ENOSPC: (
+        "the disk is full",
+        "Free space on that file system (old outputs; fewer checkpoints with run_defaults.keep_checkpoints), "
+        "or choose another --out",
+    ),
+    errno.EDQUOT: ("the disk quota is exceeded", "Free space in your quota, or choose another --out"),
+    errno.EACCES: ("permission denied", "Fix the permissions of that path (`ls -ld` it), or choose another --out"),
+    errno.EPERM: ("the operation is not permitted", "Fix the permissions of that path, or choose another --out"),
+    errno.EROFS: ("the file system is read-only", "Choose an --out on a writable file system"),
+    errno.EIO: ("an input/output error occurred", "Check the disk (and its mount), or choose another --out"),
+}
+
+
+class FaultError(VrftError, RuntimeError):
+    """The machine refused a write or a read (full disk, permissions): one paragraph, no traceback."""
+
+
+def fault_error(exc: BaseException) -> FaultError | None:
+    """The one-paragraph error for an ``OSError`` of :data:`FAULTS` (naming its path), else None.
+
+    >>> print(fault_error(OSError(errno.ENOSPC, "No space left on device", "/o/x.json")))
+    Cannot write '/o/x.json': the disk is full (No space left on device). Free space on ...
+    """
+    if not isinstance(exc, OSError) or exc.errno not in FAULTS:
+        return None
+    what, fix = FAULTS[exc.errno]
+    where = f"'{exc.filename}'" if exc.filename else "a file (the path was not reported)"
+    return FaultError(
+        f"Cannot write {where}: {what} ({exc.strerror or os.strerror(exc.errno)}). {fix}; then run the same "
+        "command again: finished runs are kept and an interrupted one resumes. Temporary files were removed."
+    )
+
+
+def drop_truncated_notebook(exc: BaseException) -> Path | None:
+    """Delete the notebook that a full disk cut short while it was written (``exc`` names it): no
+    Jupyter opens it, and the space it holds lets the failure summary be written. Return its path."""
+    path = Path(exc.filename) if isinstance(exc, OSError) and isinstance(exc.filename, str) else None
+    if path is None or path.suffix != ".ipynb" or exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not path.is_file():
+        return None
+    if read_json(path) is not None:
+        return None
+    with contextlib.suppress(OSError):
+        path.unlink()
+        return path
+    return None
+
+
+@contextlib.contextmanager
+def naming_path(path):
+    """Re-raise an ``OSError`` of the block that names no file as the same error naming ``path``
+    (``os.write`` on a full disk, for one, names none)."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename or e.errno is None:
+            raise
+        raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(path)) from e
+
+
+KERNELS_PREFIX = "vrft-kernels-"
+
+
+@contextlib.contextmanager
+def private_kernel_dir():
+    """Keep the kernel connection files (they hold the kernels' HMAC keys) of the notebooks run in the
+    block in a new private folder, deleted after it, also when the block is interrupted.
+
+    jupyter_client writes a connection file with ``tempfile.mkstemp`` (or into
+    ``JUPYTER_RUNTIME_DIR``): both point at the folder for the block. A folder that a killed process
+    (SIGKILL) left behind is deleted by the next one.
+    """
+    base = tempfile.gettempdir()
+    for stale in Path(base).glob(f"{KERNELS_PREFIX}*-*"):
+        pid = stale.name[len(KERNELS_PREFIX) :].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)) and stale.stat().st_uid == os.getuid():
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=f"{KERNELS_PREFIX}{os.getpid()}-", dir=base)
+    before_env, before_dir = os.environ.get("JUPYTER_RUNTIME_DIR"), tempfile.tempdir
+    os.environ["JUPYTER_RUNTIME_DIR"] = folder
+    tempfile.tempdir = folder
+    try:
+        yield Path(folder)
+    finally:
+        tempfile.tempdir = before_dir
+        if before_env is None:
+            os.environ.pop("JUPYTER_RUNTIME_DIR", None)
+        else:
+            os.environ["JUPYTER_RUNTIME_DIR"] = before_env
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -42,6 +42,7 @@ from .provenance import provenance
 from .rewards import build_rewards
 from .runfolder import (
     atomic_path,
+    checkpoint_problem,
     config_diff,
     dump_yaml,
     is_done,
@@ -60,12 +61,14 @@ STEP_COLUMNS = {
 }
 
 
-def last_complete_checkpoint(trainer_dir) -> str | None:
-    """The newest ``checkpoint-N`` folder that was written to the end, or None.
+def last_complete_checkpoint(trainer_dir, report=None) -> str | None:
+    """The newest ``checkpoint-N`` folder that was written to the end and is whole, or None.
 
     The Trainer writes a checkpoint's files one after the other and ``trainer_state.json`` last, so a
-    run killed while saving leaves a folder without it; resuming from that folder fails (no
-    trainer_state.json) on every later attempt. Such a folder is passed over.
+    run killed while saving leaves a folder without it; a full disk or a copy cut short leaves a
+    truncated file. Resuming from such a folder fails on every later attempt, so it is passed over
+    for the one before (:func:`vrft_lib.runfolder.checkpoint_problem` says why); ``report`` (e.g.
+    ``print``) gets one line per damaged folder passed over.
     """
     found = []
     for path in Path(trainer_dir).glob("checkpoint-*"):
@@ -73,8 +76,11 @@ def last_complete_checkpoint(trainer_dir) -> str | None:
         if match and path.is_dir():
             found.append((int(match.group(1)), path))
     for _, path in sorted(found, reverse=True):
-        if (path / "trainer_state.json").is_file():
+        problem = checkpoint_problem(path)
+        if problem is None:
             return str(path)
+        if report is not None:
+            report(f"[vrft] skipping damaged checkpoint {path}: {problem}")
     return None
 
 
@@ -189,7 +195,9 @@ def steps_table(log_history, step_times=None):
         ]
         if c in df
     ]
-    return df[front + [c for c in df.columns if c not in front]]
+    # the other columns sorted: a resumed run's log (part read back from a checkpoint) has its keys
+    # in another order than an uninterrupted one's
+    return df[front + sorted(c for c in df.columns if c not in front)]
 
 
 def _collect_completions(trainer_dir: Path, out: Path) -> None:
@@ -347,7 +355,8 @@ def train(config, **overrides) -> Path:
         callbacks=[timer.callback, progress_callback(train_dir / PROGRESS_FILE)],
     )
     trainer_dir = Path(args["output_dir"])
-    resume = last_complete_checkpoint(trainer_dir) if trainer_dir.is_dir() else None
+    report = print if state.is_main_process else None
+    resume = last_complete_checkpoint(trainer_dir, report=report) if trainer_dir.is_dir() else None
     if resume:
         _restore_weights(trainer, resume)
         if state.is_main_process:

@@ -15,6 +15,7 @@ from ..errors import DataError, did_you_mean
 from .common import (
     IMAGE_EXTENSIONS,
     ON_BAD_IMAGE,
+    check_file_name,
     check_images_exist,
     check_max_side,
     check_option,
@@ -74,6 +75,7 @@ def _records_from_folder(root: Path, split: str) -> list[tuple[str, str, Path]]:
             )
         for path in sorted(entry.rglob("*")):
             if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith("."):
+                check_file_name("banner", path)
                 records.append((path.relative_to(split_dir).as_posix(), label, path))
     return records
 

@@ -22,6 +22,51 @@ from ..errors import DataError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 ON_BAD_IMAGE = ("error", "skip")  # the values of the loaders' on_bad_image option
 IMAGE_WORKERS = min(8, os.cpu_count() or 1)
+# The most pixels an image may have; its header is read before it is decoded, so a huge file is refused
+# without the memory its decoding takes (12000 x 12000 RGB: 430 MB, more while it is converted).
+MAX_IMAGE_PIXELS = int(os.environ.get("VRFT_MAX_IMAGE_PIXELS", 50_000_000))
+
+
+class ImageTooLarge(ValueError):
+    """An image holds more pixels than :data:`MAX_IMAGE_PIXELS`."""
+
+
+def printable(path) -> str:
+    """``path`` as text that can be printed: bytes of a file name that are not UTF-8 as ``\\xNN``.
+
+    >>> printable(os.fsdecode(b"/d/caf\\xe9.jpg"))
+    '/d/caf\\\\xe9.jpg'
+    """
+    try:
+        return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+    except UnicodeError:
+        return ascii(str(path))[1:-1]
+
+
+def duplicates(names) -> list[str]:
+    """The names given more than once, in the order they repeat.
+
+    >>> duplicates(["A320", "737", "A320", "737", "A320"])
+    ['A320', '737']
+    """
+    seen, repeated = set(), []
+    for name in names:
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    return repeated
+
+
+def check_file_name(benchmark: str, path) -> None:
+    """Refuse a file name that is not valid UTF-8 (it cannot be stored in a dataset or printed)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(
+            f"The name of file '{printable(path)}' of benchmark '{benchmark}' is not valid UTF-8 (the bytes "
+            "shown as \\xNN). Rename it with a UTF-8 name (e.g. `convmv -f latin1 -t utf8 --notest FILE`), or "
+            "remove it."
+        ) from None
 
 
 def is_int_in(value, low: int, high: int | None) -> bool:
@@ -87,6 +132,8 @@ def empty_split_error(name: str, split: str, root) -> DataError:
 
 def check_images_exist(name: str, paths: list, on_bad_image: str = "error") -> None:
     """With ``on_bad_image="error"``, check that every file of ``paths`` exists (none is read)."""
+    for p in paths:
+        check_file_name(name, p)
     if on_bad_image != "error":
         return
     missing = [p for p in paths if not Path(p).is_file()]
@@ -100,7 +147,17 @@ def check_images_exist(name: str, paths: list, on_bad_image: str = "error") -> N
 
 def _process_image(data: bytes, crop_bottom: int = 0, max_side: int | None = None) -> bytes:
     """Decode (which validates) and, when asked, crop the bottom rows and/or downscale; re-encode."""
-    with Image.open(io.BytesIO(data)) as img:
+    try:
+        opened = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # PIL's own bound, from the header
+        raise ImageTooLarge(f"above PIL's decompression-bomb bound ({exc})") from None
+    with opened as img:
+        width, height = img.size  # from the header: nothing is decoded yet
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ImageTooLarge(
+                f"{width} x {height} = {width * height / 1e6:.1f} million pixels, above the kit's bound of "
+                f"{MAX_IMAGE_PIXELS / 1e6:g} million pixels"
+            )
         img.load()
         fmt = img.format
         if not crop_bottom and not (max_side and max(img.size) > max_side):
@@ -133,9 +190,14 @@ def load_images(benchmark: str, items, on_bad_image: str, crop_bottom: int = 0, 
             data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
             return _process_image(data, crop_bottom, max_side), None
         except FileNotFoundError:
-            return None, f"{where}: file not found"
+            return None, f"{printable(where)}: file not found"
+        except ImageTooLarge as exc:
+            return None, (
+                f"{printable(where)}: the image is {exc}. Downscale the file, or raise the bound with the "
+                "environment variable VRFT_MAX_IMAGE_PIXELS"
+            )
         except Exception as exc:  # noqa: BLE001 - PIL raises many types for corrupt files
-            return None, f"{where}: cannot be read as an image ({type(exc).__name__}: {exc})"
+            return None, f"{printable(where)}: cannot be read as an image ({type(exc).__name__}: {exc})"
 
     with ThreadPoolExecutor(IMAGE_WORKERS) as pool:
         results = list(pool.map(one, items))

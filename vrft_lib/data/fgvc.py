@@ -16,6 +16,7 @@ from .common import (
     check_max_side,
     check_option,
     choose_rows,
+    duplicates,
     empty_split_error,
     load_images,
     real_row,
@@ -69,6 +70,15 @@ def read_class_list(path: Path) -> list[str]:
     classes = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not classes:
         raise DataError(f"FGVC-Aircraft class list '{path}' is empty; it should list one class name per line.")
+    repeated = duplicates(classes)
+    if repeated:
+        lines = [i for i, name in enumerate(classes, 1) if name == repeated[0]]
+        raise DataError(
+            f"FGVC-Aircraft class list '{path}' names class '{repeated[0]}' {len(lines)} times (class lines "
+            f"{', '.join(map(str, lines))})"
+            + (f", and {len(repeated) - 1} more class(es) twice" if len(repeated) > 1 else "")
+            + ". Each class must be listed once: remove the repeated lines."
+        )
     return classes
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import datasets
 
 from ..errors import DataError, did_you_mean
-from .common import is_int_in, require_root
+from .common import duplicates, is_int_in, require_root
 
 TASKS = ("binary", "classification", "multiple_choice")
 
@@ -165,6 +165,13 @@ def load_benchmark(
         raise DataError(
             f"Split '{split}' of benchmark '{name}' is empty (root: {root}). Check that the split holds "
             "readable images and annotations, or choose another split."
+        )
+    repeated = duplicates(loaded.classes or [])
+    if repeated:
+        raise DataError(
+            f"The class list of benchmark '{name}' (root: {root}) names {', '.join(repr(c) for c in repeated[:5])} "
+            "more than once; each class must be listed once (a model cannot tell two equal names apart). "
+            "Remove the repeated names from its class list."
         )
     if loaded.task not in TASKS:  # a loader bug, not a user error
         raise ValueError(f"loader for {name!r} returned task {loaded.task!r}; expected one of {TASKS}")

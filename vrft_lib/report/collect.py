@@ -39,6 +39,27 @@ DEFAULT_LABELS = {
 MISSING_FIELDS = ("benchmark", "label", "variant", "seed", "status", "reason", "path")
 
 
+# The files of a finished run folder that the report reads: its up-to-date check covers each of them.
+RUN_FILES_READ = (
+    "DONE",
+    "provenance.json",
+    "train/DONE",
+    "train/steps.csv",
+    "train/provenance.json",
+    "eval/metrics.json",
+    "eval/predictions.jsonl",
+    "eval/provenance.json",
+)
+
+
+def files_read(study_dir) -> list[Path]:
+    """The files of a study folder that its report is made from: ``study.yaml`` and, per finished
+    run, :data:`RUN_FILES_READ` (whether they exist or not)."""
+    d = Path(study_dir)
+    done = sorted(d.glob(f"{RUNS}/*/*/seed*/DONE"))
+    return [d / STUDY_FILE] + [marker.parent / name for marker in done for name in RUN_FILES_READ]
+
+
 def read_steps(path) -> pd.DataFrame | None:
     """A ``train/steps.csv`` as a DataFrame; None when it is missing, unreadable or empty."""
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 
 from ..kernel import kernel_manager_class
-from ..runfolder import write_text
+from ..runfolder import naming_path, private_kernel_dir, write_text
 from ..study.spec import notebooks_dir
 from ..vocab import REPORT_NOTEBOOK
 
@@ -74,6 +74,12 @@ def execute_report(out, kernel_name: str = "python3") -> Path:
     import papermill as pm
 
     out = Path(out).resolve()
+    with private_kernel_dir(), naming_path(out / REPORT_NOTEBOOK):
+        _execute(pm, out, kernel_name)
+    return out / REPORT_NOTEBOOK
+
+
+def _execute(pm, out: Path, kernel_name: str) -> None:
     pm.execute_notebook(
         str(notebooks_dir() / REPORT_NOTEBOOK),
         str(out / REPORT_NOTEBOOK),
@@ -85,7 +91,6 @@ def execute_report(out, kernel_name: str = "python3") -> Path:
         log_output=False,
         shutdown_kernel="immediate",
     )
-    return out / REPORT_NOTEBOOK
 
 
 def render_page(out, kernel_name: str = "python3") -> Path:

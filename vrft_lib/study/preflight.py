@@ -33,6 +33,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+import yaml
+
 from ..config import (
     check_value,
     detect_device,
@@ -45,7 +47,7 @@ from ..errors import ConfigError, DataError, ModelError, VrftError, did_you_mean
 from ..evaluate import EvalConfig, load_eval_config
 from ..models import is_hub_id, locate_model
 from ..notebook import prepare
-from ..runfolder import config_diff, is_done
+from ..runfolder import STUDY_FILE, config_diff
 from ..vocab import TINY_MODEL
 from .spec import check_same_study, check_study_fields, notebooks_dir
 
@@ -104,18 +106,39 @@ def validate_study(study: dict, runs: list, out_dir, *, force: bool = False, che
     if check_environment:
         _check_notebooks(runs, src)
         _check_writable(out)
+    check_study_file(out)
     if not force:
         check_same_study(study, out)
-    conflicts = [(run, diff) for run, diff in run_dir_conflicts(runs) if not (force and is_done(run.run_dir))]
+    conflicts = [] if force else run_dir_conflicts(runs)  # --force replaces them, finished or not
     if conflicts:
         listing = "; ".join(
             f"{r.run_id} in '{Path(r.run_dir) / 'train'}' (differs in: {', '.join(d)})" for r, d in conflicts
         )
         raise ConfigError(
             f"Output folder '{out}' holds unfinished runs of a different config: {listing}. They would "
-            "be refused when they resume. Delete those run folders to start them over (finished runs are "
-            "replaced by --force), or use another --out."
+            "be refused when they resume. Pass --force to start them over (or delete those run folders), or "
+            "use another --out."
         )
+
+
+def check_study_file(out: Path) -> None:
+    """Refuse an output folder whose ``study.yaml`` cannot be read (garbled), naming the file."""
+    path = Path(out) / STUDY_FILE
+    if not path.is_file():
+        return
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as e:
+        problem = " ".join(str(e).split())
+    else:
+        if isinstance(data, dict):
+            return
+        problem = f"it holds a {type(data).__name__}, not the mapping the kit writes"
+    raise ConfigError(
+        f"'{path}' is garbled and cannot be read ({problem[:300]}). It is the record of the study this "
+        "folder holds: restore it, or delete it to let this study write its own (the runs are kept), or "
+        "use another --out."
+    )
 
 
 def _in_study(e: VrftError, study: dict, src: str, run) -> VrftError:

@@ -16,6 +16,7 @@ nbconvert, code hidden, into ``OUT/report.html``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -31,10 +32,29 @@ from tqdm.auto import tqdm
 from ..errors import ConfigError, VrftError
 from ..kernel import kernel_manager_class
 from ..provenance import peak_rss_mb
+from ..report.collect import files_read
 from ..report.console import console_summary
 from ..report.render import render_page
-from ..runfolder import DONE, STUDY_FILE, dump_yaml, is_done, write_done, write_json, write_text
+from ..runfolder import (
+    LOCK_FILE,
+    STUDY_FILE,
+    drop_truncated_notebook,
+    dump_yaml,
+    fault_error,
+    folder_lock,
+    is_done,
+    missing_run_outputs,
+    naming_path,
+    private_kernel_dir,
+    remove_temporary_files,
+    reopen_run,
+    run_lock_path,
+    write_done,
+    write_json,
+    write_text,
+)
 from ..tiny import ensure_tiny_base
+from ..tiny.base import cache_root
 from ..vocab import REPORT_NOTEBOOK, TINY_MODEL
 from .preflight import validate_study
 from .spec import PlannedRun, default_out, expand_study, load_study, notebooks_dir, select_runs
@@ -64,6 +84,14 @@ def execute_run(run: PlannedRun, kernel_name: str = "python3") -> float:
     dump_yaml(run.parameters, run_dir / "parameters.yaml")
     params = yaml.safe_load((run_dir / "parameters.yaml").read_text())
     t0 = time.perf_counter()
+    with naming_path(run_dir / "notebook.ipynb"):  # papermill's own writes name no file on a full disk
+        _execute_notebook(pm, run, run_dir, params, kernel_name)
+    wall = time.perf_counter() - t0
+    write_done(run_dir, run_id=run.run_id, wall_seconds=round(wall, 2))
+    return wall
+
+
+def _execute_notebook(pm, run: PlannedRun, run_dir: Path, params: dict, kernel_name: str) -> None:
     pm.execute_notebook(
         str(notebooks_dir() / run.notebook),
         str(run_dir / "notebook.ipynb"),
@@ -76,9 +104,6 @@ def execute_run(run: PlannedRun, kernel_name: str = "python3") -> float:
         request_save_on_cell_execute=True,
         shutdown_kernel=kernel_shutdown(run.parameters["run"]),
     )
-    wall = time.perf_counter() - t0
-    write_done(run_dir, run_id=run.run_id, wall_seconds=round(wall, 2))
-    return wall
 
 
 def expected_cost(parameters: dict) -> float:
@@ -120,10 +145,11 @@ REPORT_STAMP = ".report-inputs"
 
 
 def report_inputs(out: Path) -> str:
-    """A fingerprint of what the report is made from: the study, every finished run's DONE marker,
-    and the code and notebook that render it. Equal fingerprints give the same report."""
+    """A fingerprint of what the report is made from: the study, the files it reads of every finished
+    run (DONE markers, metrics, predictions, step logs, provenance), and the code and notebook that
+    render it. Equal fingerprints give the same report."""
     h = hashlib.sha256()
-    for path in [out / STUDY_FILE, *sorted(out.glob(f"runs/*/*/seed*/{DONE}"))]:
+    for path in files_read(out):
         h.update(str(path.relative_to(out)).encode())
         h.update(path.read_bytes() if path.exists() else b"-")
     package = Path(__file__).resolve().parent.parent
@@ -177,18 +203,68 @@ def run_study(
             )
     # Everything the runs to do need (configs, data files, models, machine, output folder) is
     # checked before any work starts; finished runs are skipped, so they need nothing.
-    pending = [r for r in runs if force or not is_done(r.run_dir)]
+    pending = [r for r in runs if force or not is_done(r.run_dir) or missing_run_outputs(r.run_dir, _trains(r))]
     validate_study(study, [] if report_only else pending, out, force=force)
+    failures, timings = [], {}
+    with contextlib.ExitStack() as held:
+        _take_locks(held, out, [] if report_only else runs, shared=no_report)
+        held.enter_context(private_kernel_dir())
+        try:
+            return _run_locked(study, out, runs, failures, timings, force, fail_fast, report_only, no_report, stream)
+        except BaseException as e:
+            if not isinstance(e, StudyError):  # the summary of a finished study is written already
+                _write_abort_summary(out, study, runs, failures, timings, e)
+            raise
+
+
+def _trains(run: PlannedRun) -> bool:
+    return run.parameters["run"].get("method", "none") != "none"
+
+
+def _take_locks(held: contextlib.ExitStack, out: Path, runs: list, shared: bool) -> None:
+    """One writer per folder: a study holds ``OUT/.vrft-lock`` alone; a ``--no-report`` invocation (a
+    cluster job) shares it with the others and holds the lock of each run it may run."""
+    held.enter_context(folder_lock(out / LOCK_FILE, shared=shared, what=f"the study folder '{out}'"))
+    if not shared:
+        remove_temporary_files(out)  # what writers killed mid-write left: no other writer is here
+        return
+    for r in runs:
+        held.enter_context(folder_lock(run_lock_path(out, r.run_id), what=f"run {r.run_id} in '{out}'"))
+
+
+def _write_abort_summary(out: Path, study: dict, runs: list, failures: list, timings: dict, e: BaseException):
+    """``last_invocation.json`` of a study that stopped early (interrupted, a full disk, ...)."""
+    fault = fault_error(e)
+    drop_truncated_notebook(e)
+    reason = "interrupted" if isinstance(e, KeyboardInterrupt) else str(fault or f"{type(e).__name__}: {e}")
+    summary = {
+        "study": study["name"],
+        "out": str(out),
+        "runs": len(runs),
+        "ran": [k for k in timings if k != "tiny_base"],
+        "failures": failures,
+        "run_seconds": timings,
+        "stopped": reason,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+    with contextlib.suppress(OSError):  # a full disk may not take even this
+        write_json(summary, out / "last_invocation.json")
+
+
+def _run_locked(study, out, runs, failures, timings, force, fail_fast, report_only, no_report, stream) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     dump_yaml({k: v for k, v in study.items() if not k.startswith("_")}, out / STUDY_FILE)
     t_start = time.perf_counter()
-    failures, timings = [], {}
     if not report_only:
         todo = []
         for r in runs:
             done = is_done(r.run_dir)
-            if done and force:
+            if force and Path(r.run_dir).exists():  # finished or not, of this config or another
                 shutil.rmtree(r.run_dir)
+                done = False
+            elif done and (lost := missing_run_outputs(r.run_dir, _trains(r))):
+                reopen_run(r.run_dir, lost)
+                print(f"[vrft] {r.run_id} was finished, but '{lost[0]}' is missing: running it again", file=stream)
                 done = False
             if not done:
                 todo.append(r)
@@ -201,7 +277,9 @@ def run_study(
         )
         if any(r.parameters["run"].get("model") == TINY_MODEL for r in todo):
             t = time.perf_counter()
-            print(f"[vrft] tiny instruct base: {ensure_tiny_base()}", file=stream, flush=True)
+            with naming_path(cache_root()):  # the cache's own writes name no file on a full disk
+                base = ensure_tiny_base()
+            print(f"[vrft] tiny instruct base: {base}", file=stream, flush=True)
             timings["tiny_base"] = round(time.perf_counter() - t, 2)
         # the overall bar advances by each run's expected cost, so its estimate of the time left
         # weighs a 160 s RFT run against a 7 s training-free one
@@ -224,6 +302,8 @@ def run_study(
                 print(f"[vrft] done   {r.run_id} ({timings[r.run_id]:.0f} s)", file=stream, flush=True)
             except Exception as e:  # noqa: BLE001 - a failed run is reported; the study goes on
                 stop.set()
+                if fault_error(e):  # a full disk or a permission error here stops every run
+                    raise
                 failures.append(
                     {"run_id": r.run_id, "notebook": str(Path(r.run_dir) / "notebook.ipynb"), "error": _short_error(e)}
                 )
