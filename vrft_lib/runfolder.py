@@ -369,7 +369,9 @@ def reopen_run(run_dir, missing) -> list[Path]:
 
 
 # Eval-config keys that may differ between two attempts of one evaluation.
-EVAL_RESUMABLE_KEYS = frozenset({"output_dir", "progress"})
+# What an evaluation may change and still be the same evaluation: where it goes, its bar, and how many
+# processes share it (the responses are the same; see vrft_lib.parallel)
+EVAL_RESUMABLE_KEYS = frozenset({"output_dir", "progress", "num_processes", "tensor_parallel_size"})
 EVAL_OUTPUTS = ("metrics.json", "predictions.jsonl", "config.yaml")
 
 
