@@ -368,7 +368,6 @@ def reopen_run(run_dir, missing) -> list[Path]:
     return removed
 
 
-# Eval-config keys that may differ between two attempts of one evaluation.
 # What an evaluation may change and still be the same evaluation: where it goes, its bar, and how many
 # processes share it (the responses are the same; see vrft_lib.parallel)
 EVAL_RESUMABLE_KEYS = frozenset({"output_dir", "progress", "num_processes", "tensor_parallel_size"})
