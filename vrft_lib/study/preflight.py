@@ -36,6 +36,7 @@ from urllib.parse import urlparse
 import yaml
 
 from ..config import (
+    check_report_to,
     check_value,
     detect_device,
     load_run_config,
@@ -282,7 +283,7 @@ def validate_run(
         if cfg.peft:
             _check_peft(cfg.peft, f"{where}.peft")
         if check_environment:
-            _check_report_to(cfg.report_to, f"{where}.report_to")
+            check_report_to(cfg.report_to, where)
     # The notebooks show samples of the training split, also for a training-free run.
     _check_data(
         cfg.data, "train_split", cfg.seed, cfg.data.train_limit, f"{where}.data", cache, check_environment, _cwd
@@ -412,26 +413,6 @@ def _check_peft(peft: dict, where: str) -> None:
     for key in peft:
         if key not in valid:
             raise ConfigError(f"{where}: unknown LoraConfig field '{key}'{did_you_mean(key, valid)}.")
-
-
-def _check_report_to(value: str, where: str) -> None:
-    if value in ("none", None):
-        return
-    from transformers.integrations.integration_utils import (
-        INTEGRATION_TO_CALLBACK,
-        get_available_reporting_integrations,
-    )
-
-    names = ["none", "all", *INTEGRATION_TO_CALLBACK]
-    if value not in names:
-        raise ConfigError(
-            f"{where}: unknown integration '{value}'{did_you_mean(value, names)}; use none, "
-            "tensorboard, trackio or wandb."
-        )
-    if value != "all" and value not in get_available_reporting_integrations():
-        raise ConfigError(
-            f"{where}: '{value}' is not installed in this environment. Install it, or use report_to: none."
-        )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -232,21 +232,25 @@ def _take_locks(held: contextlib.ExitStack, out: Path, runs: list, shared: bool)
         held.enter_context(folder_lock(run_lock_path(out, r.run_id), what=f"run {r.run_id} in '{out}'"))
 
 
-def _write_abort_summary(out: Path, study: dict, runs: list, failures: list, timings: dict, e: BaseException):
-    """``last_invocation.json`` of a study that stopped early (interrupted, a full disk, ...)."""
-    fault = fault_error(e)
-    drop_truncated_notebook(e)
-    reason = "interrupted" if isinstance(e, KeyboardInterrupt) else str(fault or f"{type(e).__name__}: {e}")
-    summary = {
+def _invocation(study: dict, out: Path, runs: list, failures: list, timings: dict) -> dict:
+    """What every ``last_invocation.json`` starts with: the study, its runs and what was run."""
+    return {
         "study": study["name"],
         "out": str(out),
         "runs": len(runs),
         "ran": [k for k in timings if k != "tiny_base"],
         "failures": failures,
         "run_seconds": timings,
-        "stopped": reason,
-        "peak_rss_mb": round(peak_rss_mb(), 1),
     }
+
+
+def _write_abort_summary(out: Path, study: dict, runs: list, failures: list, timings: dict, e: BaseException):
+    """``last_invocation.json`` of a study that stopped early (interrupted, a full disk, ...)."""
+    fault = fault_error(e)
+    drop_truncated_notebook(e)
+    reason = "interrupted" if isinstance(e, KeyboardInterrupt) else str(fault or f"{type(e).__name__}: {e}")
+    summary = {**_invocation(study, out, runs, failures, timings), "stopped": reason}
+    summary["peak_rss_mb"] = round(peak_rss_mb(), 1)
     with contextlib.suppress(OSError):  # a full disk may not take even this
         write_json(summary, out / "last_invocation.json")
 
@@ -325,12 +329,7 @@ def _run_locked(study, out, runs, failures, timings, force, fail_fast, report_on
             render_report(out)
             report_state = "rendered"
     summary = {
-        "study": study["name"],
-        "out": str(out),
-        "runs": len(runs),
-        "ran": [k for k in timings if k != "tiny_base"],
-        "failures": failures,
-        "run_seconds": timings,
+        **_invocation(study, out, runs, failures, timings),
         "report": report_state,
         "report_seconds": round(time.perf_counter() - t_report, 2),
         "total_seconds": round(time.perf_counter() - t_start, 2),
