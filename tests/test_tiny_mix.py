@@ -33,11 +33,11 @@ def test_the_mix_holds_no_stand_in_question_image_or_class_name():
     assert {r["kind"] for r in mix} == set(instruct_mix.KINDS)
 
 
-def test_recipe_stages_learn_to_see_first_then_the_whole_mix():
-    stages = recipe_stages(RECIPE)
-    assert set(stages[0]["kinds"]) <= {"colour", "shape", "face"} and stages[-1]["kinds"] is None
-    assert stages[-1]["rows"] == RECIPE["instruct_rows"]
-    assert all(s["sft"]["per_device_train_batch_size"] == RECIPE["sft"]["per_device_train_batch_size"] for s in stages)
-    assert recipe_stages({"instruct_rows": 8, "sft": {"max_steps": 2}}) == [
-        {"kinds": None, "rows": 8, "sft": {"max_steps": 2}}
-    ]
+def test_recipe_stages_train_on_part_of_the_mix_first():
+    assert recipe_stages(RECIPE) == [{"kinds": None, "rows": RECIPE["instruct_rows"], "sft": RECIPE["sft"]}]
+    recipe = {"instruct_rows": 8, "sft": {"max_steps": 2, "learning_rate": 1e-3}}
+    recipe["stages"] = [{"kinds": ["colour"], "rows": 4, "sft": {"max_steps": 1}}, {}]
+    first, second = recipe_stages(recipe)
+    assert first == {"kinds": ["colour"], "rows": 4, "sft": {"max_steps": 1, "learning_rate": 1e-3}}
+    assert second == {"kinds": None, "rows": 8, "sft": recipe["sft"]}
+    assert {r["kind"] for r in instruct_mix.generate("train", 6, kinds=["colour", "shape"])} == {"colour", "shape"}

@@ -100,7 +100,7 @@ def benchmark_options(name: str) -> dict:
     """The options of benchmark ``name`` with their defaults.
 
     >>> benchmark_options("synthetic_aircraft")
-    {'image_size': 84, 'num_samples': None, 'num_classes': 10}
+    {'image_size': 56, 'num_samples': None, 'num_classes': 8}
     """
     loader = _get_loader(name)
     return {

@@ -15,14 +15,14 @@ Three stand-ins for the paper's benchmarks, ordered by difficulty:
 Every row is a pure function of ``(benchmark, seed, split, index)``: the same seed gives the same
 image bytes, a longer split extends a shorter one, and the splits use disjoint random streams (plus
 per-pixel noise) so no test image equals a train image. Images are drawn 4x supersampled and reduced
-to ``image_size`` (default 84: a 3x3 grid of Qwen2.5-VL's 28-pixel merged patches), so the cues are
+to ``image_size`` (default 56: a 2x2 grid of Qwen2.5-VL's 28-pixel merged patches), so the cues are
 large, coarse and high-contrast.
 
 >>> rows = generate_banner("train", 2, seed=0)
 >>> sorted(r["solution"] for r in rows)
 ['negative', 'positive']
->>> aircraft_classes(7)[4:]
-['White Heron 100', 'Red Swift 100', 'Blue Swift 100']
+>>> aircraft_classes(4)
+['AX-300', 'Vega 110', 'F/K-10', 'Orion 7-300']
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ from PIL import Image, ImageDraw
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 DEFAULT_NUM_SAMPLES = {"train": 2000, "val": 200, "test": 500}
-DEFAULT_IMAGE_SIZE = 84  # a 3x3 grid of merged patches: 9 visual tokens
-DEFAULT_AIRCRAFT_CLASSES = 10
+DEFAULT_IMAGE_SIZE = 56
 PATCH_MULTIPLE = 28  # Qwen2.5-VL: 14-pixel patches, merged 2x2
 MAX_AIRCRAFT_CLASSES = 100
 SUPERSAMPLE = 4  # draw at 4x (2x from 112 pixels up), reduce with a box filter: smooth edges
@@ -207,11 +206,20 @@ WING_TYPES = ("straight", "swept")
 ENGINE_COUNTS = (2, 4)
 _NUMBER_WORDS = {2: "two", 4: "four"}
 
-# Class names like FGVC-Aircraft's variants: a family and a series. The family's first word names the
-# livery (fuselage) colour, as a real variant's name carries its maker, which a pretrained model has seen
-# on many pictures: a model that reads the colour narrows the options down, and only the shape (wing
-# sweep, then engines and tail) tells the variants of one livery apart. The bird names are arbitrary.
-_FAMILY_BIRDS = ("Heron", "Swift", "Kestrel", "Tern", "Osprey", "Plover", "Condor", "Falcon", "Ibis", "Wren")
+# Ten families (fuselage colour x wing type), ten variants each (engines x tail colour), like
+# FGVC-Aircraft's variants inside families. No name is a prefix of another.
+_FAMILY_NAMES = (
+    lambda v: f"AX-3{v}0",
+    lambda v: f"Vega {v + 1}10",
+    lambda v: f"F/K-1{v}",
+    lambda v: f"Orion 7-{v + 3}00",
+    lambda v: f"Kestrel {v + 1}A",
+    lambda v: f"MD-{v + 8}0",
+    lambda v: f"Halo C/{v + 2}",
+    lambda v: f"Tern {v + 4}0-ER",
+    lambda v: f"SB-{v + 1}/R",
+    lambda v: f"Strato {v + 2}X",
+)
 
 
 def aircraft_attributes(class_index: int) -> dict:
@@ -235,21 +243,11 @@ def aircraft_attributes(class_index: int) -> dict:
     }
 
 
-def aircraft_classes(num_classes: int = DEFAULT_AIRCRAFT_CLASSES) -> list[str]:
-    """The class names of ``synthetic_aircraft`` in their fixed order (a prefix of the 100 names).
-
-    A name is ``<Livery colour> <family> <series>``: the colour is the fuselage's, the family the
-    wing sweep, engine count and tail colour (20 families), so the 10 default classes are the five
-    liveries of a straight-wing family (Heron) and of a swept-wing one (Swift).
-    """
+def aircraft_classes(num_classes: int = 8) -> list[str]:
+    """The class names of ``synthetic_aircraft`` in their fixed order (a prefix of the 100 names)."""
     if not 2 <= num_classes <= MAX_AIRCRAFT_CLASSES:
         raise ValueError(f"num_classes must be in [2, {MAX_AIRCRAFT_CLASSES}], got {num_classes}")
-    names = []
-    for k in range(num_classes):
-        attrs = aircraft_attributes(k)
-        family = _FAMILY_BIRDS[(k // 5) % 10]
-        names.append(f"{attrs['fuselage'].title()} {family} {k // 50 + 1}00")
-    return names
+    return [_FAMILY_NAMES[k % 10](k // 10) for k in range(num_classes)]
 
 
 def _transform(points, cx, cy, scale, angle, mirror):
@@ -299,11 +297,7 @@ def _draw_aircraft(canvas: _Canvas, rng: np.random.Generator, attrs: dict) -> No
 
 
 def aircraft_row(
-    split: str,
-    index: int,
-    seed: int = 0,
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    num_classes: int = DEFAULT_AIRCRAFT_CLASSES,
+    split: str, index: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE, num_classes: int = 8
 ) -> dict:
     """One ``synthetic_aircraft`` row; classes appear in random order inside blocks of ``num_classes`` rows."""
     _check_common(split, image_size)
@@ -324,11 +318,7 @@ def aircraft_row(
 
 
 def generate_aircraft(
-    split: str,
-    num_rows: int,
-    seed: int = 0,
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    num_classes: int = DEFAULT_AIRCRAFT_CLASSES,
+    split: str, num_rows: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE, num_classes: int = 8
 ) -> list[dict]:
     """Rows ``0 .. num_rows-1`` of ``synthetic_aircraft`` (exactly balanced per block of ``num_classes``)."""
     return [aircraft_row(split, i, seed, image_size, num_classes) for i in range(num_rows)]

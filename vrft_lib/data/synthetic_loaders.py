@@ -31,9 +31,7 @@ def _synthetic_size(benchmark: str, split: str, limit, num_samples, image_size) 
 
 
 @register_benchmark("synthetic_banner", splits=SYNTHETIC_SPLITS)
-def load_synthetic_banner(
-    split, root, limit, seed, *, image_size=synthetic.DEFAULT_IMAGE_SIZE, num_samples=None
-) -> LoadedSplit:
+def load_synthetic_banner(split, root, limit, seed, *, image_size=56, num_samples=None) -> LoadedSplit:
     """Procedural banners: background colour palette + smiling/frowning face carry the sentiment.
 
     ``num_samples``: rows in the split (default train 2000, val 200, test 500); ``limit`` keeps the
@@ -44,16 +42,7 @@ def load_synthetic_banner(
 
 
 @register_benchmark("synthetic_aircraft", splits=SYNTHETIC_SPLITS)
-def load_synthetic_aircraft(
-    split,
-    root,
-    limit,
-    seed,
-    *,
-    image_size=synthetic.DEFAULT_IMAGE_SIZE,
-    num_samples=None,
-    num_classes=synthetic.DEFAULT_AIRCRAFT_CLASSES,
-) -> LoadedSplit:
+def load_synthetic_aircraft(split, root, limit, seed, *, image_size=56, num_samples=None, num_classes=8) -> LoadedSplit:
     """Procedural aircraft: ``num_classes`` (2-100) variants made of fuselage colour, wing sweep,
     engine count and tail colour."""
     n = _synthetic_size("synthetic_aircraft", split, limit, num_samples, image_size)
@@ -67,9 +56,7 @@ def load_synthetic_aircraft(
 
 
 @register_benchmark("synthetic_spatial", splits=SYNTHETIC_SPLITS)
-def load_synthetic_spatial(
-    split, root, limit, seed, *, image_size=synthetic.DEFAULT_IMAGE_SIZE, num_samples=None, num_objects=3
-) -> LoadedSplit:
+def load_synthetic_spatial(split, root, limit, seed, *, image_size=56, num_samples=None, num_objects=3) -> LoadedSplit:
     """Procedural spatial relations between 2 or 3 coloured shapes (2-4 text choices)."""
     n = _synthetic_size("synthetic_spatial", split, limit, num_samples, image_size)
     check_option("synthetic_spatial", "num_objects", num_objects, (2, 3))

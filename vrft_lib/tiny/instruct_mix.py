@@ -4,9 +4,8 @@ The real Qwen2.5-VL-7B-Instruct arrives able to look at an image, follow the pro
 answer among the options a question offers. The tiny CPU model gets the same head start from a short
 SFT on this mix: naming colours and shapes, counting, yes/no questions, picking among "X or Y" options,
 listed options and lettered choices, in both prompt modes. None of it is one of the three benchmarks
-(no banners, no aircraft, no grid of shapes, none of their questions), but the skills transfer in
-part: reading a colour, a face's mood and where a shape is; so training-free accuracy on them is above
-chance and fine-tuning still has something to learn.
+(no banners, no aircraft, no spatial relations), so training-free accuracy on them stays low and
+fine-tuning has something to learn.
 
 Rows follow the benchmark schema of :mod:`vrft_lib.data`; they are not a registered benchmark, only
 the tiny base's training data (:func:`vrft_lib.tiny.base.instruct_sft_dataset`).
@@ -30,29 +29,11 @@ COLOURS = {
 }
 SHAPES = ("circle", "square", "triangle")
 NUMBER_WORDS = {1: "1", 2: "2", 3: "3", 4: "4"}
-KINDS = (
-    "colour",
-    "named",
-    "letter",
-    "face",
-    "shape",
-    "named",
-    "either_or",
-    "yes_no",
-    "named",
-    "options",
-    "face",
-    "compare",
-)
-# Generic skills, each on its own kind of scene (one shape, a face alone, free-standing shapes):
-# - "named": pick, among lettered made-up product names, the one whose first word names the colour
-#   of the object (reading a colour and matching it to a name);
-# - "face": is a face's mood positive or negative (reading an expression);
-# - "where": where a named shape is (top left ... bottom right), the fact a spatial question needs;
-# - "compare": which of two named shapes is nearer an edge, with the two locations as the reasoning.
+KINDS = ("colour", "shape", "count", "yes_no", "either_or", "options", "letter", "guess", "letter", "guess")
 # "guess" rows: a question about something the image does not show, with lettered options and an
 # arbitrary right letter. They teach the answer format of multiple choice for any question and any
-# options (letters), and nothing about which option is right.
+# options (letters), and nothing about which option is right: the model starts every new
+# multiple-choice task at chance, as an instruct model meeting an unfamiliar task would.
 FILLER = (
     "which",
     "item",
@@ -86,9 +67,6 @@ FILLER = (
     "option",
 )
 CODE_PARTS = ("AB", "K", "Z", "M", "Q", "RT", "L", "V", "X", "N")
-NAME_WORDS = ("Lumen", "Pixel", "Nova", "Arc", "Delta", "Echo", "Quartz", "Zenith", "Orbit", "Prism", "Vertex", "Comet")
-THIRDS_ROWS, THIRDS_COLS = ("top", "middle", "bottom"), ("left", "center", "right")
-EDGES = {"top": (1, -1), "bottom": (1, 1), "left": (0, -1), "right": (0, 1)}  # (axis, sign): y is axis 1
 
 
 def _draw_shape(draw, shape, box, fill):
@@ -116,71 +94,6 @@ def _one_shape_image(rng, size, colour, shape, big=None):
     x, y = rng.randint(2, size - s - 2), rng.randint(2, size - s - 2)
     _draw_shape(d, shape, (x, y, x + s, y + s), COLOURS[colour])
     return img
-
-
-def _named_image(rng, size, colour, shape):
-    """One object of ``colour`` on a dark-to-mid background, sometimes elongated, sometimes with a
-    small mark of another colour on it: reading the colour of the main object, not of every pixel."""
-    g = rng.randint(40, 170)
-    img = Image.new("RGB", (size, size), (g, g, g))
-    d = ImageDraw.Draw(img)
-    w = rng.randint(size // 2, size - 6)
-    h = w if rng.random() < 0.5 else rng.randint(size // 6, size // 3)
-    x, y = rng.randint(2, size - w - 2), rng.randint(2, size - h - 2)
-    _draw_shape(d, shape, (x, y, x + w, y + h), COLOURS[colour])
-    if rng.random() < 0.5:
-        mark = rng.choice([c for c in COLOURS if c != colour])
-        m = max(3, size // 8)
-        mx, my = rng.randint(x, max(x, x + w - m)), rng.randint(y, max(y, y + h - m))
-        d.rectangle((mx, my, mx + m, my + m), fill=COLOURS[mark])
-    return img
-
-
-def _face_image(rng, size, positive: bool):
-    """A face alone on a grey background: a smile or a frown."""
-    img = Image.new("RGB", (size, size), _background(rng))
-    d = ImageDraw.Draw(img)
-    r = rng.uniform(0.28, 0.4) * size
-    cx, cy = rng.uniform(r + 2, size - r - 2), rng.uniform(r + 2, size - r - 2)
-    ink = (25, 25, 25)
-    d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=rng.choice([(245, 245, 238), (250, 215, 80)]), outline=ink)
-    for ex in (cx - 0.38 * r, cx + 0.38 * r):
-        d.ellipse([ex - 0.11 * r, cy - 0.43 * r, ex + 0.11 * r, cy - 0.17 * r], fill=ink)
-    w = max(1, round(0.1 * r))
-    if positive:
-        d.arc([cx - 0.55 * r, cy - 0.45 * r, cx + 0.55 * r, cy + 0.6 * r], 20, 160, fill=ink, width=w)
-    else:
-        d.arc([cx - 0.55 * r, cy + 0.2 * r, cx + 0.55 * r, cy + 1.1 * r], 200, 340, fill=ink, width=w)
-    return img
-
-
-def _location(x: float, y: float) -> str:
-    """Thirds of the picture: 'top left' ... 'bottom right', 'center' in the middle."""
-    row, col = min(int(y * 3), 2), min(int(x * 3), 2)
-    if (row, col) == (1, 1):
-        return "center"
-    if col == 1:
-        return THIRDS_ROWS[row]
-    return f"{THIRDS_ROWS[row]} {THIRDS_COLS[col]}"
-
-
-def _scene(rng, size, n):
-    """``n`` shapes of distinct names at free positions (apart from each other) on a light background."""
-    bg = rng.randint(175, 215)
-    img = Image.new("RGB", (size, size), (bg, bg, bg))
-    d = ImageDraw.Draw(img)
-    colours = rng.sample([c for c in COLOURS if c != "white"], n)
-    objects = []
-    while len(objects) < n:
-        x, y = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9)
-        if all(abs(x - o["x"]) > 0.22 or abs(y - o["y"]) > 0.22 for o in objects):
-            k = len(objects)
-            objects.append({"name": f"{colours[k]} {rng.choice(SHAPES)}", "colour": colours[k], "x": x, "y": y})
-    for o in objects:
-        s = rng.uniform(0.12, 0.17) * size
-        box = (o["x"] * size - s / 2, o["y"] * size - s / 2, o["x"] * size + s / 2, o["y"] * size + s / 2)
-        _draw_shape(d, o["name"].split()[1], box, COLOURS[o["colour"]])
-    return img, objects
 
 
 def _count_image(rng, size, n):
@@ -261,51 +174,7 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
             q, a, options = "What colour is the shape?", colour, list(COLOURS)
         else:
             q, a, options = "What shape is it?", shape, list(SHAPES)
-        why = f"The image shows a {colour} {shape}, so the answer is {a}."
-    elif kind == "named":
-        img = _named_image(rng, size, colour, shape)
-        k = rng.randint(2, 8)
-        others = rng.sample([c for c in COLOURS if c != colour], min(k - 1, len(COLOURS) - 1))
-        words = rng.sample(NAME_WORDS, len(others) + 1)
-        names = [f"{c.title()} {w} {rng.randint(1, 9)}00" for c, w in zip([colour, *others], words)]
-        a = names[0]
-        choices = names[:]
-        rng.shuffle(choices)
-        q, task = rng.choice(["Which product is shown in the picture?", "Which model is this?"]), "multiple_choice"
-        why = f"The object is {colour}, and the {a} is the {colour} one, so the answer is the {a}."
-    elif kind == "face":
-        positive = rng.random() < 0.5
-        img = _face_image(rng, size, positive)
-        a = "positive" if positive else "negative"
-        q = rng.choice(["Is the mood of this face positive or negative?", "Does this face look positive or negative?"])
-        task = "binary"
-        if rng.random() < 0.5:
-            choices, task = rng.sample(["positive", "negative"], 2), "multiple_choice"
-        why = f"The face {'smiles' if positive else 'frowns'}, which looks {a}, so the answer is {a}."
-    elif kind == "where":
-        img, objects = _scene(rng, size, rng.randint(1, 3))
-        o = rng.choice(objects)
-        a = _location(o["x"], o["y"])
-        q = f"Where is the {o['name']} in the picture?"
-        why = f"The {o['name']} is at the {a} of the picture, so the answer is {a}."
-    elif kind == "compare":
-        while True:
-            img, objects = _scene(rng, size, 2)
-            edge = rng.choice(list(EDGES))
-            axis, sign = EDGES[edge]
-            keys = [sign * (o["x"], o["y"])[axis] for o in objects]
-            bins = [min(int((o["x"], o["y"])[axis] * 3), 2) for o in objects]
-            if bins[0] != bins[1]:
-                break
-        near, far = (objects[0], objects[1]) if keys[0] > keys[1] else (objects[1], objects[0])
-        choices = [f"the {o['name']}" for o in objects]
-        rng.shuffle(choices)
-        a, task = f"the {near['name']}", "multiple_choice"
-        q = f"Which one is nearer the {edge} edge of the picture: the {objects[0]['name']} or the {objects[1]['name']}?"
-        why = (
-            f"The {near['name']} is at the {_location(near['x'], near['y'])} and the {far['name']} is at the "
-            f"{_location(far['x'], far['y'])}, so the {near['name']} is nearer the {edge} edge."
-        )
+        why = f"The image shows a {colour} {shape}; {a} is one of the options, so the answer is {a}."
     elif kind == "guess":
         words = [rng.choice(FILLER) for _ in range(rng.randint(3, 7))]
         q = " ".join(words).capitalize() + "?"
@@ -326,7 +195,7 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         choices = rng.sample(pool, min(k - 1, len(pool))) + [a]
         rng.shuffle(choices)
         task = "multiple_choice"
-        why = f"The image shows a {colour} {shape}, so the answer is {a}."
+        why = f"The image shows a {colour} {shape}, and {a} is one of the choices, so I pick that choice."
     return {
         "id": f"instruct-{index:06d}",
         "images": [img],
@@ -346,7 +215,7 @@ def option_classes(row) -> list[str] | None:
 
 
 def generate(
-    split: str = "train", limit: int | None = None, seed: int = 0, image_size: int = 84, kinds=None
+    split: str = "train", limit: int | None = None, seed: int = 0, image_size: int = 56, kinds=None
 ) -> list[dict]:
     """Rows of the instruction mix; ``split`` selects a disjoint seed stream; ``kinds`` (default
     :data:`KINDS`) is the cycle of row kinds."""
@@ -362,7 +231,7 @@ def corpus_texts() -> list[str]:
     rng = random.Random(0)
     texts = []
     for i in range(200):
-        r = make_row(rng, i, 56)
+        r = make_row(rng, i, 28)
         texts += [r["question"], r["rationale"], r["solution"], " ".join(r["choices"])]
-    texts += list(COLOURS) + list(SHAPES) + list(NAME_WORDS)
+    texts += list(COLOURS) + list(SHAPES)
     return texts
