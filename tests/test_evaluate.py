@@ -43,9 +43,12 @@ def test_evaluate_both_modes_writes_predictions_and_metrics(tmp_path, tiny_rando
     assert set(preds[0]) >= {"id", "mode", "response", "answer", "correct", "response_tokens"}
     for name in ("metrics.json", "config.yaml", "provenance.json", "DONE"):
         assert (out / name).exists(), name
-    # a finished evaluation is not recomputed
-    (out / "predictions.jsonl").write_text("")
-    assert evaluate({"model": tiny_random, "data": {"name": "synthetic_aircraft"}, "output_dir": str(out)}) == metrics
+    # a finished evaluation of the same config is not recomputed (its files are read back)
+    stamp = (out / "predictions.jsonl").stat().st_mtime_ns
+    again, _ = run_eval(
+        tmp_path, tiny_random, {"name": "synthetic_aircraft", "eval_limit": 10, "classes_in_prompt": True}
+    )
+    assert again == metrics and (out / "predictions.jsonl").stat().st_mtime_ns == stamp
 
 
 def test_circular_evaluation_scores_every_rotation(tmp_path, tiny_random):

@@ -47,8 +47,8 @@ RECIPE = {
     # "stages": [{"kinds": [...], "rows": N, "sft": {...}}, {}] trains on a part of the mix first,
     # then on the whole mix (see recipe_stages). Measured with a larger mix at 84 pixels: a colour
     # and shape stage first named colours right 100 % of the time instead of 20-30 %, but that base
-    # gave one banner label for every image and RFT on the banner stand-in stayed at 50 % (100 % from
-    # this recipe): not the default (docs/data.md).
+    # gave one banner label for every image, and RFT on the banner stand-in stayed there (50 %, one
+    # answer; from this recipe RFT also ends at 50 % on one answer): not the default (docs/data.md).
 }
 # The code that turns the recipe into a model, relative to the package: a change to it is a new base.
 _SOURCES = ("models.py", "prompts.py", "tiny/model.py", "tiny/instruct_mix.py", "tiny/base.py")
