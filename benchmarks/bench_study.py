@@ -37,7 +37,7 @@ TARGETS = {"wall_minutes": 15.0, "peak_memory_gb": 4.0, "overhead_fraction": 0.3
 def _cell_role(source: str) -> str:
     if "train_run(" in source:
         return "train_cell"
-    if "evaluate(eval_cfg)" in source:
+    if "evaluate_run(" in source or "evaluate(eval_cfg)" in source:
         return "eval_cell"
     if "notebook.prepare(" in source:
         return "setup_cell"
