@@ -82,12 +82,13 @@ def test_report_notebook_runs_on_a_fresh_clone_and_leaves_a_study_untouched(tmp_
     assert {p: p.read_bytes() for p in smoke.rglob("*") if p.is_file()} == before
 
 
-def test_the_kits_kernels_start_without_the_unencrypted_tcp_warning(tmp_path, capfd):
+def test_ipc_kernels_start_without_the_unencrypted_tcp_warning(tmp_path, capfd, monkeypatch):
     import nbformat
     import papermill as pm
 
     from vrft_lib.kernel import kernel_manager_class
 
+    monkeypatch.setenv("VRFT_KERNEL_TRANSPORT", "ipc")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hello')")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "in.ipynb")

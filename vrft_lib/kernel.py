@@ -1,9 +1,11 @@
 """How the kit starts the notebook kernels that papermill drives (a run's notebook, the report).
 
 Over TCP, ipykernel warns at every start that the connection is not encrypted (it carries code and
-outputs in plain text on the loopback interface). The kernels the kit starts talk to their manager
-over IPC instead (Unix domain sockets under Jupyter's runtime folder, readable by the user only), so
-the warning does not apply and is not printed. On Windows, which has no IPC transport, TCP stays.
+outputs in plain text on the loopback interface). ``VRFT_KERNEL_TRANSPORT=ipc`` makes the kit's kernels
+talk to their manager over IPC instead (Unix domain sockets under Jupyter's runtime folder, readable by
+the user only), so the warning does not apply. TCP stays the default: with IPC, kernels of two studies
+started side by side on a loaded 2-core machine did not answer within papermill's 60 s start timeout.
+On Windows, which has no IPC transport, TCP is always used.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ def kernel_manager_class():
     """The kernel manager class given to papermill (``kernel_manager_class=``): IPC where available."""
     from jupyter_client.manager import AsyncKernelManager
 
-    if os.name == "nt":
+    if os.name == "nt" or os.environ.get("VRFT_KERNEL_TRANSPORT", "tcp") != "ipc":
         return AsyncKernelManager
 
     class IpcKernelManager(AsyncKernelManager):

@@ -104,6 +104,11 @@ def _restore_weights(trainer, checkpoint: str) -> None:
     del loaded
 
 
+def _checkpoint_step(path: Path) -> int:
+    tail = path.name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
 def drop_checkpoints(train_dir) -> int:
     """Free a finished run's disk: delete ``trainer/checkpoint-*`` (weights that ``model/`` holds too, the
     optimizer and scheduler states, RNG states) after copying the last complete checkpoint's
@@ -111,9 +116,15 @@ def drop_checkpoints(train_dir) -> int:
     a run whose DONE is written: an unfinished run resumes from these checkpoints."""
     train_dir = Path(train_dir)
     trainer_dir = train_dir / "trainer"
-    last = last_complete_checkpoint(trainer_dir) if trainer_dir.is_dir() else None
-    if last:
-        shutil.copy2(Path(last) / "trainer_state.json", train_dir / "trainer_state.json")
+    # the newest readable log history; the weights are in model/ already, so a checkpoint whose
+    # weights are damaged still gives its trainer_state.json
+    for ckpt in sorted(trainer_dir.glob("checkpoint-*"), key=_checkpoint_step, reverse=True):
+        try:
+            if "global_step" in json.loads((ckpt / "trainer_state.json").read_text()):
+                shutil.copy2(ckpt / "trainer_state.json", train_dir / "trainer_state.json")
+                break
+        except (OSError, ValueError):
+            continue
     freed = 0
     for ckpt in sorted(trainer_dir.glob("checkpoint-*")):
         freed += sum(f.stat().st_size for f in ckpt.rglob("*") if f.is_file())
