@@ -89,6 +89,7 @@ def test_ipc_kernels_start_without_the_unencrypted_tcp_warning(tmp_path, capfd, 
     from vrft_lib.kernel import kernel_manager_class
 
     monkeypatch.setenv("VRFT_KERNEL_TRANSPORT", "ipc")
+    monkeypatch.chdir(tmp_path)  # the IPC sockets are made in the working folder
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hello')")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "in.ipynb")

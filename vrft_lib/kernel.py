@@ -2,9 +2,10 @@
 
 Over TCP, ipykernel warns at every start that the connection is not encrypted (it carries code and
 outputs in plain text on the loopback interface). ``VRFT_KERNEL_TRANSPORT=ipc`` makes the kit's kernels
-talk to their manager over IPC instead (Unix domain sockets under Jupyter's runtime folder, readable by
-the user only), so the warning does not apply. TCP stays the default: with IPC, kernels of two studies
-started side by side on a loaded 2-core machine did not answer within papermill's 60 s start timeout.
+talk to their manager over IPC instead (Unix domain sockets named ``kernel-ipc-N`` in the working
+folder), so the warning does not apply. TCP stays the default: kernels started side by side in one
+folder share those socket names, and in the test suite such kernels did not answer within papermill's
+60 s start timeout.
 On Windows, which has no IPC transport, TCP is always used.
 """
 
