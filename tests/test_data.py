@@ -97,7 +97,7 @@ def test_unknown_benchmark_suggests_the_closest_name():
 
 
 def test_unknown_option_lists_the_valid_options():
-    pattern = r"Unknown option 'num_clases'.*did you mean 'num_classes'.*image_size=56.*num_classes=8"
+    pattern = r"Unknown option 'num_clases'.*did you mean 'num_classes'.*image_size=56.*num_classes=8.*answer_with="
     with pytest.raises(DataError, match=pattern):
         load_benchmark("synthetic_aircraft", "train", limit=2, num_clases=5)
 
@@ -490,7 +490,8 @@ def test_synthetic_sizes_and_image_size_option():
     assert load_benchmark("synthetic_banner", "val", num_samples=7, limit=100).num_rows == 7
     ds = load_benchmark("synthetic_spatial", "test", limit=2, image_size=112, num_objects=2)
     assert ds[0]["images"][0].size == (112, 112)
-    assert benchmark_info(ds)["options"] == {"image_size": 112, "num_samples": None, "num_objects": 2}
+    options = {"image_size": 112, "num_samples": None, "num_objects": 2, "answer_with": "letter"}
+    assert benchmark_info(ds)["options"] == options
     assert load_benchmark("synthetic_banner", "train", root="/ignored/path", limit=1).num_rows == 1
 
 

@@ -1,5 +1,7 @@
 """The loop is wired right: from the tiny instruct base, short GRPO and SFT runs on synthetic_banner
-raise held-out accuracy clearly above the training-free accuracy (slow: about a minute)."""
+(open-ended, as the embedded study asks it) raise held-out accuracy clearly above the training-free
+accuracy, and the trained models' answers follow the image rather than one label (slow: about two
+minutes)."""
 
 import pytest
 
@@ -8,7 +10,7 @@ from vrft_lib.train import train
 
 pytestmark = pytest.mark.slow
 
-DATA = {"name": "synthetic_banner", "train_limit": 1000, "eval_limit": 100, "classes_in_prompt": True}
+DATA = {"name": "synthetic_banner", "train_limit": 1000, "eval_limit": 100}
 
 
 def held_out(model, out):
@@ -28,7 +30,8 @@ def held_out(model, out):
 
 
 def clearly_above(after, before):
-    return after["accuracy"] >= before["accuracy"] + 0.2 and after["accuracy_ci95"][0] > before["accuracy_ci95"][1]
+    learned = after["accuracy"] >= before["accuracy"] + 0.2 and after["accuracy_ci95"][0] > before["accuracy_ci95"][1]
+    return learned and not after["answers"]["collapsed"]
 
 
 def test_grpo_and_sft_learn_the_banner_task(tmp_path, tiny_base):
@@ -44,7 +47,7 @@ def test_grpo_and_sft_learn_the_banner_task(tmp_path, tiny_base):
             "trainer": {
                 "max_steps": 80,
                 "num_generations": 8,
-                "per_device_train_batch_size": 16,
+                "per_device_train_batch_size": 32,  # 4 prompts x 8 rollouts, as the embedded study
                 "gradient_accumulation_steps": 1,
                 "max_completion_length": 64,
                 "learning_rate": 5e-4,

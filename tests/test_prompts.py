@@ -224,3 +224,25 @@ def test_rewards_read_grpo_dataset_columns(dataset):
         assert accuracy_reward(targets, **kwargs) == [1.0, 1.0, 1.0]
         assert format_reward(targets, **kwargs) == [1.0, 1.0, 1.0]
         assert format_reward(targets, mode=grpo["mode"]) == [1.0, 1.0, 1.0]
+
+
+def test_answer_with_text_asks_for_the_option_text_and_trains_on_it():
+    row = {"id": "r", "question": "Which object is closer to the camera?", "solution": "the red circle"}
+    row |= {"choices": ["the blue square", "the red circle"], "rationale": "", "answer_with": "text"}
+    text = user_text(row, "no_think")
+    assert "A. the blue square\nB. the red circle" in text
+    assert text.endswith(
+        "Answer directly with only the text of the correct option inside <answer> </answer> tags, "
+        "without any reasoning."
+    )
+    assert "letter" not in user_text(row, "think")
+    assert sft_target(row, "no_think") == "<answer>the red circle</answer>"
+    assert sft_target(row, "think").endswith("the answer is the red circle.\n</think>\n<answer>the red circle</answer>")
+    for answer in ("the red circle", "B"):  # the reward scores the text and the letter alike
+        completion = [[{"role": "assistant", "content": f"<answer>{answer}</answer>"}]]
+        scored = accuracy_reward(completion, solution=[row["solution"]], choices=[row["choices"]], mode=["no_think"])
+        assert scored == [1.0]
+    letters = dict(row, answer_with="letter")
+    assert sft_target(letters, "no_think") == "<answer>B</answer>" and "letter" in user_text(letters, "no_think")
+    with pytest.raises(DataError, match="answer_with='both'.*letter, text"):
+        user_text(dict(row, answer_with="both"), "think")

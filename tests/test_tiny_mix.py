@@ -41,3 +41,11 @@ def test_recipe_stages_train_on_part_of_the_mix_first():
     assert first == {"kinds": ["colour"], "rows": 4, "sft": {"max_steps": 1, "learning_rate": 1e-3}}
     assert second == {"kinds": None, "rows": 8, "sft": recipe["sft"]}
     assert {r["kind"] for r in instruct_mix.generate("train", 6, kinds=["colour", "shape"])} == {"colour", "shape"}
+
+
+def test_the_banner_words_come_only_with_plus_and_minus_signs():
+    mix = instruct_mix.generate("train", limit=440)
+    worded = [r for r in mix if {"positive", "negative"} & set((r["question"] + " " + r["solution"]).split())]
+    assert worded and {r["kind"] for r in worded} == {"sign"}
+    assert {r["solution"] for r in worded} == {"positive", "negative"}
+    assert not any("banner" in (r["question"] + r["rationale"]).lower() for r in mix)

@@ -8,7 +8,8 @@ Two answer modes are compared in the study (the paper's "w/o <think>" and "w/ <t
 
 The format instruction goes at the end of the user turn and there is no system message: the chat
 template adds the model's built-in system prompt, as in the paper. Multiple-choice answers are the
-option's letter (``A``, ``B``, ...).
+option's letter (``A``, ``B``, ...), or its text for rows whose ``answer_with`` is ``"text"``
+(see :data:`ANSWER_WITH`).
 
 The dataset converters produce what TRL 1.16 expects for a vision-language model:
 
@@ -31,6 +32,7 @@ from .vocab import PROMPT_MODES
 
 __all__ = [
     "FORMAT_INSTRUCTIONS",
+    "ANSWER_WITH",
     "CLASSES_LINE",
     "DEFAULT_RATIONALE",
     "answer_letter",
@@ -44,12 +46,16 @@ __all__ = [
 ]
 
 # Format instructions, by mode, then by kind of answer ("choice": the letter of an option,
-# "text": a label or free answer). They end every user turn.
+# "option": the text of an option, "text": a label or free answer). They end every user turn.
 FORMAT_INSTRUCTIONS = {
     "no_think": {
         "text": ("Answer directly with only the final answer inside <answer> </answer> tags, without any reasoning."),
         "choice": (
             "Answer directly with only the letter of the correct option inside <answer> </answer> tags, "
+            "without any reasoning."
+        ),
+        "option": (
+            "Answer directly with only the text of the correct option inside <answer> </answer> tags, "
             "without any reasoning."
         ),
     },
@@ -62,8 +68,17 @@ FORMAT_INSTRUCTIONS = {
             "Reason step by step inside <think> </think> tags, "
             "then give only the letter of the correct option inside <answer> </answer> tags."
         ),
+        "option": (
+            "Reason step by step inside <think> </think> tags, "
+            "then give only the text of the correct option inside <answer> </answer> tags."
+        ),
     },
 }
+
+# How a multiple-choice row is answered: by the option's letter (the paper's prompts, the default) or
+# by its text. A row says which in its ``answer_with`` field, set by the benchmark's ``answer_with``
+# option (synthetic stand-ins; docs/data.md). The accuracy reward accepts both either way.
+ANSWER_WITH = ("letter", "text")
 
 # A multiple-choice option line, e.g. "A. the chair".
 CHOICE_LINE = "{letter}. {text}"
@@ -98,6 +113,17 @@ def _choices(row) -> list[str]:
     if len(choices) > len(LETTERS):
         raise DataError(f"row {row.get('id')!r}: {len(choices)} choices; at most {len(LETTERS)} can be lettered A-Z.")
     return [str(c) for c in choices]
+
+
+def answer_with(row) -> str:
+    """``"letter"`` or ``"text"``: how the row's multiple-choice answer is written (default letter)."""
+    style = row.get("answer_with") or "letter"
+    if style not in ANSWER_WITH:
+        raise DataError(
+            f"row {row.get('id')!r}: answer_with={style!r} is not one of {', '.join(ANSWER_WITH)}; "
+            "set the benchmark's answer_with option to 'letter' or 'text'."
+        )
+    return style
 
 
 def answer_letter(row) -> str:
@@ -135,15 +161,21 @@ def answer_letter(row) -> str:
 
 
 def sft_answer(row) -> str:
-    """The answer as the model should write it: the letter for multiple choice, else the solution.
+    """The answer as the model should write it: for multiple choice the letter of the right option
+    (or its text, when the row's ``answer_with`` is ``"text"``), else the solution.
 
     Example:
         >>> sft_answer({"solution": "left", "choices": ["right", "left"]})
         'B'
+        >>> sft_answer({"solution": "Left.", "choices": ["right", "left"], "answer_with": "text"})
+        'left'
         >>> sft_answer({"solution": "F/A-18", "choices": []})
         'F/A-18'
     """
-    return answer_letter(row) if _choices(row) else str(row.get("solution", "")).strip()
+    if not _choices(row):
+        return str(row.get("solution", "")).strip()
+    letter = answer_letter(row)
+    return _choices(row)[LETTERS.index(letter)] if answer_with(row) == "text" else letter
 
 
 def with_class_choices(row, classes: Sequence[str] | None):
@@ -166,7 +198,8 @@ def user_text(row, mode: str, classes: Sequence[str] | None = None) -> str:
     """Return the text of the user turn: question, options, format instruction, one per line.
 
     - multiple choice (non-empty ``choices``): one ``A. text`` line per choice, and the
-      instruction asks for the letter;
+      instruction asks for the letter (or the option's text, when ``row["answer_with"]`` is
+      ``"text"``);
     - otherwise, when ``classes`` is given: the classes as lettered choices (see
       :func:`with_class_choices`), or, beyond 26 classes, one ``Options: a, b, c`` line.
 
@@ -202,7 +235,8 @@ def user_text(row, mode: str, classes: Sequence[str] | None = None) -> str:
         lines += [CHOICE_LINE.format(letter=LETTERS[k], text=text) for k, text in enumerate(choices)]
     elif classes:
         lines.append(CLASSES_LINE.format(classes=", ".join(str(c) for c in classes)))
-    lines.append(FORMAT_INSTRUCTIONS[mode]["choice" if choices else "text"])
+    kind = ("option" if answer_with(row) == "text" else "choice") if choices else "text"
+    lines.append(FORMAT_INSTRUCTIONS[mode][kind])
     return "\n".join(line for line in lines if line)
 
 
@@ -254,7 +288,7 @@ def sft_target(row, mode: str) -> str:
         return SFT_TEMPLATES[mode].format(answer=answer)
     rationale = str(row.get("rationale") or "").strip()
     if not rationale:
-        shown = f"{answer}. {row['solution']}" if _choices(row) else answer
+        shown = f"{answer}. {row['solution']}" if _choices(row) and answer_with(row) == "letter" else answer
         rationale = DEFAULT_RATIONALE.format(answer=shown)
     return SFT_TEMPLATES[mode].format(rationale=rationale, answer=answer)
 

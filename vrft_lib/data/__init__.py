@@ -9,7 +9,9 @@ Every benchmark, real or synthetic, yields rows with exactly the columns of :dat
 * ``solution`` (str): the canonical answer; for multiple choice the text of the right choice;
 * ``choices`` (list of str): the choice texts, empty unless ``task == "multiple_choice"``;
 * ``task``: ``"binary"``, ``"classification"`` or ``"multiple_choice"``;
-* ``rationale`` (str): a short correct explanation (synthetic rows), empty for real data.
+* ``rationale`` (str): a short correct explanation (synthetic rows), empty for real data;
+* ``answer_with`` (str): ``"letter"`` (real benchmarks: the prompt asks for the option's letter) or
+  ``"text"`` (the synthetic stand-ins: the option's text); see :data:`vrft_lib.prompts.ANSWER_WITH`.
 
 Because the features are identical, splits of different benchmarks can be concatenated.
 :func:`load_benchmark` records what it loaded (benchmark, split, task, class list, resolved options,

@@ -29,6 +29,8 @@ FEATURES = datasets.Features(
         "choices": datasets.List(datasets.Value("string")),
         "task": datasets.Value("string"),
         "rationale": datasets.Value("string"),
+        # how a multiple-choice answer is written: "letter" (the default) or "text" (vrft_lib.prompts)
+        "answer_with": datasets.Value("string"),
     }
 )
 COLUMNS = tuple(FEATURES)
@@ -41,6 +43,7 @@ class LoadedSplit:
     rows: list[dict]
     task: str
     classes: list[str] | None = None
+    answer_with: str = "letter"  # "text": multiple-choice answers are the option's text, not its letter
 
 
 BENCHMARKS: dict[str, Callable[..., LoadedSplit]] = {}
@@ -100,7 +103,7 @@ def benchmark_options(name: str) -> dict:
     """The options of benchmark ``name`` with their defaults.
 
     >>> benchmark_options("synthetic_aircraft")
-    {'image_size': 56, 'num_samples': None, 'num_classes': 8}
+    {'image_size': 56, 'num_samples': None, 'num_classes': 8, 'answer_with': 'letter'}
     """
     loader = _get_loader(name)
     return {
@@ -186,6 +189,8 @@ def load_benchmark(
         "seed": int(seed),
         "num_rows": len(loaded.rows),
     }
+    for row in loaded.rows:
+        row.setdefault("answer_with", loaded.answer_with)
     columns = {c: [row[c] for row in loaded.rows] for c in COLUMNS}
     columns["images"] = [[{"bytes": b, "path": None} for b in images] for images in columns["images"]]
     info = datasets.DatasetInfo(description=json.dumps(description, default=str), features=FEATURES)

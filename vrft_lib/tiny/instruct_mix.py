@@ -29,7 +29,7 @@ COLOURS = {
 }
 SHAPES = ("circle", "square", "triangle")
 NUMBER_WORDS = {1: "1", 2: "2", 3: "3", 4: "4"}
-KINDS = ("colour", "shape", "count", "yes_no", "either_or", "options", "letter", "guess", "letter", "guess")
+KINDS = ("colour", "shape", "count", "yes_no", "either_or", "options", "letter", "guess", "letter", "guess", "sign")
 # "guess" rows: a question about something the image does not show, with lettered options and an
 # arbitrary right letter. They teach the answer format of multiple choice for any question and any
 # options (letters), and nothing about which option is right: the model starts every new
@@ -169,6 +169,21 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         if rng.random() < 0.5:
             words = words[::-1]
         q, task = f"Is the shape {words[0]} or {words[1]}?", "binary"
+    elif kind == "sign":
+        # A plus or a minus sign: the words "positive" and "negative" in a sense that has nothing to
+        # do with sentiment, as a pretrained model knows them.
+        positive = rng.random() < 0.5
+        img = Image.new("RGB", (size, size), _background(rng))
+        d = ImageDraw.Draw(img)
+        c, arm, w = size / 2 + rng.randint(-4, 4), rng.randint(size // 4, size // 3), rng.randint(3, 5)
+        ink = COLOURS[rng.choice(["black", "white", "blue", "red"])]
+        d.rectangle((c - arm, c - w, c + arm, c + w), fill=ink)
+        if positive:
+            d.rectangle((c - w, c - arm, c + w, c + arm), fill=ink)
+        a = "positive" if positive else "negative"
+        words = ["positive", "negative"] if rng.random() < 0.5 else ["negative", "positive"]
+        q, task = f"Is this sign {words[0]} or {words[1]}?", "binary"
+        why = f"The sign is a {'plus' if positive else 'minus'}, so it is {a}."
     elif kind == "options":
         if rng.random() < 0.5:
             q, a, options = "What colour is the shape?", colour, list(COLOURS)
