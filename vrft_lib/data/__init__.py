@@ -41,7 +41,7 @@ True
 >>> ds.num_rows, ds[0]["task"], ds[0]["images"][0].size
 (4, 'binary', (56, 56))
 >>> benchmark_info(ds)["options"]
-{'image_size': 56, 'num_samples': None}
+{'image_size': 56, 'num_samples': None, 'answer_with': 'letter'}
 """
 
 from __future__ import annotations
