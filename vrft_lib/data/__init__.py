@@ -10,8 +10,9 @@ Every benchmark, real or synthetic, yields rows with exactly the columns of :dat
 * ``choices`` (list of str): the choice texts, empty unless ``task == "multiple_choice"``;
 * ``task``: ``"binary"``, ``"classification"`` or ``"multiple_choice"``;
 * ``rationale`` (str): a short correct explanation (synthetic rows), empty for real data;
-* ``answer_with`` (str): ``"letter"`` (real benchmarks: the prompt asks for the option's letter) or
-  ``"text"`` (the synthetic stand-ins: the option's text); see :data:`vrft_lib.prompts.ANSWER_WITH`.
+* ``answer_with`` (str): ``"letter"`` (the prompt asks for the option's letter; every real benchmark)
+  or ``"text"`` (the option's text: a synthetic stand-in's option); see
+  :data:`vrft_lib.prompts.ANSWER_WITH`.
 
 Because the features are identical, splits of different benchmarks can be concatenated.
 :func:`load_benchmark` records what it loaded (benchmark, split, task, class list, resolved options,
