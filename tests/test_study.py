@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -43,6 +44,22 @@ def test_dry_run_json_loads_no_model(tmp_path):
     assert len(plan["runs"]) == 11 and not (tmp_path / "o").exists()
     text = vrft("study", "params/smoke.yaml", "--out", tmp_path / "o", "--dry-run").stdout
     assert "synthetic_spatial/rft_length/seed0" in text
+
+
+def test_dry_run_plan_shows_a_finished_run_with_lost_outputs_as_rerun(tmp_path):
+    from vrft_lib.runfolder import RUN_OUTPUTS, write_done
+
+    runs = [r for r in expand_study(load_study("params/smoke.yaml"), tmp_path) if r.variant == "training_free"][:2]
+    for r in runs:
+        for name in RUN_OUTPUTS:
+            (Path(r.run_dir) / name).parent.mkdir(parents=True, exist_ok=True)
+            (Path(r.run_dir) / name).write_text("{}")
+        write_done(r.run_dir)
+    (Path(runs[1].run_dir) / "eval" / "predictions.jsonl").unlink()
+    plan = {p["run_id"]: p for p in resolve_plan(runs)}
+    assert plan[runs[0].run_id]["status"] == "done" and "missing" not in plan[runs[0].run_id]
+    assert plan[runs[1].run_id]["status"] == "rerun"
+    assert plan[runs[1].run_id]["missing"].endswith("eval/predictions.jsonl")
 
 
 @pytest.mark.parametrize(

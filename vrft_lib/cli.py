@@ -128,6 +128,8 @@ def _cmd_study(ns) -> int:
             for p in plan:
                 steps = batch_text(p["batch"])
                 print(f"  [{p['status']:7s}] {p['run_id']:42s} {p['notebook']:20s} {steps}")
+                if p.get("missing"):
+                    print(f"            finished, but '{p['missing']}' is missing: it runs again")
         return 0
     from .study.runner import run_study
 

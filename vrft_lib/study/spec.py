@@ -24,7 +24,7 @@ from ..data.synthetic import DEFAULT_NUM_SAMPLES
 from ..errors import ConfigError, did_you_mean
 from ..notebook import prepare
 from ..reference import REFERENCES
-from ..runfolder import config_diff, is_done, run_id, run_path
+from ..runfolder import config_diff, is_done, missing_run_outputs, run_id, run_path
 from ..vocab import METHOD_OF, NOTEBOOK_OF, PROMPT_MODES, TASK_KINDS, VARIANTS
 
 STUDY_KEYS = (
@@ -388,7 +388,11 @@ def resolve_plan(runs: list[PlannedRun], num_processes_override=None) -> list[di
             "split": ev.data.eval_split,
             "limit": ev.data.eval_limit,
         }
-        entry["status"] = "done" if is_done(r.run_dir) else "pending"
+        # as the runner decides: a finished run whose outputs were lost since runs again
+        lost = missing_run_outputs(r.run_dir, cfg.method != "none")
+        entry["status"] = "rerun" if lost else "done" if is_done(r.run_dir) else "pending"
+        if lost:
+            entry["missing"] = str(lost[0])
         plan.append(entry)
     return plan
 
