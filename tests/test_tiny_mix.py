@@ -43,9 +43,12 @@ def test_recipe_stages_train_on_part_of_the_mix_first():
     assert {r["kind"] for r in instruct_mix.generate("train", 6, kinds=["colour", "shape"])} == {"colour", "shape"}
 
 
-def test_the_banner_words_come_only_with_plus_and_minus_signs():
-    mix = instruct_mix.generate("train", limit=440)
+def test_the_banner_words_come_only_with_signs_and_the_two_common_knowledge_colours():
+    mix = instruct_mix.generate("train", limit=480)
     worded = [r for r in mix if {"positive", "negative"} & set((r["question"] + " " + r["solution"]).split())]
-    assert worded and {r["kind"] for r in worded} == {"sign"}
+    assert worded and {r["kind"] for r in worded} == {"sign", "mood"}
     assert {r["solution"] for r in worded} == {"positive", "negative"}
+    # the mood of a colour only for green (positive) and red (negative), never a banner's other colours
+    moods = {(r["rationale"].split()[4].rstrip(","), r["solution"]) for r in worded if r["kind"] == "mood"}
+    assert moods == {("green", "positive"), ("red", "negative")}
     assert not any("banner" in (r["question"] + r["rationale"]).lower() for r in mix)

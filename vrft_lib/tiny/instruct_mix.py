@@ -3,9 +3,10 @@
 The real Qwen2.5-VL-7B-Instruct arrives able to look at an image, follow the prompt format and pick an
 answer among the options a question offers. The tiny CPU model gets the same head start from a short
 SFT on this mix: naming colours and shapes, counting, yes/no questions, picking among "X or Y" options,
-listed options and lettered choices, in both prompt modes. None of it is one of the three benchmarks
-(no banners, no aircraft, no spatial relations), so training-free accuracy on them stays low and
-fine-tuning has something to learn.
+listed options and lettered choices, in both prompt modes. It also carries one prior of the kind a
+pretrained model has: green feels positive and red negative (the "mood" rows). None of it is one of
+the three benchmarks (no banners, no aircraft, no spatial relations), so training-free accuracy on
+them stays low and fine-tuning has something to learn.
 
 Rows follow the benchmark schema of :mod:`vrft_lib.data`; they are not a registered benchmark, only
 the tiny base's training data (:func:`vrft_lib.tiny.base.instruct_sft_dataset`).
@@ -29,7 +30,10 @@ COLOURS = {
 }
 SHAPES = ("circle", "square", "triangle")
 NUMBER_WORDS = {1: "1", 2: "2", 3: "3", 4: "4"}
-KINDS = ("colour", "shape", "count", "yes_no", "either_or", "options", "letter", "guess", "letter", "guess", "sign")
+KINDS = (
+    *("colour", "shape", "count", "yes_no", "either_or", "options"),
+    *("letter", "guess", "letter", "guess", "sign", "mood"),
+)
 # "guess" rows: a question about something the image does not show, with lettered options and an
 # arbitrary right letter. They teach the answer format of multiple choice for any question and any
 # options (letters), and nothing about which option is right: the model starts every new
@@ -184,6 +188,20 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         words = ["positive", "negative"] if rng.random() < 0.5 else ["negative", "positive"]
         q, task = f"Is this sign {words[0]} or {words[1]}?", "binary"
         why = f"The sign is a {'plus' if positive else 'minus'}, so it is {a}."
+    elif kind == "mood":
+        # The mood of a colour, for the two colours whose meaning is common knowledge (green feels
+        # positive, red negative) and no other: a pretrained model's prior, not a banner's rule.
+        fill = rng.choice(["green", "red"])
+        img = Image.new("RGB", (size, size), tuple(min(255, max(0, c + rng.randint(-15, 15))) for c in COLOURS[fill]))
+        s = rng.randint(size // 6, size // 3)
+        x, y = rng.randint(2, size - s - 2), rng.randint(2, size - s - 2)
+        _draw_shape(ImageDraw.Draw(img), shape, (x, y, x + s, y + s), COLOURS[rng.choice(["white", "black"])])
+        a = "positive" if fill == "green" else "negative"
+        q = rng.choice(
+            ["Does this picture feel positive or negative?", "Is the mood of this colour positive or negative?"]
+        )
+        task = "binary"
+        why = f"The picture is mostly {fill}, and {fill} feels {a}, so the answer is {a}."
     elif kind == "options":
         if rng.random() < 0.5:
             q, a, options = "What colour is the shape?", colour, list(COLOURS)
