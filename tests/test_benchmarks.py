@@ -144,3 +144,36 @@ def test_learning_curves_evaluate_every_checkpoint(tiny_base, tmp_path):
     assert c["points"][0]["seconds"] == 0.0 and c["points"][-1]["seconds"] > 0
     fig = bench_learning.figure(r)
     assert len(fig.data) == 1 and list(fig.data[0].x) == [0, 1, 2, 3]
+
+
+def test_skill_probe_rows_ask_what_they_score():
+    import random
+
+    from benchmarks import bench_skills
+    from vrft_lib import prompts
+
+    rng = random.Random(0)
+    repeat, lookup, lookups = (bench_skills.probe_row(rng, i, k) for i, k in enumerate(bench_skills.PROBES))
+    assert repeat["question"].endswith(repeat["solution"]) and 3 <= len(repeat["solution"].split()) <= 6
+    letter = prompts.sft_answer(lookup)
+    assert lookup["choices"][ord(letter) - ord("A")] == lookup["solution"] in lookup["question"]
+    listed = dict(line.split(". ", 1) for line in lookups["question"].splitlines()[:-1])
+    asked = lookups["question"].splitlines()[-1].split(": ", 1)[1].split(", ")
+    assert [listed[x] for x in lookups["solution"].split()] == asked
+    with pytest.raises(SystemExit, match="unknown kind 'colr'"):
+        bench_skills.rows_of(("colr",), 4, 0, "train")
+    with pytest.raises(SystemExit, match="KIND"):
+        bench_skills.parse_stages("repeat")
+
+
+@pytest.mark.slow
+def test_skill_curves_score_each_kind_in_both_modes(tmp_path):
+    from benchmarks import bench_skills
+
+    stages = bench_skills.parse_stages("repeat,lookup:2;colour:1")
+    r = bench_skills.measure(stages, ("repeat", "lookup", "colour"), every=1, eval_rows=6, work=tmp_path)
+    assert [p["step"] for p in r["points"]] == [0, 1, 2, 3]
+    keys = {f"{k}:{m}" for k in ("repeat", "lookup", "colour") for m in ("no_think", "think")}
+    assert all(keys <= set(p) and all(0.0 <= p[k] <= 1.0 for k in keys) for p in r["points"])
+    assert r["points"][-1]["seconds"] > 0 and r["parameters"] > 0
+    assert len(bench_skills.figure(r).data) == len(keys)

@@ -80,10 +80,16 @@ def _file_lock(path: Path):
 
 def instruct_sft_dataset(rows: int, seed: int, image_size: int, kinds=None):
     """The instruction mix as prompt/completion SFT data, every row in both prompt modes."""
+    return mix_sft_dataset(generate("train", limit=rows, seed=seed, image_size=image_size, kinds=kinds), seed)
+
+
+def mix_sft_dataset(mix_rows, seed: int):
+    """Rows of the mix's schema (PIL images) as prompt/completion SFT data, every row in both prompt
+    modes, shuffled with ``seed``; ``benchmarks/bench_skills.py`` feeds it its probe rows too."""
     from datasets import Dataset, Features, Image, List, Value
 
     records = []
-    for row in generate("train", limit=rows, seed=seed, image_size=image_size, kinds=kinds):
+    for row in mix_rows:
         for mode in PROMPT_MODES:
             r = prompts.with_class_choices(row, option_classes(row))
             records.append(

@@ -1,0 +1,226 @@
+"""Skill curves of the tiny model: which generic skills a random tiny Qwen2.5-VL learns, and when.
+
+Trains a random tiny model (``--arch`` overrides :data:`vrft_lib.tiny.model.TINY_ARCH`) with the tiny
+base's own SFT settings on rows of chosen kinds, and every ``--every`` steps scores greedy answers on
+held-out rows of each kind, in both prompt modes. Kinds are those of the instruction mix
+(:data:`vrft_lib.tiny.instruct_mix.KINDS`) and three probes that the mix does not hold:
+
+- ``repeat``: "Repeat these words: w1 ... wn", 3-6 words of the tokenizer's vocabulary; every
+  completion token is a copy (an induction circuit);
+- ``lookup``: "Which option is w?" over 2-6 lettered words; the answer is the letter of ``w`` (the
+  in-context lookup every lettered question needs);
+- ``lookups``: the same with 2-4 words asked at once, answered by their letters in order.
+
+Writes ``outputs/bench/skills.json`` (per point: step, seconds, accuracy per kind and mode) and
+``outputs/bench/skills.html``. ``--stages`` trains on several kinds in turn (``repeat:1000;repeat,lookups:800``).
+docs/data.md ("What the tiny model can and cannot learn") reports what these curves measured.
+
+    python -m benchmarks.bench_skills --stages letter:1600                    # ~6 min on 2 cores
+    python -m benchmarks.bench_skills --stages 'repeat:1000;repeat,lookup,letter:800' --eval letter,lookup,repeat
+    python -m benchmarks.bench_skills --stages lookup:1200 --arch '{"hidden_size": 256, "num_attention_heads": 8}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from PIL import Image
+
+from benchmarks.common import BENCH_DIR, print_table, write_result
+from vrft_lib import prompts
+from vrft_lib.tiny import instruct_mix
+
+PROBES = ("repeat", "lookup", "lookups")
+_WORDS = sorted(set(instruct_mix.COLOURS) | set(instruct_mix.SHAPES) | set(instruct_mix.FILLER))
+_LETTERS = "ABCDEFGH"
+
+
+def probe_row(rng: random.Random, index: int, kind: str, size: int = 56) -> dict:
+    """One row of a probe kind, in the benchmark schema (a plain grey image: the answer is in the text)."""
+    img = Image.new("RGB", (size, size), (140, 140, 140))
+    row = {"id": f"skill-{index:06d}", "images": [img], "choices": [], "task": "classification", "kind": kind}
+    if kind == "repeat":
+        words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 6)))
+        return {**row, "question": f"Repeat these words: {words}", "solution": words, "rationale": "I copy the words."}
+    options = rng.sample(_WORDS, rng.randint(2, 6) if kind == "lookup" else rng.randint(3, 8))
+    if kind == "lookup":
+        a = rng.choice(options)
+        q, why = f"Which option is {a}?", f"The option {a} is listed, so I pick it."
+        return {**row, "question": q, "solution": a, "choices": options, "task": "multiple_choice", "rationale": why}
+    asked = rng.sample(range(len(options)), rng.randint(2, min(4, len(options))))
+    listed = "\n".join(f"{_LETTERS[k]}. {w}" for k, w in enumerate(options))
+    q = f"{listed}\nGive the letters of: " + ", ".join(options[k] for k in asked)
+    letters = " ".join(_LETTERS[k] for k in asked)
+    return {**row, "question": q, "solution": letters, "rationale": "I find each word among the options."}
+
+
+def rows_of(kinds, n: int, seed: int, split: str) -> list[dict]:
+    """``n`` rows cycling through ``kinds`` (mix kinds and probes), disjoint streams per split."""
+    mix = [k for k in kinds if k not in PROBES]
+    unknown = [k for k in mix if k not in instruct_mix.KINDS]
+    if unknown:
+        raise SystemExit(
+            f"unknown kind {unknown[0]!r}; use {', '.join(sorted(set(instruct_mix.KINDS)) + list(PROBES))}"
+        )
+    rng = random.Random(seed * 1000 + {"train": 0, "val": 1}[split] * 7919 + 29)
+    rows = []
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        if kind in PROBES:
+            rows.append(probe_row(rng, i, kind))
+        else:
+            rows.append(instruct_mix.make_row(rng, i, 56, kind))
+    return rows
+
+
+def score(model, processor, rows) -> dict:
+    """Greedy accuracy per ``kind:mode`` on ``rows``."""
+    import torch
+
+    from vrft_lib.rewards import accuracy_reward
+
+    model.eval()
+    processor.tokenizer.padding_side = "left"
+    acc = defaultdict(list)
+    for mode in ("no_think", "think"):
+        for i in range(0, len(rows), 64):
+            batch = [prompts.with_class_choices(r, instruct_mix.option_classes(r)) for r in rows[i : i + 64]]
+            texts = [
+                processor.apply_chat_template(
+                    prompts.build_messages(r, mode), add_generation_prompt=True, tokenize=False
+                )
+                for r in batch
+            ]
+            inputs = processor(text=texts, images=[r["images"] for r in batch], return_tensors="pt", padding=True)
+            with torch.no_grad():
+                out = model.generate(**inputs, max_new_tokens=48, do_sample=False)
+            answers = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+            scores = accuracy_reward(
+                [[{"role": "assistant", "content": a}] for a in answers],
+                solution=[r["solution"] for r in batch],
+                choices=[r["choices"] for r in batch],
+                mode=[mode] * len(batch),
+            )
+            for r, s in zip(batch, scores):
+                acc[f"{r['kind']}:{mode}"].append(s)
+    processor.tokenizer.padding_side = "right"
+    model.train()
+    return {k: round(sum(v) / len(v), 3) for k, v in sorted(acc.items())}
+
+
+def measure(stages, eval_kinds, every=200, eval_rows=192, arch=None, seed=0, work=None) -> dict:
+    """Train a random tiny model on ``stages`` (a list of (kinds, steps)) and score it every ``every`` steps."""
+    from transformers import TrainerCallback
+    from transformers.trainer_utils import set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    from vrft_lib.models import load_model_and_processor
+    from vrft_lib.tiny.base import mix_sft_dataset
+    from vrft_lib.tiny.model import build_tiny_model
+
+    work = Path(work or tempfile.mkdtemp(prefix="vrft-skills-"))
+    build_tiny_model(work / "random", seed=seed, arch=arch)
+    set_seed(seed)
+    model, processor = load_model_and_processor(str(work / "random"))
+    held_out = rows_of(eval_kinds, eval_rows, seed, "val")
+    points, t0, done = [], time.perf_counter(), 0
+
+    class Score(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step % every == 0 or state.global_step == args.max_steps:
+                points.append({"step": done + state.global_step, "seconds": round(time.perf_counter() - t0, 1)})
+                points[-1].update(score(model, processor, held_out))
+                print(f"[bench_skills] {points[-1]}", flush=True)
+
+    points.append({"step": 0, "seconds": 0.0, **score(model, processor, held_out)})
+    for k, (kinds, steps) in enumerate(stages):
+        args = SFTConfig(
+            output_dir=str(work / "sft"),
+            bf16=False,
+            fp16=False,
+            use_cpu=True,
+            activation_checkpointing=False,
+            report_to="none",
+            save_strategy="no",
+            max_length=None,
+            completion_only_loss=True,
+            seed=seed,
+            data_seed=seed,
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+            max_steps=steps,
+            per_device_train_batch_size=16,
+            learning_rate=1e-3,
+            lr_scheduler_type="cosine",
+            warmup_steps=20,
+            weight_decay=0.0,
+        )
+        data = mix_sft_dataset(rows_of(kinds, max(1024, steps * 8), seed + k, "train"), seed + k)
+        trainer = SFTTrainer(
+            model=model, args=args, train_dataset=data, processing_class=processor, callbacks=[Score()]
+        )
+        trainer.train()
+        model, done = trainer.model, done + steps
+    n_params = sum(p.numel() for p in model.parameters())
+    return {"stages": [[list(k), s] for k, s in stages], "arch": arch or {}, "parameters": n_params, "points": points}
+
+
+def figure(result: dict):
+    """Accuracy per kind and mode against step."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    keys = [k for k in result["points"][-1] if ":" in k]
+    for key in keys:
+        pts = [p for p in result["points"] if key in p]
+        fig.add_scatter(x=[p["step"] for p in pts], y=[100 * p[key] for p in pts], name=key, mode="lines+markers")
+    fig.update_layout(
+        title=f"Skills of a random tiny model ({result['parameters'] / 1e6:.1f} M parameters): {result['stages']}",
+        xaxis_title="optimizer step",
+        yaxis_title="accuracy (%), greedy, held-out rows",
+        yaxis_range=[0, 100],
+        height=420,
+        width=760,
+    )
+    return fig
+
+
+def parse_stages(text: str) -> list[tuple[tuple[str, ...], int]]:
+    stages = []
+    for part in text.split(";"):
+        kinds, _, steps = part.partition(":")
+        if not steps.isdigit():
+            raise SystemExit(f"stage {part!r}: write KIND[,KIND...]:STEPS, e.g. repeat:1000")
+        stages.append((tuple(kinds.split(",")), int(steps)))
+    return stages
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stages", default="letter:1600", help="KINDS:STEPS;KINDS:STEPS (default letter:1600)")
+    ap.add_argument("--eval", default=None, help="comma-separated kinds to score (default: the kinds trained)")
+    ap.add_argument("--every", type=int, default=200, help="score every N optimizer steps")
+    ap.add_argument("--eval-rows", type=int, default=192, help="held-out rows per point, over the scored kinds")
+    ap.add_argument("--arch", default="{}", help="JSON overrides of the tiny architecture")
+    ap.add_argument("--out", default=str(BENCH_DIR), help="folder for skills.json and skills.html")
+    a = ap.parse_args(argv)
+    stages = parse_stages(a.stages)
+    eval_kinds = tuple(a.eval.split(",")) if a.eval else tuple(dict.fromkeys(k for ks, _ in stages for k in ks))
+    result = measure(stages, eval_kinds, a.every, a.eval_rows, json.loads(a.arch) or None)
+    path = write_result("skills", result, Path(a.out))
+    figure(result).write_html(Path(a.out) / "skills.html", include_plotlyjs=True)
+    first, last = result["points"][0], result["points"][-1]
+    keys = [k for k in last if ":" in k]
+    print_table([[k, f"{100 * first[k]:.1f}", f"{100 * last[k]:.1f}"] for k in keys], ["kind:mode", "step 0", "last"])
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
