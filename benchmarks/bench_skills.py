@@ -118,10 +118,10 @@ def measure(stages, eval_kinds, every=200, eval_rows=192, arch=None, seed=0, wor
     """Train a random tiny model on ``stages`` (a list of (kinds, steps)) and score it every ``every`` steps."""
     from transformers import TrainerCallback
     from transformers.trainer_utils import set_seed
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     from vrft_lib.models import load_model_and_processor
-    from vrft_lib.tiny.base import mix_sft_dataset
+    from vrft_lib.tiny.base import RECIPE, cpu_sft_args, mix_sft_dataset
     from vrft_lib.tiny.model import build_tiny_model
 
     work = Path(work or tempfile.mkdtemp(prefix="vrft-skills-"))
@@ -140,27 +140,7 @@ def measure(stages, eval_kinds, every=200, eval_rows=192, arch=None, seed=0, wor
 
     points.append({"step": 0, "seconds": 0.0, **score(model, processor, held_out)})
     for k, (kinds, steps) in enumerate(stages):
-        args = SFTConfig(
-            output_dir=str(work / "sft"),
-            bf16=False,
-            fp16=False,
-            use_cpu=True,
-            activation_checkpointing=False,
-            report_to="none",
-            save_strategy="no",
-            max_length=None,
-            completion_only_loss=True,
-            seed=seed,
-            data_seed=seed,
-            dataloader_num_workers=0,
-            disable_tqdm=True,
-            max_steps=steps,
-            per_device_train_batch_size=16,
-            learning_rate=1e-3,
-            lr_scheduler_type="cosine",
-            warmup_steps=20,
-            weight_decay=0.0,
-        )
+        args = cpu_sft_args(work / "sft", seed, disable_tqdm=True, **{**RECIPE["sft"], "max_steps": steps})
         data = mix_sft_dataset(rows_of(kinds, max(1024, steps * 8), seed + k, "train"), seed + k)
         trainer = SFTTrainer(
             model=model, args=args, train_dataset=data, processing_class=processor, callbacks=[Score()]

@@ -120,12 +120,34 @@ def recipe_stages(recipe: dict) -> list[dict]:
     ]
 
 
+def cpu_sft_args(output_dir, seed: int, **overrides):
+    """TRL ``SFTConfig`` for the tiny model on a CPU: fp32, no activation checkpointing, nothing saved,
+    loss on the completion only; ``overrides`` (steps, batch, learning rate, ...) go on top."""
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(output_dir),
+        bf16=False,
+        fp16=False,
+        use_cpu=True,
+        activation_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        max_length=None,
+        completion_only_loss=True,
+        seed=seed,
+        data_seed=seed,
+        dataloader_num_workers=0,
+        **overrides,
+    )
+
+
 def build_tiny_base(path, recipe: dict | None = None) -> str:
     """Build the tiny instruct base into ``path`` (no caching; see :func:`ensure_tiny_base`)."""
     from transformers.trainer_utils import (
         set_seed,  # torch and TRL: only when a base is built
     )
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     recipe = recipe or RECIPE
     path = Path(path)
@@ -140,23 +162,7 @@ def build_tiny_base(path, recipe: dict | None = None) -> str:
     losses = []
     for k, stage in enumerate(recipe_stages(recipe)):
         data = instruct_sft_dataset(stage["rows"], recipe["seed"] + k, recipe["image_size"], stage["kinds"])
-        args = SFTConfig(
-            output_dir=str(path / "sft"),
-            bf16=False,
-            fp16=False,
-            use_cpu=True,
-            activation_checkpointing=False,
-            report_to="none",
-            logging_steps=20,
-            save_strategy="no",
-            max_length=None,
-            completion_only_loss=True,
-            seed=recipe["seed"],
-            data_seed=recipe["seed"],
-            dataloader_num_workers=0,
-            disable_tqdm=False,
-            **stage["sft"],
-        )
+        args = cpu_sft_args(path / "sft", recipe["seed"], logging_steps=20, disable_tqdm=False, **stage["sft"])
         trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=processor)
         loss_on_the_bar(trainer)
         trainer.train()
