@@ -34,11 +34,12 @@ from PIL import Image
 
 from benchmarks.common import BENCH_DIR, print_table, write_result
 from vrft_lib import prompts
+from vrft_lib.answers import LETTERS
 from vrft_lib.tiny import instruct_mix
+from vrft_lib.vocab import PROMPT_MODES
 
 PROBES = ("repeat", "lookup", "lookups")
 _WORDS = sorted(set(instruct_mix.COLOURS) | set(instruct_mix.SHAPES) | set(instruct_mix.FILLER))
-_LETTERS = "ABCDEFGH"
 
 
 def probe_row(rng: random.Random, index: int, kind: str, size: int = 56) -> dict:
@@ -54,9 +55,9 @@ def probe_row(rng: random.Random, index: int, kind: str, size: int = 56) -> dict
         q, why = f"Which option is {a}?", f"The option {a} is listed, so I pick it."
         return {**row, "question": q, "solution": a, "choices": options, "task": "multiple_choice", "rationale": why}
     asked = rng.sample(range(len(options)), rng.randint(2, min(4, len(options))))
-    listed = "\n".join(f"{_LETTERS[k]}. {w}" for k, w in enumerate(options))
+    listed = "\n".join(prompts.CHOICE_LINE.format(letter=LETTERS[k], text=w) for k, w in enumerate(options))
     q = f"{listed}\nGive the letters of: " + ", ".join(options[k] for k in asked)
-    letters = " ".join(_LETTERS[k] for k in asked)
+    letters = " ".join(LETTERS[k] for k in asked)
     return {**row, "question": q, "solution": letters, "rationale": "I find each word among the options."}
 
 
@@ -80,36 +81,31 @@ def rows_of(kinds, n: int, seed: int, split: str) -> list[dict]:
 
 
 def score(model, processor, rows) -> dict:
-    """Greedy accuracy per ``kind:mode`` on ``rows``."""
-    import torch
+    """Greedy accuracy per ``kind:mode`` on ``rows``, decoded as the evaluation decodes."""
+    from types import SimpleNamespace
 
+    from vrft_lib.evaluate import HFGenerator, generation_settings
     from vrft_lib.rewards import accuracy_reward
 
+    greedy = SimpleNamespace(do_sample=False, temperature=0.0, max_new_tokens=48, seed=0)
+    generate = HFGenerator(model, processor, generation_settings(greedy, processor.tokenizer))
     model.eval()
-    processor.tokenizer.padding_side = "left"
     acc = defaultdict(list)
-    for mode in ("no_think", "think"):
-        for i in range(0, len(rows), 64):
-            batch = [prompts.with_class_choices(r, instruct_mix.option_classes(r)) for r in rows[i : i + 64]]
-            texts = [
-                processor.apply_chat_template(
-                    prompts.build_messages(r, mode), add_generation_prompt=True, tokenize=False
-                )
-                for r in batch
-            ]
-            inputs = processor(text=texts, images=[r["images"] for r in batch], return_tensors="pt", padding=True)
-            with torch.no_grad():
-                out = model.generate(**inputs, max_new_tokens=48, do_sample=False)
-            answers = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    for mode in PROMPT_MODES:
+        shown = [prompts.with_class_choices(r, instruct_mix.option_classes(r)) for r in rows]
+        requests = [{"row": r, "messages": prompts.build_messages(r, mode)} for r in shown]
+        for k in range(0, len(requests), 64):
+            batch = [q["row"] for q in requests[k : k + 64]]
+            answers = [text for text, _ in generate(requests[k : k + 64])]
             scores = accuracy_reward(
                 [[{"role": "assistant", "content": a}] for a in answers],
                 solution=[r["solution"] for r in batch],
                 choices=[r["choices"] for r in batch],
                 mode=[mode] * len(batch),
             )
-            for r, s in zip(batch, scores):
-                acc[f"{r['kind']}:{mode}"].append(s)
-    processor.tokenizer.padding_side = "right"
+            for r, x in zip(batch, scores):
+                acc[f"{r['kind']}:{mode}"].append(x)
+    processor.tokenizer.padding_side = "right"  # as SFT pads
     model.train()
     return {k: round(sum(v) / len(v), 3) for k, v in sorted(acc.items())}
 
