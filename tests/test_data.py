@@ -46,10 +46,10 @@ from vrft_lib.data import (
 )
 from vrft_lib.data import sat as sat_module
 from vrft_lib.errors import DataError
-from vrft_lib.prompts import sft_target
+from vrft_lib.prompts import sft_target, user_text, with_class_choices
 from vrft_lib.rewards import accuracy_reward
 
-SYNTHETIC = ["synthetic_banner", "synthetic_aircraft", "synthetic_spatial"]
+SYNTHETIC = ["synthetic_banner", "synthetic_aircraft", "synthetic_count", "synthetic_spatial"]
 
 
 def digest(ds) -> list[str]:
@@ -468,7 +468,8 @@ def test_sat_corrupt_image_error_and_skip(tmp_path):
 @pytest.mark.parametrize("name", SYNTHETIC)
 def test_synthetic_schema_and_determinism(name):
     a = load_benchmark(name, "train", limit=40, seed=5)
-    check_schema(a, {"synthetic_banner": "binary", "synthetic_aircraft": "classification"}.get(name, "multiple_choice"))
+    tasks = {"synthetic_banner": "binary", "synthetic_aircraft": "classification", "synthetic_count": "binary"}
+    check_schema(a, tasks.get(name, "multiple_choice"))
     assert digest(a) == digest(load_benchmark(name, "train", limit=40, seed=5))
     assert a["question"] == load_benchmark(name, "train", limit=40, seed=5)["question"]
     assert digest(a) != digest(load_benchmark(name, "train", limit=40, seed=6))
@@ -608,3 +609,55 @@ def test_choose_is_a_sorted_nested_subset(n, limit, seed):
     assert len(chosen) == (n if limit is None else min(n, limit))
     if limit is not None:
         assert set(chosen) <= set(data.choose_rows(n, limit + 1, seed))
+
+
+def test_synthetic_aircraft_named_in_words_is_asked_open_ended_with_the_names_listed():
+    ds = load_benchmark("synthetic_aircraft", "train", limit=100, num_classes=10, names="words", answer_with="text")
+    classes = benchmark_info(ds)["classes"]
+    assert classes == synthetic.aircraft_word_classes(10) and Counter(ds["solution"]) == {c: 10 for c in classes}
+    assert {c.split()[0] for c in classes} == set(synthetic.AIRCRAFT_COLOURS)
+    assert {c.split()[1] for c in classes} == set(synthetic.WING_TYPES)
+    row = ds[0]
+    text = user_text(row, "no_think", classes)
+    assert row["question"] == synthetic.AIRCRAFT_WORDS_QUESTION and "Options: red straight, blue straight" in text
+    assert (
+        "A. " not in text
+        and sft_target(with_class_choices(row, classes), "no_think") == f"<answer>{row['solution']}</answer>"
+    )
+    # the same images as the coded names: only the names differ
+    coded = load_benchmark("synthetic_aircraft", "train", limit=10, num_classes=10)
+    assert digest(coded) == digest(ds)[:10]
+    with pytest.raises(DataError, match=r"num_classes=11.*from 2 to 10 with names: words"):
+        load_benchmark("synthetic_aircraft", "train", limit=1, num_classes=11, names="words")
+    with pytest.raises(DataError, match=r"names='wordz'"):
+        load_benchmark("synthetic_aircraft", "train", limit=1, names="wordz")
+
+
+def _colour_pixels(image, colour_name):
+    pixels = np.asarray(image.convert("RGB"), dtype=float)
+    return int((np.abs(pixels - np.array(synthetic.COUNT_COLOURS[colour_name], dtype=float)).max(axis=2) < 40).sum())
+
+
+def test_synthetic_count_answer_is_the_count_and_a_glance_misleads_in_a_third_of_the_rows():
+    pattern = re.compile(r"Which colour has more shapes here: (\w+) or (\w+)\?")
+    ds = load_benchmark("synthetic_count", "test", limit=300)
+    assert Counter(ds["solution"][k] == pattern.fullmatch(ds["question"][k])[1] for k in range(300)) == {
+        True: 150,
+        False: 150,
+    }
+    misled = 0
+    for row in ds:
+        a, b = pattern.fullmatch(row["question"]).groups()
+        counts = dict(zip((a, b), map(int, re.match(r"I count (\d) \w+ and (\d) \w+\.", row["rationale"]).groups())))
+        assert row["solution"] == max(counts, key=counts.get) and sorted(counts.values()) in ([1, 2], [1, 3])
+        area = {c: _colour_pixels(row["images"][0], c) for c in (a, b)}
+        misled += max(area, key=area.get) != row["solution"]
+    assert 0.25 < misled / 300 < 0.42, misled  # the more frequent colour covers less of the picture
+    honest = load_benchmark("synthetic_count", "test", limit=100, misleading=0.0)
+    glance = [
+        max((_colour_pixels(r["images"][0], c), c) for c in pattern.fullmatch(r["question"]).groups())[1]
+        for r in honest
+    ]
+    assert glance == honest["solution"]
+    with pytest.raises(DataError, match=r"misleading=1.5"):
+        load_benchmark("synthetic_count", "test", limit=1, misleading=1.5)

@@ -181,15 +181,18 @@ def sft_answer(row) -> str:
 def with_class_choices(row, classes: Sequence[str] | None):
     """The row with its class list as lettered choices, when ``classes`` is given.
 
-    A row that has choices already, or a class list longer than the 26 letters, is returned as is
-    (the classes then go on one ``Options:`` line). With class choices, the model may answer with
-    the letter or the class name, and rewards and SFT targets treat the row as multiple choice.
+    A row that has choices already, a class list longer than the 26 letters, or a row answered in
+    words (``answer_with: text``) is returned as is: the classes then go on one ``Options:`` line and
+    the answer is the class name. With class choices, the model may answer with the letter or the
+    class name, and rewards and SFT targets treat the row as multiple choice.
 
     Example:
         >>> with_class_choices({"solution": "negative", "choices": []}, ["positive", "negative"])["choices"]
         ['positive', 'negative']
+        >>> with_class_choices({"solution": "red swept", "choices": [], "answer_with": "text"}, ["red swept"])["choices"]
+        []
     """
-    if not classes or (row.get("choices") or []) or len(classes) > len(LETTERS):
+    if not classes or (row.get("choices") or []) or len(classes) > len(LETTERS) or answer_with(row) == "text":
         return row
     return {**dict(row), "choices": [str(c) for c in classes]}
 

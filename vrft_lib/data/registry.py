@@ -103,7 +103,7 @@ def benchmark_options(name: str) -> dict:
     """The options of benchmark ``name`` with their defaults.
 
     >>> benchmark_options("synthetic_aircraft")
-    {'image_size': 56, 'num_samples': None, 'num_classes': 8, 'answer_with': 'letter'}
+    {'image_size': 56, 'num_samples': None, 'num_classes': 8, 'names': 'codes', 'answer_with': 'letter'}
     """
     loader = _get_loader(name)
     return {

@@ -40,10 +40,13 @@ PATCH_MULTIPLE = 28  # Qwen2.5-VL: 14-pixel patches, merged 2x2
 MAX_AIRCRAFT_CLASSES = 100
 SUPERSAMPLE = 4  # draw at 4x (2x from 112 pixels up), reduce with a box filter: smooth edges
 
-_BENCHMARK_CODES = {"synthetic_banner": 1, "synthetic_aircraft": 2, "synthetic_spatial": 3}
+_BENCHMARK_CODES = {"synthetic_banner": 1, "synthetic_aircraft": 2, "synthetic_spatial": 3, "synthetic_count": 4}
 
 BANNER_QUESTION = "What is the sentiment of this banner: positive or negative?"
 AIRCRAFT_QUESTION = "Which aircraft variant is shown in this image?"
+# Asked when the classes are named in words (``names="words"``): the class name is what the question asks.
+AIRCRAFT_WORDS_QUESTION = "Which aircraft is this: what colour is it, and are its wings straight or swept?"
+COUNT_QUESTION = "Which colour has more shapes here: {a} or {b}?"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -250,6 +253,23 @@ def aircraft_classes(num_classes: int = 8) -> list[str]:
     return [_FAMILY_NAMES[k % 10](k // 10) for k in range(num_classes)]
 
 
+MAX_WORD_CLASSES = 10  # the fuselage colour x wing type families: the classes a name of two words tells apart
+
+
+def aircraft_word_classes(num_classes: int = 10) -> list[str]:
+    """The class names in words ("<fuselage colour> <wing type>"), for up to 10 classes.
+
+    Words the tiny model already writes (colours) joined with a word for the fine-grained part (the wings):
+    a base that names colours is partly right before it has seen an aircraft.
+
+    >>> aircraft_word_classes(6)
+    ['red straight', 'blue straight', 'green straight', 'yellow straight', 'white straight', 'red swept']
+    """
+    if not 2 <= num_classes <= MAX_WORD_CLASSES:
+        raise ValueError(f"num_classes must be in [2, {MAX_WORD_CLASSES}] for names in words, got {num_classes}")
+    return [f"{a['fuselage']} {a['wings']}" for a in map(aircraft_attributes, range(num_classes))]
+
+
 def _transform(points, cx, cy, scale, angle, mirror):
     c, s = math.cos(angle), math.sin(angle)
     out = []
@@ -297,11 +317,19 @@ def _draw_aircraft(canvas: _Canvas, rng: np.random.Generator, attrs: dict) -> No
 
 
 def aircraft_row(
-    split: str, index: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE, num_classes: int = 8
+    split: str,
+    index: int,
+    seed: int = 0,
+    image_size: int = DEFAULT_IMAGE_SIZE,
+    num_classes: int = 8,
+    names: str = "codes",
 ) -> dict:
-    """One ``synthetic_aircraft`` row; classes appear in random order inside blocks of ``num_classes`` rows."""
+    """One ``synthetic_aircraft`` row; classes appear in random order inside blocks of ``num_classes`` rows.
+    ``names``: ``"codes"`` (made-up variant codes, :func:`aircraft_classes`) or ``"words"``
+    (:func:`aircraft_word_classes`, asked with :data:`AIRCRAFT_WORDS_QUESTION`)."""
     _check_common(split, image_size)
-    names = aircraft_classes(num_classes)
+    words = names == "words"
+    names = aircraft_word_classes(num_classes) if words else aircraft_classes(num_classes)
     order = _block_rng("synthetic_aircraft", seed, split, index // num_classes).permutation(num_classes)
     class_index = int(order[index % num_classes])
     attrs = aircraft_attributes(class_index)
@@ -309,19 +337,29 @@ def aircraft_row(
     canvas = _Canvas(image_size, _background(rng))
     _draw_aircraft(canvas, rng, attrs)
     name = names[class_index]
-    rationale = (
-        f"The aircraft has a {attrs['fuselage']} fuselage with {attrs['wings']} wings, "
-        f"{_NUMBER_WORDS[attrs['engines']]} engines and a {attrs['tail']} tail, which identifies it as the {name}."
-    )
+    if words:
+        question = AIRCRAFT_WORDS_QUESTION
+        rationale = f"The aircraft is {attrs['fuselage']} and its wings are {attrs['wings']}, so it is the {name}."
+    else:
+        question = AIRCRAFT_QUESTION
+        rationale = (
+            f"The aircraft has a {attrs['fuselage']} fuselage with {attrs['wings']} wings, "
+            f"{_NUMBER_WORDS[attrs['engines']]} engines and a {attrs['tail']} tail, which identifies it as the {name}."
+        )
     png = canvas.to_png(rng, noise=10)
-    return _row("synthetic_aircraft", split, index, png, AIRCRAFT_QUESTION, name, [], "classification", rationale)
+    return _row("synthetic_aircraft", split, index, png, question, name, [], "classification", rationale)
 
 
 def generate_aircraft(
-    split: str, num_rows: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE, num_classes: int = 8
+    split: str,
+    num_rows: int,
+    seed: int = 0,
+    image_size: int = DEFAULT_IMAGE_SIZE,
+    num_classes: int = 8,
+    names: str = "codes",
 ) -> list[dict]:
     """Rows ``0 .. num_rows-1`` of ``synthetic_aircraft`` (exactly balanced per block of ``num_classes``)."""
-    return [aircraft_row(split, i, seed, image_size, num_classes) for i in range(num_rows)]
+    return [aircraft_row(split, i, seed, image_size, num_classes, names) for i in range(num_rows)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -503,6 +541,73 @@ def generate_spatial(
 
 
 # ----------------------------------------------------------------------------------------------
+# synthetic_count
+# ----------------------------------------------------------------------------------------------
+
+COUNT_COLOURS = {
+    "red": (225, 45, 45),
+    "blue": (60, 115, 255),
+    "green": (45, 190, 70),
+    "yellow": (245, 215, 40),
+}
+# (more, fewer) shapes of the two colours: never a tie, 3 or 4 shapes in the 2x2 cells.
+_COUNT_SPLITS = ((2, 1), (3, 1))
+MISLEADING_SHARE = 1 / 3  # rows where the colour with more shapes covers less of the picture
+_COUNT_WORDS = {1: "1", 2: "2", 3: "3"}
+
+
+def count_row(
+    split: str, index: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE, misleading: float = MISLEADING_SHARE
+) -> dict:
+    """One ``synthetic_count`` row: "are there more A or B shapes?" over 3-4 shapes of two colours, one per
+    cell of a 2x2 grid (each cell is one of Qwen2.5-VL's merged patches at 56 pixels).
+
+    The answer follows a rule over facts read one at a time: count the shapes of each colour, then
+    compare the two numbers. In a share ``misleading`` of the rows the shapes of the more frequent colour
+    are drawn small and the other colour's shape large, so the amount of each colour (a glance) points
+    to the wrong answer there; everywhere else a glance and a count agree. Answers alternate between
+    the first and the second colour asked, in random order inside blocks of two rows.
+    """
+    _check_common(split, image_size)
+    if not (isinstance(misleading, int | float) and 0.0 <= misleading <= 1.0):
+        raise ValueError(f"misleading must be a share in [0, 1], got {misleading!r}")
+    first_wins = bool(_block_rng("synthetic_count", seed, split, index // 2).permutation(2)[index % 2])
+    rng = _row_rng("synthetic_count", seed, split, index)
+    colours = list(COUNT_COLOURS)
+    a, b = (colours[k] for k in rng.permutation(len(colours))[:2])  # asked in this order
+    more, fewer = _COUNT_SPLITS[int(rng.integers(len(_COUNT_SPLITS)))]
+    winner, loser = (a, b) if first_wins else (b, a)
+    trick = bool(rng.random() < misleading)
+    objects = [(winner, "small" if trick else "any")] * more + [(loser, "large" if trick else "any")] * fewer
+    cells = rng.permutation(4)[: len(objects)]
+    canvas = _Canvas(image_size, _background(rng))
+    for (colour, size), cell in zip(objects, cells):
+        r = {"small": rng.uniform(0.07, 0.1), "large": rng.uniform(0.2, 0.23), "any": rng.uniform(0.15, 0.19)}[size]
+        x = (int(cell) % 2 + 0.5) / 2 + rng.uniform(-0.04, 0.04)
+        y = (int(cell) // 2 + 0.5) / 2 + rng.uniform(-0.04, 0.04)
+        fill = _jitter_colour(rng, COUNT_COLOURS[colour], 10)
+        if rng.integers(2):  # circles and squares of about the same area for the same r
+            canvas.ellipse(x, y, r, r, fill)
+        else:
+            canvas.rectangle(x - 0.88 * r, y - 0.88 * r, x + 0.88 * r, y + 0.88 * r, fill)
+    counts = {winner: more, loser: fewer}
+    rationale = (
+        f"I count {_COUNT_WORDS[counts[a]]} {a} and {_COUNT_WORDS[counts[b]]} {b}. "
+        f"{more} is more than {fewer}, so there are more {winner} shapes."
+    )
+    question = COUNT_QUESTION.format(a=a, b=b)
+    png = canvas.to_png(rng, noise=8)
+    return _row("synthetic_count", split, index, png, question, winner, [], "binary", rationale)
+
+
+def generate_count(
+    split: str, num_rows: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE, misleading: float = MISLEADING_SHARE
+) -> list[dict]:
+    """Rows ``0 .. num_rows-1`` of ``synthetic_count`` (the answer is the first colour asked in half of each pair)."""
+    return [count_row(split, i, seed, image_size, misleading) for i in range(num_rows)]
+
+
+# ----------------------------------------------------------------------------------------------
 # preview
 # ----------------------------------------------------------------------------------------------
 
@@ -515,6 +620,7 @@ def save_preview(
         generate_banner("train", per_benchmark, seed, image_size),
         generate_aircraft("train", per_benchmark, seed, image_size),
         generate_spatial("train", per_benchmark, seed, image_size),
+        generate_count("train", per_benchmark, seed, image_size),
     ]
     cell = image_size * zoom + 4
     grid = Image.new("RGB", (cell * per_benchmark, cell * len(rows)), (255, 255, 255))

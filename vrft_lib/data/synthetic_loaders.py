@@ -68,18 +68,23 @@ def load_synthetic_aircraft(
     image_size=SIZE,
     num_samples=None,
     num_classes=8,
+    names="codes",
     answer_with=ANSWER_WITH_DEFAULT,
 ) -> LoadedSplit:
     """Procedural aircraft: ``num_classes`` (2-100) variants made of fuselage colour, wing sweep,
-    engine count and tail colour."""
+    engine count and tail colour. ``names``: ``"codes"`` (made-up variant codes) or ``"words"``
+    ("red swept": the fuselage colour and the wing type, up to 10 classes)."""
     n = _synthetic_size("synthetic_aircraft", split, limit, num_samples, image_size)
-    if not is_int_in(num_classes, 2, synthetic.MAX_AIRCRAFT_CLASSES):
+    check_option("synthetic_aircraft", "names", names, ("codes", "words"))
+    top = synthetic.MAX_WORD_CLASSES if names == "words" else synthetic.MAX_AIRCRAFT_CLASSES
+    if not is_int_in(num_classes, 2, top):
         raise DataError(
             f"Option num_classes={num_classes!r} of benchmark 'synthetic_aircraft' is invalid; "
-            f"give an integer from 2 to {synthetic.MAX_AIRCRAFT_CLASSES}."
+            f"give an integer from 2 to {top}" + (" with names: words." if names == "words" else ".")
         )
-    rows = synthetic.generate_aircraft(split, n, seed, image_size, num_classes)
-    return _loaded("synthetic_aircraft", rows, "classification", synthetic.aircraft_classes(num_classes), answer_with)
+    rows = synthetic.generate_aircraft(split, n, seed, image_size, num_classes, names)
+    classes = (synthetic.aircraft_word_classes if names == "words" else synthetic.aircraft_classes)(num_classes)
+    return _loaded("synthetic_aircraft", rows, "classification", classes, answer_with)
 
 
 @register_benchmark("synthetic_spatial", splits=SYNTHETIC_SPLITS)
@@ -91,3 +96,26 @@ def load_synthetic_spatial(
     check_option("synthetic_spatial", "num_objects", num_objects, (2, 3))
     rows = synthetic.generate_spatial(split, n, seed, image_size, num_objects)
     return _loaded("synthetic_spatial", rows, "multiple_choice", None, answer_with)
+
+
+@register_benchmark("synthetic_count", splits=SYNTHETIC_SPLITS)
+def load_synthetic_count(
+    split,
+    root,
+    limit,
+    seed,
+    *,
+    image_size=SIZE,
+    num_samples=None,
+    misleading=synthetic.MISLEADING_SHARE,
+    answer_with=ANSWER_WITH_DEFAULT,
+) -> LoadedSplit:
+    """Procedural counting: "are there more A or B shapes?" over 3-4 shapes of two colours; in a share
+    ``misleading`` of the rows the more frequent colour covers less of the picture."""
+    n = _synthetic_size("synthetic_count", split, limit, num_samples, image_size)
+    if isinstance(misleading, bool) or not isinstance(misleading, int | float) or not 0 <= misleading <= 1:
+        raise DataError(
+            f"Option misleading={misleading!r} of benchmark 'synthetic_count' is invalid; give a share from 0 to 1."
+        )
+    rows = synthetic.generate_count(split, n, seed, image_size, float(misleading))
+    return _loaded("synthetic_count", rows, "binary", None, answer_with)
