@@ -124,6 +124,9 @@ class RunConfig:
     accelerate_config: str | None = None  # e.g. params/accelerate/zero2.yaml
     use_vllm: bool = False  # GRPO rollouts through vLLM (colocate); GPU only
     peft: dict | None = None  # LoRA settings (peft.LoraConfig fields) for single-GPU runs
+    # SFT: this share of the training rows comes from the tiny base's generic instruction mix, in both
+    # prompt modes, so that fine-tuning on answer-only targets does not erase the think format (0: none)
+    replay: float = 0.0
     # GRPO: prompts per device per micro-batch, each with num_generations rollouts (None: the paper's 1,
     # unless trainer.per_device_train_batch_size gives the batch in TRL's unit, completions)
     prompts_per_device: int | None = None
@@ -253,6 +256,10 @@ def validate_run_config(cfg: RunConfig, where: str = "run config") -> None:
         )
     if cfg.prompts_per_device is not None and cfg.prompts_per_device < 1:
         raise ConfigError(f"{where}.prompts_per_device: must be at least 1, got {cfg.prompts_per_device}.")
+    if not 0 <= cfg.replay < 1:
+        raise ConfigError(f"{where}.replay: a share from 0 (no replay) to below 1, got {cfg.replay}.")
+    if cfg.replay and cfg.method != "sft":
+        raise ConfigError(f"{where}.replay: only SFT replays the instruction mix; remove it from a {cfg.method} run.")
     if cfg.keep_checkpoints < 1:
         raise ConfigError(f"{where}.keep_checkpoints: must be at least 1, got {cfg.keep_checkpoints}.")
     if cfg.data.name not in list_benchmarks():

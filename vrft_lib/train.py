@@ -321,7 +321,26 @@ def train_dataset_for(cfg: RunConfig):
     ds = load_benchmark(d.name, d.train_split, root=d.root, limit=d.train_limit, seed=cfg.seed, **d.options)
     classes = benchmark_info(ds).get("classes") if d.classes_in_prompt else None
     convert = to_grpo_dataset if cfg.method == "grpo" else to_sft_dataset
-    return convert(ds, cfg.train_mode, classes=classes)
+    data = convert(ds, cfg.train_mode, classes=classes)
+    if cfg.method == "sft" and cfg.replay:
+        data = with_replay(data, cfg.replay, cfg.seed)
+    return data
+
+
+def with_replay(data, share: float, seed: int):
+    """SFT data with a share ``share`` of rows from the tiny base's instruction mix (every mix row in both
+    prompt modes, drawn from a stream of its own), shuffled with ``seed``: fine-tuning on one task's
+    answer-only targets then keeps the think format the base was taught."""
+    from datasets import concatenate_datasets
+
+    from .tiny.base import RECIPE, instruct_sft_dataset
+
+    extra = round(len(data) * share / (1 - share))
+    mix = instruct_sft_dataset(max(1, -(-extra // 2)), seed=10_000 + seed, image_size=RECIPE["image_size"]).select(
+        range(extra)
+    )
+    mix = mix.cast(data.features)
+    return concatenate_datasets([data, mix]).shuffle(seed=seed)
 
 
 def train(config, **overrides) -> Path:
