@@ -39,6 +39,9 @@ from vrft_lib.tiny import instruct_mix
 from vrft_lib.vocab import PROMPT_MODES
 
 PROBES = ("repeat", "lookup", "lookups")
+# The embedded study's stand-ins, asked as params/smoke.yaml asks them (its data options).
+STAND_INS = ("synthetic_banner", "synthetic_aircraft", "synthetic_count")
+STUDY_FILE = Path(__file__).resolve().parent.parent / "params" / "smoke.yaml"
 _WORDS = sorted(set(instruct_mix.COLOURS) | set(instruct_mix.SHAPES) | set(instruct_mix.FILLER))
 
 
@@ -61,13 +64,46 @@ def probe_row(rng: random.Random, index: int, kind: str, size: int = 56) -> dict
     return {**row, "question": q, "solution": letters, "rationale": "I find each word among the options."}
 
 
+def stand_in_rows(name: str, n: int, seed: int, split: str) -> list[dict]:
+    """``n`` rows of a stand-in with the data options of the embedded study (``params/smoke.yaml``),
+    in the mix's schema (PIL images, ``kind`` the stand-in's name, ``options`` its listed classes)."""
+    import io
+
+    from vrft_lib.data import benchmark_info, load_benchmark
+    from vrft_lib.values import load_yaml
+
+    benchmarks = load_yaml(STUDY_FILE.read_text())["benchmarks"]
+    data = next((dict(b["data"]) for b in benchmarks.values() if b["data"]["name"] == name), {"name": name})
+    listed = data.pop("classes_in_prompt", False)
+    options = data.pop("options", {})
+    for key in ("name", "train_limit", "eval_limit", "root"):
+        data.pop(key, None)
+    ds = load_benchmark(name, "train" if split == "train" else "test", limit=n, seed=seed, **options, **data)
+    classes = benchmark_info(ds)["classes"] if listed else None
+    rows = []
+    for row in ds:
+        images = [Image.open(io.BytesIO(im["bytes"])) if isinstance(im, dict) else im for im in row["images"]]
+        rows.append({**row, "images": images, "kind": name, "options": classes})
+    return rows
+
+
 def rows_of(kinds, n: int, seed: int, split: str) -> list[dict]:
-    """``n`` rows cycling through ``kinds`` (mix kinds and probes), disjoint streams per split."""
+    """``n`` rows cycling through ``kinds`` (mix kinds, probes and stand-ins), disjoint streams per split."""
+    stand = [k for k in kinds if k in STAND_INS]
+    if stand:
+        per = -(-n // len(kinds))
+        rest = (
+            rows_of([k for k in kinds if k not in STAND_INS], n - per * len(stand), seed, split)
+            if len(stand) < len(kinds)
+            else []
+        )
+        return rest + [r for k in stand for r in stand_in_rows(k, per, seed, split)]
     mix = [k for k in kinds if k not in PROBES]
     unknown = [k for k in mix if k not in instruct_mix.KINDS]
     if unknown:
         raise SystemExit(
-            f"unknown kind {unknown[0]!r}; use {', '.join(sorted(set(instruct_mix.KINDS)) + list(PROBES))}"
+            f"unknown kind {unknown[0]!r}; use "
+            f"{', '.join(sorted(set(instruct_mix.KINDS)) + list(PROBES) + list(STAND_INS))}"
         )
     rng = random.Random(seed * 1000 + {"train": 0, "val": 1}[split] * 7919 + 29)
     rows = []
@@ -93,7 +129,9 @@ def score(model, processor, rows) -> dict:
     acc = defaultdict(list)
     for mode in PROMPT_MODES:
         shown = [prompts.with_class_choices(r, instruct_mix.option_classes(r)) for r in rows]
-        requests = [{"row": r, "messages": prompts.build_messages(r, mode)} for r in shown]
+        requests = [
+            {"row": r, "messages": prompts.build_messages(r, mode, instruct_mix.option_classes(r))} for r in shown
+        ]
         for k in range(0, len(requests), 64):
             batch = [q["row"] for q in requests[k : k + 64]]
             answers = [text for text, _ in generate(requests[k : k + 64])]
@@ -110,7 +148,35 @@ def score(model, processor, rows) -> dict:
     return {k: round(sum(v) / len(v), 3) for k, v in sorted(acc.items())}
 
 
-def measure(stages, eval_kinds, every=200, eval_rows=192, arch=None, seed=0, work=None) -> dict:
+def mixed_groups(model, processor, rows, group: int = 8) -> dict:
+    """Per stand-in, the share of GRPO groups (``group`` samples of one prompt at temperature 1, in the
+    training mode, think) whose accuracy rewards are not all equal: the groups GRPO learns from."""
+    from types import SimpleNamespace
+
+    from vrft_lib.evaluate import HFGenerator, generation_settings
+    from vrft_lib.rewards import accuracy_reward
+
+    sample = SimpleNamespace(do_sample=True, temperature=1.0, max_new_tokens=64, seed=0)
+    generate = HFGenerator(model, processor, generation_settings(sample, processor.tokenizer))
+    model.eval()
+    out = defaultdict(list)
+    for r in rows:
+        shown = prompts.with_class_choices(r, instruct_mix.option_classes(r))
+        request = {"row": shown, "messages": prompts.build_messages(shown, "think", instruct_mix.option_classes(r))}
+        answers = [text for text, _ in generate([request] * group)]
+        rewards = accuracy_reward(
+            [[{"role": "assistant", "content": a}] for a in answers],
+            solution=[shown["solution"]] * group,
+            choices=[shown["choices"]] * group,
+            mode=["think"] * group,
+        )
+        out[r["kind"]].append(len(set(rewards)) > 1)
+    processor.tokenizer.padding_side = "right"
+    model.train()
+    return {f"{k}:mixed_groups": round(sum(v) / len(v), 3) for k, v in sorted(out.items())}
+
+
+def measure(stages, eval_kinds, every=200, eval_rows=192, arch=None, seed=0, work=None, groups=0) -> dict:
     """Train a random tiny model on ``stages`` (a list of (kinds, steps)) and score it every ``every`` steps."""
     from transformers import TrainerCallback
     from transformers.trainer_utils import set_seed
@@ -136,6 +202,9 @@ def measure(stages, eval_kinds, every=200, eval_rows=192, arch=None, seed=0, wor
 
     points.append({"step": 0, "seconds": 0.0, **score(model, processor, held_out)})
     for k, (kinds, steps) in enumerate(stages):
+        if groups and k == len(stages) - 1 and k > 0:  # before the last stage: GRPO's starting point
+            points[-1].update(mixed_groups(model, processor, rows_of(STAND_INS, groups, seed, "val")))
+            print(f"[bench_skills] {points[-1]}", flush=True)
         args = cpu_sft_args(work / "sft", seed, disable_tqdm=True, **{**RECIPE["sft"], "max_steps": steps})
         data = mix_sft_dataset(rows_of(kinds, max(1024, steps * 8), seed + k, "train"), seed + k)
         trainer = SFTTrainer(
@@ -143,8 +212,16 @@ def measure(stages, eval_kinds, every=200, eval_rows=192, arch=None, seed=0, wor
         )
         trainer.train()
         model, done = trainer.model, done + steps
+        trainer.save_model(str(work / f"stage{k}"))  # to look at its answers: vrft_lib.models.load_model_and_processor
+        processor.save_pretrained(str(work / f"stage{k}"))
     n_params = sum(p.numel() for p in model.parameters())
-    return {"stages": [[list(k), s] for k, s in stages], "arch": arch or {}, "parameters": n_params, "points": points}
+    return {
+        "stages": [[list(k), s] for k, s in stages],
+        "arch": arch or {},
+        "parameters": n_params,
+        "models": [str(work / f"stage{k}") for k in range(len(stages))],
+        "points": points,
+    }
 
 
 def figure(result: dict):
@@ -184,11 +261,18 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=200, help="score every N optimizer steps")
     ap.add_argument("--eval-rows", type=int, default=192, help="held-out rows per point, over the scored kinds")
     ap.add_argument("--arch", default="{}", help="JSON overrides of the tiny architecture")
+    ap.add_argument(
+        "--groups",
+        type=int,
+        default=0,
+        help="before the last stage, sample 8 answers at temperature 1 for N prompts of each stand-in and "
+        "report the share of groups with mixed rewards",
+    )
     ap.add_argument("--out", default=str(BENCH_DIR), help="folder for skills.json and skills.html")
     a = ap.parse_args(argv)
     stages = parse_stages(a.stages)
     eval_kinds = tuple(a.eval.split(",")) if a.eval else tuple(dict.fromkeys(k for ks, _ in stages for k in ks))
-    result = measure(stages, eval_kinds, a.every, a.eval_rows, json.loads(a.arch) or None)
+    result = measure(stages, eval_kinds, a.every, a.eval_rows, json.loads(a.arch) or None, groups=a.groups)
     path = write_result("skills", result, Path(a.out))
     figure(result).write_html(Path(a.out) / "skills.html", include_plotlyjs=True)
     first, last = result["points"][0], result["points"][-1]
