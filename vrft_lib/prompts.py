@@ -189,7 +189,8 @@ def with_class_choices(row, classes: Sequence[str] | None):
     Example:
         >>> with_class_choices({"solution": "negative", "choices": []}, ["positive", "negative"])["choices"]
         ['positive', 'negative']
-        >>> with_class_choices({"solution": "red swept", "choices": [], "answer_with": "text"}, ["red swept"])["choices"]
+        >>> worded = {"solution": "red swept", "choices": [], "answer_with": "text"}
+        >>> with_class_choices(worded, ["red swept", "red straight"])["choices"]
         []
     """
     if not classes or (row.get("choices") or []) or len(classes) > len(LETTERS) or answer_with(row) == "text":

@@ -33,11 +33,11 @@ RECIPE = {
     "version": 1,
     "seed": 0,
     "arch": None,  # None: vrft_lib.tiny.model.TINY_ARCH
-    "instruct_rows": 2048,  # rows of the instruction mix, each used in both prompt modes
+    "instruct_rows": 4096,  # rows of the instruction mix, each used in both prompt modes
     "image_size": 56,
     "freeze_vision": False,
     "sft": {  # SFTConfig overrides; the random model needs a high learning rate
-        "max_steps": 640,
+        "max_steps": 1280,
         "per_device_train_batch_size": 16,
         "learning_rate": 1e-3,  # 3e-3 blew up the vision features (colours collapsed)
         "lr_scheduler_type": "cosine",
@@ -94,7 +94,7 @@ def mix_sft_dataset(mix_rows, seed: int):
             r = prompts.with_class_choices(row, option_classes(row))
             records.append(
                 {
-                    "prompt": prompts.build_messages(r, mode),
+                    "prompt": prompts.build_messages(r, mode, option_classes(row)),
                     "completion": [{"role": "assistant", "content": prompts.sft_target(r, mode)}],
                     "images": row["images"],
                 }

@@ -14,6 +14,7 @@ the tiny base's training data (:func:`vrft_lib.tiny.base.instruct_sft_dataset`).
 
 from __future__ import annotations
 
+import math
 import random
 
 from PIL import Image, ImageDraw
@@ -32,7 +33,8 @@ SHAPES = ("circle", "square", "triangle")
 NUMBER_WORDS = {1: "1", 2: "2", 3: "3", 4: "4"}
 KINDS = (
     *("colour", "shape", "count", "yes_no", "either_or", "options"),
-    *("letter", "guess", "letter", "guess", "sign", "mood"),
+    *("amount", "guess", "pair", "guess", "sign", "mood"),
+    *("mark", "pair", "count_colour", "more", "amount"),
 )
 # "guess" rows: a question about something the image does not show, with lettered options and an
 # arbitrary right letter. They teach the answer format of multiple choice for any question and any
@@ -89,7 +91,9 @@ def _background(rng):
 
 
 def _one_shape_image(rng, size, colour, shape, big=None):
-    img = Image.new("RGB", (size, size), _background(rng))
+    g = rng.randint(60, 170)  # dark to mid grey; black shapes only on the lighter ones
+    g = max(g, 120) if colour == "black" else g
+    img = Image.new("RGB", (size, size), (g, g, g))
     d = ImageDraw.Draw(img)
     if big is None:
         s = rng.randint(size // 2, size - 8)
@@ -111,6 +115,39 @@ def _count_image(rng, size, n):
         _draw_shape(
             d, rng.choice(SHAPES), (x, y, x + s, y + s), COLOURS[rng.choice(["red", "blue", "yellow", "black"])]
         )
+    return img
+
+
+def _mark_image(rng, size, colour, swept: bool):
+    """A mark that is not an aircraft: a stem with two arms, straight across it (a T) or swept back
+    (an arrow head), turned by a random angle."""
+    img = Image.new("RGB", (size, size), _background(rng))
+    d = ImageDraw.Draw(img)
+    c, r = size / 2 + rng.uniform(-3, 3), size * rng.uniform(0.3, 0.4)
+    turn = math.radians(rng.uniform(0, 360))
+    w = max(2, round(size * rng.uniform(0.06, 0.09)))
+
+    def at(x, y):  # the mark's own frame, stem along x
+        return (c + x * math.cos(turn) - y * math.sin(turn), c + x * math.sin(turn) + y * math.cos(turn))
+
+    ink = COLOURS[colour]
+    d.line([at(-r, 0), at(r, 0)], fill=ink, width=w)
+    for side in (1, -1):
+        tip = at(-0.75 * r, side * 0.8 * r) if swept else at(0.1 * r, side * 0.9 * r)
+        d.line([at(0.25 * r if swept else 0.1 * r, 0), tip], fill=ink, width=w)
+    return img
+
+
+def _colour_count_image(rng, size, counts: dict, big_ones=None):
+    """Shapes of the given colours, one per cell of a 2x2 grid, of varied sizes."""
+    img = Image.new("RGB", (size, size), _background(rng))
+    d = ImageDraw.Draw(img)
+    cell = size // 2
+    items = [c for c, n in counts.items() for _ in range(n)]
+    for c, (cx, cy) in zip(items, rng.sample([(0, 0), (0, 1), (1, 0), (1, 1)], len(items))):
+        s = rng.randint(cell // 3, cell - 4)
+        x, y = cx * cell + rng.randint(1, cell - s - 1), cy * cell + rng.randint(1, cell - s - 1)
+        _draw_shape(d, rng.choice(SHAPES), (x, y, x + s, y + s), COLOURS[c])
     return img
 
 
@@ -150,6 +187,7 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
     choices: list[str] = []
     options: list[str] | None = None
     task = "classification"
+    answer_in_words = False
     if kind == "colour":
         q, a = "What colour is the shape in the image?", colour
         why = f"The image shows a {colour} {shape}, so its colour is {colour}."
@@ -208,6 +246,73 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         else:
             q, a, options = "What shape is it?", shape, list(SHAPES)
         why = f"The image shows a {colour} {shape}; {a} is one of the options, so the answer is {a}."
+        # half of them answered in words (the options on one line), half by letter
+        answer_in_words = rng.random() < 0.5
+    elif kind == "mark":
+        # Straight or swept: the words of a part the model has not seen on an aircraft, on a plain mark.
+        swept = rng.random() < 0.5
+        img = _mark_image(rng, size, colour, swept)
+        a = "swept" if swept else "straight"
+        words = ["straight", "swept"] if rng.random() < 0.5 else ["swept", "straight"]
+        q, task = f"Is this mark {words[0]} or {words[1]}?", "binary"
+        why = f"The arms of the mark {'point back' if swept else 'stand straight across'}, so it is {a}."
+    elif kind == "pair":
+        # Two facts in one answer of two words: the colour, then one of two words the question offers.
+        # A mark's arms, straight across it or swept back: the words of the aircraft stand-in's
+        # names, said of a mark that is not an aircraft (docs/data.md).
+        thing, pick = "shape", rng.random()
+        if pick < 1 / 3:
+            second, words = ("round" if shape == "circle" else "angular"), ["round", "angular"]
+        elif pick < 2 / 3:
+            second, words = rng.choice(["big", "small"]), ["big", "small"]
+            img = _one_shape_image(rng, size, colour, shape, big=second)
+        else:
+            thing = "mark"
+            second, words = rng.choice(["straight", "swept"]), ["straight", "swept"]
+            img = _mark_image(rng, size, colour, second == "swept")
+        rng.shuffle(words)
+        a = f"{colour} {second}"
+        q = f"What colour is the {thing}, and is it {words[0]} or {words[1]}?"
+        if rng.random() < 0.5:
+            q = f"Which {thing} is this: what colour is it, and is it {words[0]} or {words[1]}?"
+        why = f"The {thing} is {colour}, and it is {second}, so the answer is {a}."
+    elif kind == "count_colour":
+        # Counting the shapes of one named colour, among shapes of two colours.
+        c1, c2 = rng.sample(["red", "blue", "green", "yellow"], 2)
+        n1 = rng.randint(1, 3)
+        n2 = rng.randint(0, 4 - n1)
+        img = _colour_count_image(rng, size, {c1: n1, c2: n2})
+        q = f"How many {c1} shapes are in the image?"
+        a = NUMBER_WORDS[n1]
+        why = f"I count the {c1} shapes one by one and find {n1}, so there are {n1} {c1} shapes."
+    elif kind == "more":
+        # The rule as text: the larger of two stated numbers of things, on a plain picture.
+        img = Image.new("RGB", (size, size), _background(rng))
+        thing = rng.choice(["apples", "boxes", "cars", "birds", "cups"])
+        n1, n2 = rng.sample([1, 2, 3, 4], 2)
+        c1, c2 = rng.sample(["red", "blue", "green", "yellow"], 2)
+        a = c1 if n1 > n2 else c2
+        x, y = rng.sample([c1, c2], 2)
+        q = f"There are {n1} {c1} {thing} and {n2} {c2} {thing}. Which colour has more {thing}: {x} or {y}?"
+        why = f"{max(n1, n2)} is more than {min(n1, n2)}, so there are more {a} {thing}."
+    elif kind == "amount":
+        # Which colour covers more of the picture: two areas of colour, one larger (a glance, not a count).
+        c1, c2 = rng.sample(["red", "blue", "green", "yellow"], 2)
+        img = Image.new("RGB", (size, size), _background(rng))
+        d = ImageDraw.Draw(img)
+        if rng.random() < 0.5:  # two areas of colour, one of them larger
+            cut = round(size * rng.uniform(0.6, 0.8))
+            d.rectangle((0, 0, size, size), fill=COLOURS[c2])
+            sides = [(0, 0, cut, size), (size - cut, 0, size, size), (0, 0, size, cut), (0, size - cut, size, size)]
+            d.rectangle(rng.choice(sides), fill=COLOURS[c1])
+        else:  # one large blot of one colour, a small one of the other, anywhere
+            for c, s in ((c1, rng.randint(size // 2, size - 6)), (c2, rng.randint(size // 6, size // 4))):
+                x, y = rng.randint(2, size - s - 2), rng.randint(2, size - s - 2)
+                d.ellipse((x, y, x + s, y + s), fill=COLOURS[c])
+        x, y = rng.sample([c1, c2], 2)
+        a = c1
+        q = f"Which colour covers more of this picture: {x} or {y}?"
+        why = f"{c1.capitalize()} covers most of the picture and {c2} less, so there is more {c1}."
     elif kind == "guess":
         words = [rng.choice(FILLER) for _ in range(rng.randint(3, 7))]
         q = " ".join(words).capitalize() + "?"
@@ -239,6 +344,7 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         "rationale": why,
         "kind": kind,
         "options": options,
+        "answer_with": "text" if answer_in_words else "letter",
     }
 
 
