@@ -59,7 +59,7 @@ def _env():
 def prepare(work: Path, steps: int) -> dict:
     """Write the kit's run config and, for the bare script, the same arguments, rewards and data."""
     from vrft_lib.config import load_run_config, resolve_trainer_args
-    from vrft_lib.runfolder import dump_yaml
+    from vrft_lib.files import dump_yaml
     from vrft_lib.tiny import ensure_tiny_base
     from vrft_lib.train import model_init_kwargs, train_dataset_for
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import BENCH_DIR
-from vrft_lib.runfolder import write_json
+from vrft_lib.files import write_json
 
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 

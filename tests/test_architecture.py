@@ -11,8 +11,8 @@ MAX_LINES = 600
 
 # Each module's floor; a module imports only from its own floor or below. A new module gets a floor here.
 LAYERS = {
-    0: ["errors", "vocab", "kernel"],  # the words, the errors, how notebook kernels start
-    1: ["runfolder", "provenance", "reference", "answers", "values"],  # files, records, the paper, plain values
+    0: ["errors", "vocab", "kernel", "files"],  # the words, the errors, notebook kernels, whole files
+    1: ["runfolder", "locks", "checkpoints", "provenance", "reference", "answers", "values"],  # folders, records, the paper
     2: ["rewards", "prompts", "plots", "data", "data.*"],  # scoring, what the model reads, benchmarks
     3: ["config", "models", "parallel"],  # what a run is; loading a checkpoint; work shared by processes
     4: ["tiny", "tiny.*"],  # the tiny model organism

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .errors import ConfigError, exit_code
-from .runfolder import fault_error
+from .files import fault_error
 
 # Each sub-command imports what it needs when it runs, so that `vrft --help`, `vrft data` and
 # `vrft study --dry-run` never pay for torch and TRL, which only training and evaluation load.
@@ -290,7 +290,7 @@ def _on_sigterm(signum, frame):
 def guarded(func, ns, debug: bool = False) -> int:
     """Run a sub-command with SIGTERM handled like Ctrl-C (what a cluster's time limit or ``kill``
     sends), and a fault of the machine (a full disk, a permission error) as one paragraph naming the
-    path (:func:`vrft_lib.runfolder.fault_error`; with ``debug``, ``exit_code`` shows the traceback too)."""
+    path (:func:`vrft_lib.files.fault_error`; with ``debug``, ``exit_code`` shows the traceback too)."""
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: leave the signals alone

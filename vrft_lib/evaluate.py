@@ -44,22 +44,13 @@ from .answers import LETTERS, choice_index, extract_answer, lenient_correct, nor
 from .config import DataSpec, ModelSpec, build_config, detect_device, load_yaml
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, did_you_mean, exit_code
+from .files import atomic_path, dump_yaml, read_json, write_json
 from .models import load_model_and_processor, load_processor
 from .parallel import Processes, vllm_engine_args
 from .prompts import build_messages, with_class_choices
 from .provenance import provenance
 from .rewards import accuracy_reward, format_reward
-from .runfolder import (
-    EVAL_OUTPUTS,
-    EVAL_RESUMABLE_KEYS,
-    atomic_path,
-    dump_yaml,
-    is_done,
-    read_json,
-    stale_reason,
-    write_done,
-    write_json,
-)
+from .runfolder import EVAL_OUTPUTS, EVAL_RESUMABLE_KEYS, is_done, stale_reason, write_done
 from .tiny import resolve_model_path
 from .vocab import PROMPT_MODES
 

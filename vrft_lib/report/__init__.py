@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..runfolder import write_json, write_text
+from ..files import write_json, write_text
 from .collect import (
     collect_study,
     finished_runs,
@@ -258,7 +258,7 @@ def write_outputs(
     rep = rep if rep is not None else analyse_study(study_dir, lookup_inputs=lookup_inputs)
     out = Path(out_dir) if out_dir is not None else Path(study_dir)
     paths = {"table1": out / "table1.csv", "metrics": out / "metrics.json"}
-    write_text(paths["table1"], rep.table.to_csv(index=False))
+    write_text(rep.table.to_csv(index=False), paths["table1"])
     write_json(metrics_record(rep), paths["metrics"])
     return paths
 

@@ -23,7 +23,8 @@ import pandas as pd
 import yaml
 
 from ..errors import VrftError
-from ..runfolder import RUNS, STUDY_FILE, read_done, read_json, run_path, seed_of
+from ..files import read_json
+from ..runfolder import RUNS, STUDY_FILE, read_done, run_path, seed_of
 from ..study.spec import expected_runs
 from ..vocab import VARIANTS
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import jinja2
 
-from ..kernel import kernel_manager_class
-from ..runfolder import naming_path, private_kernel_dir, write_text
+from ..files import naming_path, write_text
+from ..kernel import kernel_manager_class, private_kernel_dir
 from ..study.spec import notebooks_dir
 from ..vocab import REPORT_NOTEBOOK
 
@@ -64,7 +64,7 @@ def export_html(notebook, html_path, title: str | None = None) -> Path:
     nb = drop_stderr(nbformat.read(str(notebook), as_version=4))
     resources = {"metadata": {"name": title or Path(html_path).stem}}
     body, _ = html_exporter().from_notebook_node(nb, resources=resources)
-    write_text(html_path, body)
+    write_text(body, html_path)
     return Path(html_path)
 
 

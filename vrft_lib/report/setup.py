@@ -10,7 +10,7 @@ import yaml
 
 from ..config import batch_summary, load_run_config
 from ..errors import VrftError
-from ..runfolder import read_json
+from ..files import read_json
 from ..vocab import PROMPT_MODES
 
 TARGETS = {"no_think": "answer only (<answer>LABEL</answer>)", "think": "reasoning + answer (<think>...<answer>)"}

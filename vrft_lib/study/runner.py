@@ -30,29 +30,22 @@ import yaml
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, VrftError
-from ..kernel import kernel_manager_class
+from ..files import (
+    drop_truncated_notebook,
+    dump_yaml,
+    fault_error,
+    naming_path,
+    remove_temporary_files,
+    write_json,
+    write_text,
+)
+from ..kernel import kernel_manager_class, private_kernel_dir
+from ..locks import LOCK_FILE, folder_lock, run_lock_path
 from ..provenance import peak_rss_mb
 from ..report.collect import files_read
 from ..report.console import console_summary
 from ..report.render import render_page
-from ..runfolder import (
-    LOCK_FILE,
-    STUDY_FILE,
-    drop_truncated_notebook,
-    dump_yaml,
-    fault_error,
-    folder_lock,
-    is_done,
-    missing_run_outputs,
-    naming_path,
-    private_kernel_dir,
-    remove_temporary_files,
-    reopen_run,
-    run_lock_path,
-    write_done,
-    write_json,
-    write_text,
-)
+from ..runfolder import STUDY_FILE, is_done, missing_run_outputs, reopen_run, write_done
 from ..tiny import ensure_tiny_base
 from ..tiny.base import cache_root
 from ..vocab import REPORT_NOTEBOOK, TINY_MODEL
@@ -172,7 +165,7 @@ def render_report(out: Path, kernel_name: str = "python3") -> Path:
     fingerprint = report_inputs(out)
     (out / REPORT_STAMP).unlink(missing_ok=True)
     page = render_page(out, kernel_name=kernel_name)
-    write_text(out / REPORT_STAMP, fingerprint + "\n")
+    write_text(fingerprint + "\n", out / REPORT_STAMP)
     return page
 
 

@@ -53,8 +53,9 @@ import time as _time
 from pathlib import Path
 
 from ..errors import ConfigError, VrftError
+from ..files import dump_yaml, write_json
 from ..models import is_hub_id
-from ..runfolder import DONE, dump_yaml, is_done, parse_run_id, run_path, write_json
+from ..runfolder import DONE, is_done, parse_run_id, run_path
 from .jobs import JobSpec, format_plan, plan_jobs
 from .spec import check_same_study, default_out, expand_study, load_study, resolve_plan, select_runs
 

@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 
 from .. import prompts
+from ..files import write_json
 from ..models import freeze_vision_tower, load_model_and_processor
 from ..provenance import provenance
-from ..runfolder import is_done, write_done, write_json
+from ..runfolder import is_done, write_done
 from ..vocab import PROMPT_MODES
 from .instruct_mix import generate, option_classes
 from .model import TINY_ARCH, TINY_MARKER, build_tiny_model
