@@ -26,7 +26,7 @@ import pandas as pd
 from benchmarks.common import BENCH_DIR, print_table, write_result
 from vrft_lib.evaluate import evaluate
 from vrft_lib.notebook import prepare
-from vrft_lib.study.spec import expand_study, load_study
+from vrft_lib.plan.spec import expand_study, load_study
 from vrft_lib.tiny import resolve_model_path
 from vrft_lib.train import train
 

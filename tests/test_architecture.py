@@ -12,15 +12,23 @@ MAX_LINES = 600
 # Each module's floor; a module imports only from its own floor or below. A new module gets a floor here.
 LAYERS = {
     0: ["errors", "vocab", "kernel", "files"],  # the words, the errors, notebook kernels, whole files
-    1: ["runfolder", "locks", "checkpoints", "provenance", "reference", "answers", "values"],  # folders, records, the paper
+    1: [
+        "runfolder",
+        "locks",
+        "checkpoints",
+        "provenance",
+        "reference",
+        "answers",
+        "values",
+    ],  # folders, records, the paper
     2: ["rewards", "prompts", "plots", "data", "data.*"],  # scoring, what the model reads, benchmarks
     3: ["config", "models", "parallel"],  # what a run is; loading a checkpoint; work shared by processes
     4: ["tiny", "tiny.*"],  # the tiny model organism
     5: ["train", "evaluate"],  # the work
     6: ["launch", "notebook"],  # what the notebooks call
-    7: ["study", "study.spec", "study.jobs"],  # a study file, its runs and their Slurm jobs
+    7: ["plan", "plan.*"],  # a study file, its runs and their Slurm jobs
     8: ["study.preflight", "report", "report.*"],  # checks before work; the report
-    9: ["study.runner", "study.slurm"],  # executing a study
+    9: ["study", "study.runner", "study.slurm"],  # executing a study
     10: ["cli", "__main__"],  # the command line
 }
 # Packages that a function may import for itself, to keep them out of a light command's start-up.

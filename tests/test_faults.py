@@ -187,7 +187,7 @@ def test_an_evaluation_of_another_config_is_done_again(tmp_path, monkeypatch, ca
 
 
 def test_the_report_is_stale_when_a_metrics_or_predictions_file_changes(tmp_path):
-    from vrft_lib.study.runner import REPORT_STAMP, report_inputs, report_up_to_date
+    from vrft_lib.report.render import REPORT_STAMP, report_inputs, report_up_to_date
 
     (tmp_path / "study.yaml").write_text("name: s\n")
     run = tmp_path / "runs" / "b" / "rft" / "seed0"

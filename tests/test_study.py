@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from vrft_lib.errors import ConfigError
-from vrft_lib.study.spec import expand_study, load_study, resolve_plan
+from vrft_lib.plan.spec import expand_study, load_study, resolve_plan
 
 
 def vrft(*args, timeout=600):
@@ -128,7 +128,7 @@ def test_second_study_run_recomputes_nothing(mini_study):
 
 
 def test_report_fingerprint_follows_its_inputs(tmp_path):
-    from vrft_lib.study.runner import REPORT_STAMP, report_inputs, report_up_to_date
+    from vrft_lib.report.render import REPORT_STAMP, report_inputs, report_up_to_date
 
     out = tmp_path
     (out / "study.yaml").write_text("name: s\n")

@@ -18,8 +18,8 @@ from data_fixtures import make_banner_folder, make_banner_manifest, make_fgvc_ro
 
 from vrft_lib.data import check_benchmark_files
 from vrft_lib.errors import ConfigError, DataError, ModelError
+from vrft_lib.plan.spec import check_study_fields, expand_study, load_study
 from vrft_lib.study.preflight import run_dir_conflicts, validate_run, validate_study
-from vrft_lib.study.spec import check_study_fields, expand_study, load_study
 
 BASE = {
     "name": "v",

@@ -73,7 +73,7 @@ def _cmd_data(ns) -> int:
 
 def selected_runs(study: dict, runs: list, only: str | None) -> list:
     """The runs ``--only`` names; an ``--only`` that matches none is an error listing the run ids."""
-    from .study.spec import select_runs
+    from .plan.spec import select_runs
 
     chosen = select_runs(runs, only)
     if only and not chosen:
@@ -87,7 +87,7 @@ def selected_runs(study: dict, runs: list, only: str | None) -> list:
 
 
 def _cmd_study(ns) -> int:
-    from .study.spec import default_out, expand_study, load_study, resolve_plan
+    from .plan.spec import default_out, expand_study, load_study, resolve_plan
 
     if ns.json and not (ns.dry_run or ns.status):
         raise ConfigError("--json prints the plan of --dry-run or the table of --status; add one of them.")
@@ -166,7 +166,7 @@ def batch_text(batch: dict | None) -> str:
 
 
 def _cmd_report(ns) -> int:
-    from .study.runner import render_report
+    from .report.render import render_report
 
     out = Path(ns.study_dir).resolve()
     if not (out / "study.yaml").is_file():

@@ -14,7 +14,7 @@ cached nor marked offline.
 ::
 
     from vrft_lib.study.preflight import validate_study
-    from vrft_lib.study.spec import expand_study, load_study
+    from vrft_lib.plan.spec import expand_study, load_study
 
     study = load_study("params/smoke.yaml")
     validate_study(study, expand_study(study, "outputs/smoke"), "outputs/smoke")
@@ -48,9 +48,9 @@ from ..errors import ConfigError, DataError, ModelError, VrftError, did_you_mean
 from ..evaluate import EvalConfig, load_eval_config
 from ..models import is_hub_id, locate_model
 from ..notebook import prepare
+from ..plan.spec import check_same_study, check_study_fields, notebooks_dir
 from ..runfolder import STUDY_FILE, config_diff
 from ..vocab import TINY_MODEL
-from .spec import check_same_study, check_study_fields, notebooks_dir
 
 HUB_PROBE_SECONDS = 3.0  # connection attempt to the hub for a hub id that is not cached
 FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
