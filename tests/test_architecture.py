@@ -206,3 +206,22 @@ def test_function_local_imports_are_heavy_packages_or_the_cli_dispatch():
                             "inside a function: import it at the top"
                         )
     assert not found, "\n".join(found)
+
+
+def test_package_faces_only_reexport():
+    """A package's ``__init__.py`` imports and lists names (``__all__``, ``__version__``); it defines
+    nothing, so that whoever looks for a function finds it in the module named after its job."""
+    found = []
+    for path, is_pkg in MODULES.values():
+        if not is_pkg:
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                continue  # the docstring
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if targets and all(isinstance(t, ast.Name) and t.id in ("__all__", "__version__") for t in targets):
+                continue
+            found.append(f"vrft_lib/{path.relative_to(PACKAGE)}:{node.lineno} defines {type(node).__name__}")
+    assert not found, "package faces that hold logic:\n" + "\n".join(found)
