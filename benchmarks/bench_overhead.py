@@ -58,10 +58,11 @@ def _env():
 
 def prepare(work: Path, steps: int) -> dict:
     """Write the kit's run config and, for the bare script, the same arguments, rewards and data."""
-    from vrft_lib.config import load_run_config, resolve_trainer_args
+    from vrft_lib.config import load_run_config
     from vrft_lib.files import dump_yaml
     from vrft_lib.tiny import ensure_tiny_base
     from vrft_lib.train import model_init_kwargs, train_dataset_for
+    from vrft_lib.trainer_args import resolve_trainer_args
 
     cfg = load_run_config(run_config(steps))
     dump_yaml(cfg.to_dict(), work / "run.yaml")

@@ -22,7 +22,7 @@ LAYERS = {
         "values",
     ],  # folders, records, the paper
     2: ["rewards", "prompts", "plots", "data", "data.*"],  # scoring, what the model reads, benchmarks
-    3: ["config", "models", "parallel"],  # what a run is; loading a checkpoint; work shared by processes
+    3: ["config", "trainer_args", "models", "parallel"],  # what a run is; its TRL args; checkpoints; processes
     4: ["tiny", "tiny.*"],  # the tiny model organism
     5: ["train", "evaluate"],  # the work
     6: ["launch", "notebook"],  # what the notebooks call

@@ -191,8 +191,9 @@ def reopen_run(run_dir, missing) -> list[Path]:
 
 
 # What an evaluation may change and still be the same evaluation: where it goes, its bar, and how many
-# processes share it (the responses are the same; see vrft_lib.parallel)
-EVAL_RESUMABLE_KEYS = frozenset({"output_dir", "progress", "num_processes", "tensor_parallel_size"})
+# processes share it (the responses are the same; see vrft_lib.parallel); and the former `bootstrap`
+# setting of older eval folders, which changed no number.
+EVAL_RESUMABLE_KEYS = frozenset({"output_dir", "progress", "num_processes", "tensor_parallel_size", "bootstrap"})
 EVAL_OUTPUTS = ("metrics.json", "predictions.jsonl", "config.yaml")
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from .checkpoints import drop_checkpoints, last_complete_checkpoint
-from .config import RunConfig, check_report_to, detect_device, load_run_config, resolve_trainer_args
+from .config import RunConfig, check_report_to, detect_device, load_run_config
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, exit_code
 from .files import atomic_path, dump_yaml, write_json
@@ -43,6 +43,7 @@ from .provenance import provenance
 from .rewards import build_rewards
 from .runfolder import config_diff, is_done, write_done
 from .tiny import resolve_model_path
+from .trainer_args import resolve_trainer_args
 
 # Friendly names for the per-step table (TRL's keys are kept as well).
 STEP_COLUMNS = {
