@@ -32,7 +32,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.common import BENCH_DIR, print_table, write_result
+from perf.common import BENCH_DIR, print_table, write_result
 from vrft_lib import prompts
 from vrft_lib.answers import LETTERS
 from vrft_lib.tiny import instruct_mix
