@@ -53,12 +53,12 @@ study: setup  ## run the embedded default study into outputs/smoke/ and render i
 	$(VENV)/bin/vrft study $(STUDY_PARAMS) --out $(STUDY_OUT)
 
 bench: setup  ## measure speed, memory and learning curves (outputs/bench/*.json; about 25 minutes)
-	$(PY) -m benchmarks.bench_overhead
-	$(PY) -m benchmarks.bench_eval
-	$(PY) -m benchmarks.bench_rewards
-	$(PY) -m benchmarks.bench_study
-	$(PY) -m benchmarks.bench_learning
-	$(PY) -m benchmarks.summary
+	$(PY) -m perf.bench_overhead
+	$(PY) -m perf.bench_eval
+	$(PY) -m perf.bench_rewards
+	$(PY) -m perf.bench_study
+	$(PY) -m perf.bench_learning
+	$(PY) -m perf.summary
 
 lab: setup  ## JupyterLab at the repository root (notebooks/ and outputs/), no browser: open the printed URL
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) $(LAB_ROOT) $(LAB_ARGS)

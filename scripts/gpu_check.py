@@ -203,7 +203,7 @@ def reset_peak(device: str) -> None:
 def profile_runs(ns) -> dict:
     """The GRPO and SFT run configs of params/paper_single_gpu.yaml's FGVC-Aircraft runs, with the
     check's model, data, steps and device."""
-    from vrft_lib.study.spec import expand_study, load_study
+    from vrft_lib.plan.spec import expand_study, load_study
 
     runs = {r.run_id: r for r in expand_study(load_study(ROOT / "params" / "paper_single_gpu.yaml"), ns.out)}
     data = {"name": "synthetic_aircraft", "train_limit": 64, "eval_limit": 16, "classes_in_prompt": True}

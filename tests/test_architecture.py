@@ -1,7 +1,9 @@
 """The shape of vrft_lib: layers, one direction for imports, no circle, small modules, no private
-name used across modules (docs/architecture.md draws the same picture)."""
+name used across modules, package faces that only re-export. The layers are read from the floors
+table of docs/architecture.md, so the page and the test cannot disagree."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -9,20 +11,33 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "vrft_lib"
 MAX_LINES = 600
 
-# Each module's floor; a module imports only from its own floor or below. A new module gets a floor here.
-LAYERS = {
-    0: ["errors", "vocab", "kernel"],  # the words, the errors, how notebook kernels start
-    1: ["runfolder", "provenance", "reference", "answers", "values"],  # files, records, the paper, plain values
-    2: ["rewards", "prompts", "plots", "data", "data.*"],  # scoring, what the model reads, benchmarks
-    3: ["config", "models", "parallel"],  # what a run is; loading a checkpoint; work shared by processes
-    4: ["tiny", "tiny.*"],  # the tiny model organism
-    5: ["train", "evaluate"],  # the work
-    6: ["launch", "notebook"],  # what the notebooks call
-    7: ["study", "study.spec", "study.jobs"],  # a study file, its runs and their Slurm jobs
-    8: ["study.preflight", "report", "report.*"],  # checks before work; the report
-    9: ["study.runner", "study.slurm"],  # executing a study
-    10: ["cli", "__main__"],  # the command line
-}
+DOCS = PACKAGE.parent / "docs" / "architecture.md"
+
+
+def _read_layers() -> dict[int, list[str]]:
+    """Each module's floor, read from the floors table of docs/architecture.md (the one place they are
+    written): ``x.py`` is module ``x``, ``pkg/`` the package and all its modules, ``pkg/m.py`` one module,
+    ``pkg/__init__.py`` the package face alone."""
+    layers = {}
+    for line in DOCS.read_text().splitlines():
+        m = re.match(r"\|\s*(\d+)\s*\|([^|]*)\|", line)
+        if not m:
+            continue
+        names = []
+        for path in re.findall(r"`([^`]+)`", m.group(2)):
+            if path.endswith("/"):
+                names += [path[:-1], path[:-1] + ".*"]
+            elif path.endswith("/__init__.py"):
+                names.append(path[: -len("/__init__.py")])
+            else:
+                names.append(path.removesuffix(".py").replace("/", "."))
+        layers[int(m.group(1))] = names
+    return layers
+
+
+# Each module's floor; a module imports only from its own floor or below. A new module gets a row in
+# the floors table of docs/architecture.md.
+LAYERS = _read_layers()
 # Packages that a function may import for itself, to keep them out of a light command's start-up.
 HEAVY = {
     "torch",
@@ -69,9 +84,7 @@ def _layer(name: str) -> int:
         for pattern in names:
             if name == pattern or (pattern.endswith(".*") and name.startswith(pattern[:-1])):
                 return floor
-    raise AssertionError(
-        f"vrft_lib.{name} has no layer: add it to LAYERS in tests/test_architecture.py (and to docs/architecture.md)"
-    )
+    raise AssertionError(f"vrft_lib.{name} has no layer: add it to the floors table of docs/architecture.md")
 
 
 def _imports(name: str):
@@ -197,4 +210,43 @@ def test_function_local_imports_are_heavy_packages_or_the_cli_dispatch():
                             f"vrft_lib/{path.relative_to(PACKAGE)}:{node.lineno} imports {root} "
                             "inside a function: import it at the top"
                         )
+    assert not found, "\n".join(found)
+
+
+def test_package_faces_only_reexport():
+    """A package's ``__init__.py`` imports and lists names (``__all__``, ``__version__``); it defines
+    nothing, so that whoever looks for a function finds it in the module named after its job."""
+    found = []
+    for path, is_pkg in MODULES.values():
+        if not is_pkg:
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                continue  # the docstring
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if targets and all(isinstance(t, ast.Name) and t.id in ("__all__", "__version__") for t in targets):
+                continue
+            found.append(f"vrft_lib/{path.relative_to(PACKAGE)}:{node.lineno} defines {type(node).__name__}")
+    assert not found, "package faces that hold logic:\n" + "\n".join(found)
+
+
+def test_the_floors_table_names_every_floor_and_no_missing_module():
+    assert sorted(LAYERS) == list(range(11)), LAYERS
+    for names in LAYERS.values():
+        for name in names:
+            assert name.endswith(".*") or name in MODULES, (
+                f"docs/architecture.md names vrft_lib.{name}, which does not exist"
+            )
+
+
+def test_no_module_of_the_report_imports_the_study_package():
+    found = [
+        f"vrft_lib.{name}:{line} imports vrft_lib.{target}"
+        for name in MODULES
+        if name == "report" or name.startswith("report.")
+        for target, _, line, _ in _imports(name)
+        if target == "study" or target.startswith("study.")
+    ]
     assert not found, "\n".join(found)

@@ -61,7 +61,7 @@ def test_dry_run_only_matching_nothing_is_an_error_listing_the_runs(tmp_path, ca
     assert main(["study", "smoke", "--dry-run", "--only", "nothing*", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "--only 'nothing*' matches no run of study 'smoke'" in err
-    assert "synthetic_banner/rft/seed0" in err and "synthetic_spatial/rft_length/seed0" in err
+    assert "synthetic_banner/rft/seed0" in err and "synthetic_count/rft_length/seed0" in err
 
 
 def test_data_reports_the_split_size_not_the_limit(capsys):

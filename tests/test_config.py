@@ -1,7 +1,8 @@
 import pytest
 
-from vrft_lib.config import GRPO_PAPER_DEFAULTS, load_run_config, resolve_trainer_args
+from vrft_lib.config import load_run_config
 from vrft_lib.errors import ConfigError
+from vrft_lib.trainer_args import GRPO_PAPER_DEFAULTS, resolve_trainer_args
 
 
 def grpo(**kw):

@@ -43,6 +43,7 @@ from vrft_lib.data import (
     register_benchmark,
     registry,
     synthetic,
+    synthetic_count,
 )
 from vrft_lib.data import sat as sat_module
 from vrft_lib.errors import DataError
@@ -635,7 +636,9 @@ def test_synthetic_aircraft_named_in_words_is_asked_open_ended_with_the_names_li
 
 def _colour_pixels(image, colour_name):
     pixels = np.asarray(image.convert("RGB"), dtype=float)
-    return int((np.abs(pixels - np.array(synthetic.COUNT_COLOURS[colour_name], dtype=float)).max(axis=2) < 40).sum())
+    return int(
+        (np.abs(pixels - np.array(synthetic_count.COUNT_COLOURS[colour_name], dtype=float)).max(axis=2) < 40).sum()
+    )
 
 
 def test_synthetic_count_answer_is_the_count_and_a_glance_misleads_in_a_third_of_the_rows():

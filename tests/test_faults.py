@@ -23,23 +23,12 @@ import yaml
 from data_fixtures import make_banner_folder, make_fgvc_root
 
 from vrft_lib import cli
+from vrft_lib.checkpoints import checkpoint_problem
 from vrft_lib.errors import ConfigError, DataError
-from vrft_lib.runfolder import (
-    KERNELS_PREFIX,
-    LOCK_FILE,
-    FaultError,
-    FolderBusy,
-    checkpoint_problem,
-    drop_truncated_notebook,
-    dump_yaml,
-    fault_error,
-    folder_lock,
-    missing_run_outputs,
-    reopen_run,
-    run_lock_path,
-    write_done,
-    write_json,
-)
+from vrft_lib.files import FaultError, drop_truncated_notebook, dump_yaml, fault_error, write_json
+from vrft_lib.kernel import KERNELS_PREFIX
+from vrft_lib.locks import LOCK_FILE, FolderBusy, folder_lock, run_lock_path
+from vrft_lib.runfolder import missing_run_outputs, reopen_run, write_done
 from vrft_lib.study import runner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,7 +75,7 @@ def no_work(monkeypatch):
 @contextlib.contextmanager
 def held_by_another_process(lock: Path):
     """A second process holding ``lock`` until the block ends; yields its PID."""
-    code = "import sys\nfrom vrft_lib.runfolder import folder_lock\nwith folder_lock(sys.argv[1]):\n"
+    code = "import sys\nfrom vrft_lib.locks import folder_lock\nwith folder_lock(sys.argv[1]):\n"
     code += "    print('held', flush=True)\n    sys.stdin.read()\n"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
@@ -198,7 +187,7 @@ def test_an_evaluation_of_another_config_is_done_again(tmp_path, monkeypatch, ca
 
 
 def test_the_report_is_stale_when_a_metrics_or_predictions_file_changes(tmp_path):
-    from vrft_lib.study.runner import REPORT_STAMP, report_inputs, report_up_to_date
+    from vrft_lib.report.render import REPORT_STAMP, report_inputs, report_up_to_date
 
     (tmp_path / "study.yaml").write_text("name: s\n")
     run = tmp_path / "runs" / "b" / "rft" / "seed0"
@@ -252,7 +241,7 @@ def _truncate(path: Path, keep: int = 40) -> None:
     ],
 )
 def test_a_damaged_newest_checkpoint_is_passed_over_with_one_line(tmp_path, damage, why):
-    from vrft_lib.train import last_complete_checkpoint
+    from vrft_lib.checkpoints import last_complete_checkpoint
 
     good = _checkpoint(tmp_path / "checkpoint-2", 2)
     bad = _checkpoint(tmp_path / "checkpoint-4", 4)

@@ -10,7 +10,7 @@ import yaml
 
 from vrft_lib.config import load_yaml
 from vrft_lib.errors import ConfigError
-from vrft_lib.study.spec import load_study
+from vrft_lib.plan.spec import load_study
 
 BASE = {
     "name": "h",

@@ -161,8 +161,8 @@ def test_evaluation_is_both_modes_with_1024_tokens_on_the_right_splits(paper_pla
 
 
 def test_study_is_real_and_compared_with_table1():
+    from vrft_lib.plan.spec import load_study
     from vrft_lib.reference import PAPER_TABLE1
-    from vrft_lib.study.spec import load_study
 
     study = load_study(PAPER)
     assert study["synthetic"] is False
@@ -233,7 +233,7 @@ def test_paper_runs_launch_with_zero3_on_8_processes(paper_plan):
     """The run's accelerate config is found from the notebook's working directory, and the launch command uses it."""
     from vrft_lib.config import load_run_config
     from vrft_lib.launch import accelerate_command
-    from vrft_lib.study.spec import notebooks_dir
+    from vrft_lib.plan.spec import notebooks_dir
 
     for r in _runs(paper_plan, "sft", "rft", "rft_length"):
         acc = r["parameters"]["run"]["accelerate_config"]

@@ -2,8 +2,9 @@
 
 import pytest
 
-from vrft_lib.config import GRPO_VLLM_PAPER, load_run_config, resolve_trainer_args
+from vrft_lib.config import load_run_config
 from vrft_lib.errors import ConfigError
+from vrft_lib.trainer_args import GRPO_VLLM_PAPER, resolve_trainer_args
 
 
 def test_vllm_rollouts_write_out_the_importance_sampling_choice():

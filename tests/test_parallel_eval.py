@@ -120,7 +120,7 @@ def test_eval_processes_and_parallel_settings_resolve(monkeypatch):
 
 
 def test_bench_summary_shows_the_one_and_two_process_figures():
-    from benchmarks import summary
+    from perf import summary
 
     runs = {"1": {"samples_per_second": 10.0}, "2": {"samples_per_second": 18.0}}
     row = summary.rows({"eval_processes": {"runs": runs, "identical_predictions": True, "speedup": 1.8}})[0]

@@ -17,7 +17,7 @@ from vrft_lib import report
 from vrft_lib.cli import main as vrft_main
 from vrft_lib.errors import VrftError
 from vrft_lib.evaluate import wilson_interval
-from vrft_lib.study.runner import render_report
+from vrft_lib.report.render import render_report
 
 BENCHMARKS = {
     "synthetic_banner": {"label": "Banner-Analysis", "task_kind": "binary"},

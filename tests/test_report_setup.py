@@ -3,9 +3,10 @@
 import yaml
 from test_report import make_fake_study
 
-from vrft_lib.config import load_run_config, resolve_trainer_args
+from vrft_lib.config import load_run_config
+from vrft_lib.files import read_json, write_json
 from vrft_lib.report import collect_study, strict_and_lenient, training_setup
-from vrft_lib.runfolder import read_json, write_json
+from vrft_lib.trainer_args import resolve_trainer_args
 
 
 def _write_train(run_dir, run: dict, nproc: int):

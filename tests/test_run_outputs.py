@@ -6,9 +6,10 @@ from pathlib import Path
 
 import nbformat
 
+from vrft_lib.checkpoints import drop_checkpoints
 from vrft_lib.config import load_run_config
-from vrft_lib.runfolder import config_diff, dump_yaml
-from vrft_lib.train import drop_checkpoints
+from vrft_lib.files import dump_yaml
+from vrft_lib.runfolder import config_diff
 
 
 def _checkpoint(trainer_dir: Path, step: int, complete: bool = True) -> None:

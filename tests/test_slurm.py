@@ -17,14 +17,14 @@ import pytest
 import submitit  # noqa: E402  (in the lock file: a missing install must fail, not skip)
 
 from vrft_lib.errors import ConfigError  # noqa: E402
-from vrft_lib.study.jobs import parse_time, plan_jobs  # noqa: E402
+from vrft_lib.plan.jobs import parse_time, plan_jobs  # noqa: E402
+from vrft_lib.plan.spec import expand_study, load_study  # noqa: E402
 from vrft_lib.study.slurm import (  # noqa: E402
     RunCommand,
     format_status,
     study_status,
     submit_study,
 )
-from vrft_lib.study.spec import expand_study, load_study  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "params" / "paper.yaml"

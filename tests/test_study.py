@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from vrft_lib.errors import ConfigError
-from vrft_lib.study.spec import expand_study, load_study, resolve_plan
+from vrft_lib.plan.spec import expand_study, load_study, resolve_plan
 
 
 def vrft(*args, timeout=600):
@@ -23,12 +23,12 @@ def test_smoke_study_expands_to_the_papers_matrix(tmp_path):
     study = load_study("params/smoke.yaml")
     runs = expand_study(study, tmp_path)
     ids = {r.run_id for r in runs}
-    for b in ("synthetic_banner", "synthetic_aircraft", "synthetic_spatial"):
+    for b in ("synthetic_banner", "synthetic_aircraft", "synthetic_count"):
         for v in ("training_free", "sft", "rft"):
             assert f"{b}/{v}/seed0" in ids
-    assert "synthetic_aircraft/rft_length/seed0" in ids and "synthetic_spatial/rft_length/seed0" in ids
+    assert "synthetic_aircraft/rft_length/seed0" in ids and "synthetic_count/rft_length/seed0" in ids
     assert "synthetic_banner/rft_length/seed0" not in ids
-    rl = next(r for r in runs if r.run_id == "synthetic_spatial/rft_length/seed0")
+    rl = next(r for r in runs if r.run_id == "synthetic_count/rft_length/seed0")
     assert [x["name"] for x in rl.parameters["run"]["rewards"]] == ["accuracy", "format", "length"]
     plan = resolve_plan(runs)
     for p in plan:
@@ -43,7 +43,7 @@ def test_dry_run_json_loads_no_model(tmp_path):
     plan = json.loads(proc.stdout)
     assert len(plan["runs"]) == 11 and not (tmp_path / "o").exists()
     text = vrft("study", "params/smoke.yaml", "--out", tmp_path / "o", "--dry-run").stdout
-    assert "synthetic_spatial/rft_length/seed0" in text
+    assert "synthetic_count/rft_length/seed0" in text
 
 
 def test_dry_run_plan_shows_a_finished_run_with_lost_outputs_as_rerun(tmp_path):
@@ -128,7 +128,7 @@ def test_second_study_run_recomputes_nothing(mini_study):
 
 
 def test_report_fingerprint_follows_its_inputs(tmp_path):
-    from vrft_lib.study.runner import REPORT_STAMP, report_inputs, report_up_to_date
+    from vrft_lib.report.render import REPORT_STAMP, report_inputs, report_up_to_date
 
     out = tmp_path
     (out / "study.yaml").write_text("name: s\n")

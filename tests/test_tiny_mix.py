@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 
-from vrft_lib.data import synthetic
+from vrft_lib.data import synthetic, synthetic_count
 from vrft_lib.tiny import instruct_mix
 from vrft_lib.tiny.base import RECIPE, recipe_stages
 
@@ -24,7 +24,7 @@ def test_the_mix_holds_no_stand_in_question_image_or_class_name():
         + synthetic.generate_aircraft("train", 200)
         + synthetic.generate_aircraft("train", 200, num_classes=10, names="words")
         + synthetic.generate_spatial("train", 300)
-        + synthetic.generate_count("train", 300)
+        + synthetic_count.generate_count("train", 300)
     )
     questions = {r["question"] for r in stand_ins}
     assert not questions & {r["question"] for r in mix}

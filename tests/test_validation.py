@@ -18,8 +18,8 @@ from data_fixtures import make_banner_folder, make_banner_manifest, make_fgvc_ro
 
 from vrft_lib.data import check_benchmark_files
 from vrft_lib.errors import ConfigError, DataError, ModelError
+from vrft_lib.plan.spec import check_study_fields, expand_study, load_study
 from vrft_lib.study.preflight import run_dir_conflicts, validate_run, validate_study
-from vrft_lib.study.spec import check_study_fields, expand_study, load_study
 
 BASE = {
     "name": "v",
@@ -183,7 +183,7 @@ def test_load_study_checks_field_types_before_expanding(tmp_path):
         ({"rft": {"trainer": {"learning_rate": -1.0e-4}}}, r"trainer\.learning_rate: must be above 0"),
         ({"rft": {"trainer": {"max_steps": 0}}}, r"trainer\.max_steps: must be at least 1"),
         ({"rft": {"trainer": {"beta": -0.1}}}, r"trainer\.beta: must not be negative"),
-        ({"evaluation": {"bootstrap": 0}}, r"bootstrap: must be at least 1"),
+        ({"evaluation": {"bootstrap": 0}}, r"bootstrap: no longer a setting"),
         ({"evaluation": {"do_sample": True, "temperature": 0}}, r"temperature: sampling needs a temperature above 0"),
         (
             {"rft": {"trainer": {"lr_scheduler_type": "cosin"}}},
@@ -670,9 +670,10 @@ evaluation: {temperature: 7e-1, eval_limit: 4}
 
 
 def test_numbers_spelt_as_strings_by_pyyaml_are_numbers_on_every_path(tmp_path):
-    from vrft_lib.config import load_run_config, resolve_trainer_args
+    from vrft_lib.config import load_run_config
     from vrft_lib.evaluate import load_eval_config
     from vrft_lib.notebook import prepare
+    from vrft_lib.trainer_args import resolve_trainer_args
 
     params = yaml.safe_load(PAPERMILL_PARAMS)  # what papermill -f hands to the notebook
     assert params["run"]["trainer"]["learning_rate"] == "5e-5"
@@ -706,7 +707,8 @@ def test_bad_trainer_strings_are_refused_before_anything_is_written(tmp_path, tr
 
 
 def test_resolve_trainer_args_checks_types_of_a_config_built_in_code():
-    from vrft_lib.config import RunConfig, resolve_trainer_args
+    from vrft_lib.config import RunConfig
+    from vrft_lib.trainer_args import resolve_trainer_args
 
     cfg = RunConfig(name="r", method="sft", trainer={"learning_rate": [1e-5]})  # no loader in between
     with pytest.raises(ConfigError, match=r"run 'r'\.trainer\.learning_rate: expected a number, got \[1e-05\]"):

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .errors import ConfigError, exit_code
-from .runfolder import fault_error
+from .files import fault_error
 
 # Each sub-command imports what it needs when it runs, so that `vrft --help`, `vrft data` and
 # `vrft study --dry-run` never pay for torch and TRL, which only training and evaluation load.
@@ -73,7 +73,7 @@ def _cmd_data(ns) -> int:
 
 def selected_runs(study: dict, runs: list, only: str | None) -> list:
     """The runs ``--only`` names; an ``--only`` that matches none is an error listing the run ids."""
-    from .study.spec import select_runs
+    from .plan.spec import select_runs
 
     chosen = select_runs(runs, only)
     if only and not chosen:
@@ -87,7 +87,7 @@ def selected_runs(study: dict, runs: list, only: str | None) -> list:
 
 
 def _cmd_study(ns) -> int:
-    from .study.spec import default_out, expand_study, load_study, resolve_plan
+    from .plan.spec import default_out, expand_study, load_study, resolve_plan
 
     if ns.json and not (ns.dry_run or ns.status):
         raise ConfigError("--json prints the plan of --dry-run or the table of --status; add one of them.")
@@ -166,7 +166,7 @@ def batch_text(batch: dict | None) -> str:
 
 
 def _cmd_report(ns) -> int:
-    from .study.runner import render_report
+    from .report.render import render_report
 
     out = Path(ns.study_dir).resolve()
     if not (out / "study.yaml").is_file():
@@ -290,7 +290,7 @@ def _on_sigterm(signum, frame):
 def guarded(func, ns, debug: bool = False) -> int:
     """Run a sub-command with SIGTERM handled like Ctrl-C (what a cluster's time limit or ``kill``
     sends), and a fault of the machine (a full disk, a permission error) as one paragraph naming the
-    path (:func:`vrft_lib.runfolder.fault_error`; with ``debug``, ``exit_code`` shows the traceback too)."""
+    path (:func:`vrft_lib.files.fault_error`; with ``debug``, ``exit_code`` shows the traceback too)."""
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: leave the signals alone

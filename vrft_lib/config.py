@@ -16,7 +16,7 @@ A *run* is one fine-tuning job (``method: grpo`` or ``method: sft``) or a traini
     output_dir: outputs/runs/rft_banner
 
 Defaults are the paper's (Section 4.1). TRL's own defaults differ (``beta=0``, ``loss_type="dapo"``), so
-every paper value is set explicitly in :func:`resolve_trainer_args`.
+every paper value is set explicitly in :func:`vrft_lib.trainer_args.resolve_trainer_args`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -44,47 +43,10 @@ from .values import numeric_string as numeric_string
 from .values import type_problem as type_problem
 from .vocab import METHODS, PROMPT_MODES
 
-# Section 4.1 of the paper. GRPO: 8 rollouts, temperature 1, KL 0.04, 1024 tokens, lr 1e-6, 300 steps,
-# batch 1 per device, gradient accumulation 4; Eq. 3 is group-normalised advantages. The batch is counted
-# in prompts, as the multimodal GRPO code of the paper's time (R1-V, Visual-RFT) counts it: 1 prompt x 8
-# rollouts per device, so 8 GPUs x 1 x 4 = 32 prompts = 256 completions per optimizer step (see
-# PAPER_PROMPTS_PER_DEVICE and prompt_batch()). Every TRL 1.16 default that differs from that code is set
-# here explicitly (docs/paper.md has the table).
-GRPO_PAPER_DEFAULTS: dict[str, Any] = dict(
-    num_generations=8,
-    temperature=1.0,
-    beta=0.04,
-    loss_type="grpo",
-    scale_rewards="group",
-    max_completion_length=1024,
-    learning_rate=1e-6,
-    max_steps=300,
-    gradient_accumulation_steps=4,
-    # Eq. 1-2: the plain k3 KL estimator (TRL 1.16 defaults to the DeepSeek-V3.2 bias correction).
-    use_bias_correction_kl=False,
-    # Sampling as transformers' generate() did for that code: top-k 50 (TRL samples with top_k=0), no
-    # nucleus cut, no repetition penalty. An interpretation: the paper states only the temperature.
-    top_k=50,
-    top_p=1.0,
-    repetition_penalty=1.0,
-    # Truncated completions keep their loss, as then (TRL's default too, set so that it is seen).
-    mask_truncated_completions=False,
-)
-PAPER_PROMPTS_PER_DEVICE = 1  # "batch size 1 per device": one prompt (with its 8 rollouts) per device
-# With vLLM rollouts TRL corrects for the sampler's drift from the trained model by importance sampling
-# and masks sequences whose ratio is off; the code of the paper's time sampled with vLLM uncorrected.
-GRPO_VLLM_PAPER: dict[str, Any] = dict(vllm_importance_sampling_correction=False)
-# The paper trains SFT for the same 300 steps with LLaMA-Factory and states nothing else; batch and
-# accumulation follow the GRPO run, and the learning rate is LLaMA-Factory's Qwen2-VL SFT example (1e-5).
-SFT_PAPER_DEFAULTS: dict[str, Any] = dict(
-    max_steps=300,
-    per_device_train_batch_size=1,
-    gradient_accumulation_steps=4,
-    learning_rate=1e-5,
-)
-
-
 DEFAULT_REWARDS = [{"name": "accuracy", "weight": 1.0}, {"name": "format", "weight": 1.0}]
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
+EVAL_BACKENDS = ("hf", "vllm")
 
 
 @dataclass
@@ -94,6 +56,20 @@ class ModelSpec:
     attn_implementation: str | None = None  # e.g. flash_attention_2 on GPUs
     min_pixels: int | None = None  # image size bounds (number of visual tokens)
     max_pixels: int | None = None
+
+    def validate(self, where: str) -> None:
+        """Check the values that do not depend on the machine (see :func:`check_machine` for the rest)."""
+        if self.dtype not in DTYPES:
+            raise ConfigError(
+                f"{where}.dtype: unknown dtype '{self.dtype}'{did_you_mean(self.dtype, DTYPES)}; "
+                f"use one of {', '.join(DTYPES)}."
+            )
+        for key in ("min_pixels", "max_pixels"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"{where}.{key}: must be a positive number of pixels, got {value}.")
+        if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
+            raise ConfigError(f"{where}: min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels}).")
 
 
 @dataclass
@@ -106,6 +82,12 @@ class DataSpec:
     eval_limit: int | None = None
     classes_in_prompt: bool = False  # list the class names in classification prompts
     options: dict = field(default_factory=dict)  # loader options, e.g. {num_classes: 8}
+
+    def check_limit(self, key: str, where: str) -> None:
+        """``train_limit`` or ``eval_limit`` (``key``): a positive integer or None (the whole split)."""
+        limit = getattr(self, key)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ConfigError(f"{where}.{key}: must be a positive integer or null (the whole split), got {limit!r}.")
 
 
 @dataclass
@@ -147,6 +129,64 @@ class RunConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def validate(self, where: str = "run config") -> None:
+        """Check every value that does not depend on the machine (:func:`check_machine` checks the rest,
+        :func:`vrft_lib.trainer_args.resolve_trainer_args` the TRL arguments)."""
+        if self.method not in METHODS:
+            raise ConfigError(
+                f"{where}.method: unknown method '{self.method}'{did_you_mean(self.method, METHODS)}; "
+                f"use one of {', '.join(METHODS)}."
+            )
+        if self.train_mode not in PROMPT_MODES:
+            raise ConfigError(
+                f"{where}.train_mode: unknown mode '{self.train_mode}'"
+                f"{did_you_mean(self.train_mode, PROMPT_MODES)}; use think or no_think."
+            )
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"{where}.device: '{self.device}' is not auto, cpu or cuda.")
+        if self.num_processes < 1:
+            raise ConfigError(f"{where}.num_processes: must be at least 1, got {self.num_processes}.")
+        if self.freeze_projector and not self.freeze_vision:
+            raise ConfigError(
+                f"{where}.freeze_projector: freezing the projector but training the vision tower below it is not "
+                "supported; set freeze_vision: true as well, or freeze_projector: false."
+            )
+        if self.prompts_per_device is not None and self.prompts_per_device < 1:
+            raise ConfigError(f"{where}.prompts_per_device: must be at least 1, got {self.prompts_per_device}.")
+        if not 0 <= self.replay < 1:
+            raise ConfigError(f"{where}.replay: a share from 0 (no replay) to below 1, got {self.replay}.")
+        if self.replay and self.method != "sft":
+            raise ConfigError(
+                f"{where}.replay: only SFT replays the instruction mix; remove it from a {self.method} run."
+            )
+        for key in ("keep_checkpoints", "save_steps"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{where}.{key}: must be at least 1, got {getattr(self, key)}.")
+        self.model.validate(f"{where}.model")
+        self.data.check_limit("train_limit", f"{where}.data")
+        if self.data.name not in list_benchmarks():
+            raise ConfigError(
+                f"{where}.data.name: unknown benchmark '{self.data.name}'"
+                f"{did_you_mean(self.data.name, list_benchmarks())}; available: "
+                f"{', '.join(list_benchmarks())}."
+            )
+        if self.method == "grpo":
+
+            class _ModelTokenizer:  # stands in for the model's tokenizer, which train() passes
+                def encode(self, text, add_special_tokens=False):
+                    return text.split()
+
+            try:
+                build_rewards(self.rewards, mode=self.train_mode, tokenizer=_ModelTokenizer())
+            except ConfigError as e:
+                raise ConfigError(f"{where}.rewards: {e}") from None
+        for key in self.trainer:
+            if key in _MANAGED_KEYS:
+                raise ConfigError(
+                    f"{where}.trainer.{key}: set by the kit from the run config; use "
+                    f"'{_MANAGED_KEYS[key]}' at the top level of the run config instead."
+                )
+
 
 def build_config(cls, d, where: str):
     """An instance of the config dataclass ``cls`` from the mapping ``d``: unknown keys and wrong types are
@@ -170,6 +210,97 @@ def build_config(cls, d, where: str):
             v = check_value(v, hints[f.name], f"{where}.{f.name}")
         kwargs[f.name] = v
     return cls(**kwargs)
+
+
+@dataclass
+class EvalConfig:
+    name: str = "eval"
+    model: ModelSpec = field(default_factory=ModelSpec)
+    data: DataSpec = field(default_factory=DataSpec)
+    modes: list = field(default_factory=lambda: list(PROMPT_MODES))
+    batch_size: int = 16
+    max_new_tokens: int = 1024  # the paper's maximum response length
+    do_sample: bool = False  # greedy by default
+    temperature: float = 1.0  # used only when do_sample
+    backend: str = "hf"  # hf | vllm
+    circular: bool = False  # multiple choice: also score every rotation of the choices
+    seed: int = 0
+    device: str = "auto"
+    num_processes: int | None = None  # processes sharing the work (None: the run's; see vrft_lib.launch)
+    tensor_parallel_size: int = 1  # vllm: GPUs per engine (one engine per GPU when 1)
+    output_dir: str | None = None
+    progress: bool = True
+
+    @property
+    def eval_dir(self) -> Path:
+        """The eval folder: where this evaluation writes (``output_dir``, default ``outputs/evals/<name>``)."""
+        return Path(self.output_dir or os.path.join("outputs", "evals", self.name))
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def validate(self, where: str = "eval config") -> None:
+        """Check every value that does not depend on the machine (:func:`check_machine` checks the rest)."""
+        for m in self.modes:
+            if m not in PROMPT_MODES:
+                raise ConfigError(
+                    f"{where}.modes: unknown mode '{m}'{did_you_mean(m, PROMPT_MODES)}; use think and/or no_think."
+                )
+        if self.backend not in EVAL_BACKENDS:
+            raise ConfigError(f"{where}.backend: '{self.backend}' is not hf or vllm.")
+        if self.batch_size < 1 or self.max_new_tokens < 1:
+            raise ConfigError(f"{where}: batch_size and max_new_tokens must be at least 1.")
+        if self.do_sample and not (isinstance(self.temperature, (int, float)) and self.temperature > 0):
+            raise ConfigError(f"{where}.temperature: sampling needs a temperature above 0, got {self.temperature!r}.")
+        self.model.validate(f"{where}.model")
+        self.data.check_limit("eval_limit", f"{where}.data")
+        check_parallel(self, where)
+
+
+def load_eval_config(source, **overrides) -> EvalConfig:
+    """An EvalConfig from a YAML path, a dict or an EvalConfig (validated)."""
+    if isinstance(source, EvalConfig):
+        d, where = source.to_dict(), f"eval config '{source.name}'"
+    elif isinstance(source, dict):
+        d, where = dict(source), "eval config"
+    else:
+        p = Path(source)
+        if not p.exists():
+            raise ConfigError(f"Eval config file '{p}' does not exist.")
+        d, where = load_yaml(p.read_text()) or {}, str(p)
+    d.update(overrides)
+    if "bootstrap" in d:
+        raise ConfigError(
+            f"{where}.bootstrap: no longer a setting. It never changed a number: every accuracy interval is a "
+            "Wilson score interval, which resamples nothing. Remove 'bootstrap' from the evaluation."
+        )
+    if isinstance(d.get("model"), str):
+        d["model"] = {"name_or_path": d["model"]}
+    if isinstance(d.get("data"), str):
+        d["data"] = {"name": d["data"]}
+    model = build_config(ModelSpec, d.pop("model", {}), f"{where}.model")
+    data = build_config(DataSpec, d.pop("data", {}), f"{where}.data")
+    cfg = build_config(EvalConfig, d, where)
+    cfg.model, cfg.data = model, data
+    cfg.validate(where)
+    return cfg
+
+
+def check_parallel(cfg: EvalConfig, where: str, num_processes: int | None = None) -> None:
+    """``num_processes`` (or the processes actually started, ``num_processes``) and
+    ``tensor_parallel_size`` of an eval config, checked."""
+    for key in ("num_processes", "tensor_parallel_size"):
+        v = getattr(cfg, key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ConfigError(f"{where}.{key}: expected a whole number of at least 1, got {v!r}.")
+    tp, nproc = cfg.tensor_parallel_size, num_processes or cfg.num_processes or 1
+    if tp > 1 and cfg.backend != "vllm":
+        raise ConfigError(f"{where}.tensor_parallel_size: {tp} needs backend: vllm (HF generate uses one GPU).")
+    if nproc > 1 and nproc % tp:
+        raise ConfigError(
+            f"{where}: num_processes ({nproc}) must be a multiple of tensor_parallel_size ({tp}): "
+            "each vLLM engine spans tensor_parallel_size of the processes' GPUs."
+        )
 
 
 def load_run_config(source, where: str | None = None, **overrides) -> RunConfig:
@@ -202,7 +333,7 @@ def load_run_config(source, where: str | None = None, **overrides) -> RunConfig:
         where = where or str(path)
     d.update(overrides)
     cfg = build_config(RunConfig, d, where)
-    validate_run_config(cfg, where)
+    cfg.validate(where)
     if cfg.method in METHODS_TRAINED and any(isinstance(v, str) for v in cfg.trainer.values()):
         # a number spelt as a string (papermill's -f) is stored as the number, in config.yaml too
         cfg.trainer = check_trainer_fields(cfg.method, cfg.trainer, f"{where}.trainer")
@@ -231,59 +362,6 @@ def check_trainer_fields(method: str, trainer: dict, where: str) -> dict:
             raise ConfigError(f"{where}: unknown {cls.__name__} field '{key}'{did_you_mean(key, fields)}.")
         out[key] = check_value(value, fields[key].type, f"{where}.{key}")
     return out
-
-
-def validate_run_config(cfg: RunConfig, where: str = "run config") -> None:
-    """Check values that do not depend on the machine (see resolve_trainer_args for the rest)."""
-    if cfg.method not in METHODS:
-        raise ConfigError(
-            f"{where}.method: unknown method '{cfg.method}'{did_you_mean(cfg.method, METHODS)}; "
-            f"use one of {', '.join(METHODS)}."
-        )
-    if cfg.train_mode not in PROMPT_MODES:
-        raise ConfigError(
-            f"{where}.train_mode: unknown mode '{cfg.train_mode}'"
-            f"{did_you_mean(cfg.train_mode, PROMPT_MODES)}; use think or no_think."
-        )
-    if cfg.device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"{where}.device: '{cfg.device}' is not auto, cpu or cuda.")
-    if cfg.num_processes < 1:
-        raise ConfigError(f"{where}.num_processes: must be at least 1, got {cfg.num_processes}.")
-    if cfg.freeze_projector and not cfg.freeze_vision:
-        raise ConfigError(
-            f"{where}.freeze_projector: freezing the projector but training the vision tower below it is not "
-            "supported; set freeze_vision: true as well, or freeze_projector: false."
-        )
-    if cfg.prompts_per_device is not None and cfg.prompts_per_device < 1:
-        raise ConfigError(f"{where}.prompts_per_device: must be at least 1, got {cfg.prompts_per_device}.")
-    if not 0 <= cfg.replay < 1:
-        raise ConfigError(f"{where}.replay: a share from 0 (no replay) to below 1, got {cfg.replay}.")
-    if cfg.replay and cfg.method != "sft":
-        raise ConfigError(f"{where}.replay: only SFT replays the instruction mix; remove it from a {cfg.method} run.")
-    if cfg.keep_checkpoints < 1:
-        raise ConfigError(f"{where}.keep_checkpoints: must be at least 1, got {cfg.keep_checkpoints}.")
-    if cfg.data.name not in list_benchmarks():
-        raise ConfigError(
-            f"{where}.data.name: unknown benchmark '{cfg.data.name}'"
-            f"{did_you_mean(cfg.data.name, list_benchmarks())}; available: "
-            f"{', '.join(list_benchmarks())}."
-        )
-    if cfg.method == "grpo":
-
-        class _ModelTokenizer:  # stands in for the model's tokenizer, which train() passes
-            def encode(self, text, add_special_tokens=False):
-                return text.split()
-
-        try:
-            build_rewards(cfg.rewards, mode=cfg.train_mode, tokenizer=_ModelTokenizer())
-        except ConfigError as e:
-            raise ConfigError(f"{where}.rewards: {e}") from None
-    for key in cfg.trainer:
-        if key in _MANAGED_KEYS:
-            raise ConfigError(
-                f"{where}.trainer.{key}: set by the kit from the run config; use "
-                f"'{_MANAGED_KEYS[key]}' at the top level of the run config instead."
-            )
 
 
 # Trainer fields the kit derives from the run config itself.
@@ -330,6 +408,45 @@ def check_report_to(value, where: str = "run config") -> None:
         )
 
 
+def check_machine(cfg, device: str | None = None, where: str | None = None) -> None:
+    """Check what a run or eval config (``cfg``) asks of the machine: a GPU for ``device: cuda``, and
+    no GPU-only option (bf16/fp16/tf32, vLLM, FlashAttention) on a CPU.
+
+    ``device`` is the device the work will use; None: the device ``cfg`` resolves to on this machine,
+    and then ``device: cuda`` must find a GPU here. Give it to check a config for another machine
+    (a login node planning GPU jobs).
+    """
+    is_eval = isinstance(cfg, EvalConfig)
+    where = where or (f"eval '{cfg.name}'" if is_eval else f"run '{cfg.name}'")
+    if device is None:
+        if cfg.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError(
+                    f"{where}.device: 'cuda' asks for a GPU, and this machine has none (torch sees no CUDA "
+                    "device). Use device: auto (or cpu) here, or run on a GPU node."
+                )
+        device = detect_device(cfg.device)
+    if device == "cuda":
+        return
+    if cfg.model.attn_implementation in FLASH_ATTENTION:
+        raise ConfigError(
+            f"{where}.model.attn_implementation: '{cfg.model.attn_implementation}' needs a GPU, and this run "
+            "is on the CPU. Remove it (or use sdpa) for CPU runs."
+        )
+    uses_vllm = ("backend", cfg.backend == "vllm") if is_eval else ("use_vllm", cfg.use_vllm)
+    if uses_vllm[1]:
+        fix = "Use backend: hf" if is_eval else "Set use_vllm: false"
+        raise ConfigError(f"{where}.{uses_vllm[0]}: vLLM needs a GPU, and this runs on the CPU. {fix} for CPU work.")
+    for key in () if is_eval else ("bf16", "fp16", "tf32"):
+        if cfg.trainer.get(key):
+            raise ConfigError(
+                f"{where}.trainer.{key}: needs a GPU, and this run is on the CPU. "
+                f"Remove '{key}' or run on a GPU node (device: cuda)."
+            )
+
+
 def detect_device(requested: str = "auto") -> str:
     import torch
 
@@ -348,110 +465,3 @@ def trainer_config_class(method: str):
 
         return SFTConfig
     raise ConfigError(f"method '{method}' trains nothing; there are no trainer arguments.")
-
-
-def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processes: int | None = None) -> dict:
-    """The exact keyword arguments given to ``GRPOConfig`` / ``SFTConfig`` for this run.
-
-    Paper defaults, then the run's ``trainer`` overrides, then what the kit manages (output dir, seed,
-    checkpoints, logging) and what the machine allows (no bf16 or checkpointing on a CPU). Checks the
-    GRPO batch arithmetic: processes x per-device batch x steps per generation must be divisible by
-    ``num_generations``. Needs no GPU and loads no model.
-    """
-    device = detect_device(device or cfg.device)
-    nproc = num_processes or cfg.num_processes
-    where = f"run '{cfg.name}'"
-    trainer = check_trainer_fields(cfg.method, cfg.trainer, f"{where}.trainer")
-    args: dict[str, Any] = dict(GRPO_PAPER_DEFAULTS if cfg.method == "grpo" else SFT_PAPER_DEFAULTS)
-    args.update(
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=cfg.keep_checkpoints,
-        report_to=cfg.report_to,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        output_dir=str(cfg.train_dir / "trainer"),
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-    )
-    if cfg.method == "grpo":
-        args.update(log_completions=True, num_completions_to_print=4)
-        if cfg.use_vllm:
-            args.update(use_vllm=True, vllm_mode="colocate", **GRPO_VLLM_PAPER)
-    else:
-        args.update(assistant_only_loss=False, completion_only_loss=True, max_length=None)
-    args.update(trainer)
-    if cfg.method == "grpo" and "per_device_train_batch_size" not in cfg.trainer:
-        # prompts (the paper's unit) to completions (TRL's): each prompt brings num_generations rollouts
-        args["per_device_train_batch_size"] = (cfg.prompts_per_device or PAPER_PROMPTS_PER_DEVICE) * args[
-            "num_generations"
-        ]
-    elif cfg.prompts_per_device is not None:
-        raise ConfigError(
-            f"{where}.prompts_per_device: give either prompts_per_device (prompts, the paper's unit) or "
-            "trainer.per_device_train_batch_size (completions, TRL's unit), not both"
-            + ("." if cfg.method == "grpo" else "; SFT counts examples: use trainer.per_device_train_batch_size.")
-        )
-    on_gpu = device == "cuda"
-    if not on_gpu:
-        for key in ("bf16", "fp16", "tf32"):
-            if cfg.trainer.get(key):
-                raise ConfigError(
-                    f"{where}.trainer.{key}: needs a GPU, and this run is on the CPU. "
-                    f"Remove '{key}' or run on a GPU node (device: cuda)."
-                )
-        if cfg.use_vllm:
-            raise ConfigError(
-                f"{where}.use_vllm: vLLM needs a GPU, and this run is on the CPU. Set use_vllm: false for CPU runs."
-            )
-        args.update(bf16=False, fp16=False, use_cpu=True)
-        args.setdefault("activation_checkpointing", False)
-    else:
-        args.setdefault("bf16", True)
-        args.setdefault("activation_checkpointing", True)
-    if cfg.method == "grpo":
-        n_gen = args["num_generations"]
-        if n_gen < 2:
-            raise ConfigError(
-                f"{where}.trainer.num_generations: GRPO needs at least 2 rollouts per prompt "
-                f"(group-normalised advantages), got {n_gen}."
-            )
-        steps_per_gen = args.get("steps_per_generation") or args["gradient_accumulation_steps"]
-        gen_batch = args.get("generation_batch_size") or args["per_device_train_batch_size"] * nproc * steps_per_gen
-        if gen_batch % n_gen:
-            raise ConfigError(
-                f"{where}.trainer: the generation batch (processes {nproc} x per_device_train_batch_size "
-                f"{args['per_device_train_batch_size']} x steps per generation {steps_per_gen} = {gen_batch}) "
-                f"must be divisible by num_generations ({n_gen}). Raise per_device_train_batch_size or "
-                f"gradient_accumulation_steps, or lower num_generations."
-            )
-    return args
-
-
-def batch_summary(cfg: RunConfig, args: dict, num_processes: int | None = None, split_size: int | None = None) -> dict:
-    """What one optimizer step and the whole run see, in the paper's units.
-
-    GRPO: ``prompts_per_step`` and ``completions_per_step`` (processes x per-device completions x
-    accumulation), ``prompts_seen``; SFT: ``examples_per_step`` and ``examples_seen``. With the training
-    split's size (``split_size``), ``epochs`` over it.
-
-    >>> cfg = load_run_config({"name": "x", "method": "grpo", "device": "cpu", "num_processes": 8})
-    >>> batch_summary(cfg, resolve_trainer_args(cfg), split_size=6667)
-    {'prompts_per_step': 32, 'completions_per_step': 256, 'steps': 300, 'prompts_seen': 9600, 'epochs': 1.44}
-    """
-    nproc = num_processes or cfg.num_processes
-    per_step = args["per_device_train_batch_size"] * nproc * args["gradient_accumulation_steps"]
-    steps = args.get("max_steps")
-    out: dict[str, Any] = {}
-    if cfg.method == "grpo":
-        out.update(prompts_per_step=per_step // args["num_generations"], completions_per_step=per_step, steps=steps)
-        seen = out["prompts_per_step"] * steps if steps and steps > 0 else None
-        out["prompts_seen"] = seen
-    else:
-        out.update(examples_per_step=per_step, steps=steps)
-        seen = per_step * steps if steps and steps > 0 else None
-        out["examples_seen"] = seen
-    if split_size and seen:
-        out["epochs"] = round(seen / split_size, 2)
-    return out

@@ -28,119 +28,27 @@ one answer for most inputs; ``num_processes``: how many processes shared the wor
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .answers import LETTERS, choice_index, extract_answer, lenient_correct, normalize_answer
-from .config import DataSpec, ModelSpec, build_config, detect_device, load_yaml
+from .config import EvalConfig, check_machine, check_parallel, detect_device, load_eval_config
 from .data import benchmark_info, load_benchmark
-from .errors import ConfigError, did_you_mean, exit_code
+from .errors import exit_code
+from .files import atomic_path, dump_yaml, read_json, write_json
 from .models import load_model_and_processor, load_processor
 from .parallel import Processes, vllm_engine_args
 from .prompts import build_messages, with_class_choices
 from .provenance import provenance
 from .rewards import accuracy_reward, format_reward
-from .runfolder import (
-    EVAL_OUTPUTS,
-    EVAL_RESUMABLE_KEYS,
-    atomic_path,
-    dump_yaml,
-    is_done,
-    read_json,
-    stale_reason,
-    write_done,
-    write_json,
-)
+from .runfolder import EVAL_OUTPUTS, EVAL_RESUMABLE_KEYS, is_done, stale_reason, write_done
 from .tiny import resolve_model_path
-from .vocab import PROMPT_MODES
-
-
-@dataclass
-class EvalConfig:
-    name: str = "eval"
-    model: ModelSpec = field(default_factory=ModelSpec)
-    data: DataSpec = field(default_factory=DataSpec)
-    modes: list = field(default_factory=lambda: list(PROMPT_MODES))
-    batch_size: int = 16
-    max_new_tokens: int = 1024  # the paper's maximum response length
-    do_sample: bool = False  # greedy by default
-    temperature: float = 1.0  # used only when do_sample
-    backend: str = "hf"  # hf | vllm
-    circular: bool = False  # multiple choice: also score every rotation of the choices
-    bootstrap: int = 1000  # resamples for the 95% interval
-    seed: int = 0
-    device: str = "auto"
-    num_processes: int | None = None  # processes sharing the work (None: the run's; see vrft_lib.launch)
-    tensor_parallel_size: int = 1  # vllm: GPUs per engine (one engine per GPU when 1)
-    output_dir: str | None = None
-    progress: bool = True
-
-    @property
-    def eval_dir(self) -> Path:
-        """The eval folder: where this evaluation writes (``output_dir``, default ``outputs/evals/<name>``)."""
-        return Path(self.output_dir or os.path.join("outputs", "evals", self.name))
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-
-def load_eval_config(source, **overrides) -> EvalConfig:
-    """An EvalConfig from a YAML path, a dict or an EvalConfig (validated)."""
-    if isinstance(source, EvalConfig):
-        d, where = source.to_dict(), f"eval config '{source.name}'"
-    elif isinstance(source, dict):
-        d, where = dict(source), "eval config"
-    else:
-        p = Path(source)
-        if not p.exists():
-            raise ConfigError(f"Eval config file '{p}' does not exist.")
-        d, where = load_yaml(p.read_text()) or {}, str(p)
-    d.update(overrides)
-    if isinstance(d.get("model"), str):
-        d["model"] = {"name_or_path": d["model"]}
-    if isinstance(d.get("data"), str):
-        d["data"] = {"name": d["data"]}
-    model = build_config(ModelSpec, d.pop("model", {}), f"{where}.model")
-    data = build_config(DataSpec, d.pop("data", {}), f"{where}.data")
-    cfg = build_config(EvalConfig, d, where)
-    cfg.model, cfg.data = model, data
-    for m in cfg.modes:
-        if m not in PROMPT_MODES:
-            raise ConfigError(
-                f"{where}.modes: unknown mode '{m}'{did_you_mean(m, PROMPT_MODES)}; use think and/or no_think."
-            )
-    if cfg.backend not in ("hf", "vllm"):
-        raise ConfigError(f"{where}.backend: '{cfg.backend}' is not hf or vllm.")
-    if cfg.batch_size < 1 or cfg.max_new_tokens < 1:
-        raise ConfigError(f"{where}: batch_size and max_new_tokens must be at least 1.")
-    check_parallel(cfg, where)
-    return cfg
-
-
-def check_parallel(cfg: EvalConfig, where: str) -> None:
-    """``num_processes`` and ``tensor_parallel_size`` of an eval config, checked."""
-    for key in ("num_processes", "tensor_parallel_size"):
-        v = getattr(cfg, key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise ConfigError(f"{where}.{key}: expected a whole number of at least 1, got {v!r}.")
-    tp, nproc = cfg.tensor_parallel_size, cfg.num_processes or 1
-    if tp > 1 and cfg.backend != "vllm":
-        raise ConfigError(f"{where}.tensor_parallel_size: {tp} needs backend: vllm (HF generate uses one GPU).")
-    if nproc > 1 and nproc % tp:
-        raise ConfigError(
-            f"{where}: num_processes ({nproc}) must be a multiple of tensor_parallel_size ({tp}): "
-            "each vLLM engine spans tensor_parallel_size of the processes' GPUs."
-        )
-
 
 # ----------------------------------------------------------------------------------------------
 # Metrics
@@ -484,14 +392,8 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
     procs = Processes(device)  # one process, or this one's place in an accelerate launch
     tp = cfg.tensor_parallel_size if procs.count > 1 else 1
     if cfg.backend == "vllm":
-        if device != "cuda":
-            raise ConfigError(
-                f"eval '{cfg.name}'.backend: vLLM needs a GPU, and this machine has none. Use backend: hf."
-            )
-        if procs.count % tp:
-            raise ConfigError(
-                f"eval '{cfg.name}': {procs.count} processes are not a multiple of tensor_parallel_size {tp}."
-            )
+        check_machine(cfg, device)
+        check_parallel(cfg, f"eval '{cfg.name}'", num_processes=procs.count)
         processor = processor or load_processor(model_path, cfg.model.min_pixels, cfg.model.max_pixels)
         settings = generation_settings(cfg, processor.tokenizer)
         generate = VLLMGenerator(
@@ -543,9 +445,7 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
         "modes": {},
     }
     for mode in cfg.modes:
-        metrics["modes"][mode] = summarize(
-            [p for p in preds if p["mode"] == mode], info.get("task"), cfg.bootstrap, cfg.seed
-        )
+        metrics["modes"][mode] = summarize([p for p in preds if p["mode"] == mode], info.get("task"))
     metrics["num_processes"] = procs.count
     if cfg.backend == "vllm":
         metrics["generation"]["tensor_parallel_size"] = cfg.tensor_parallel_size

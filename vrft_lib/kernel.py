@@ -1,4 +1,5 @@
-"""How the kit starts the notebook kernels that papermill drives (a run's notebook, the report).
+"""How the kit starts the notebook kernels that papermill drives (a run's notebook, the report),
+and where their connection files live (:func:`private_kernel_dir`).
 
 Over TCP, ipykernel warns at every start that the connection is not encrypted (it carries code and
 outputs in plain text on the loopback interface). ``VRFT_KERNEL_TRANSPORT=ipc`` makes the kit's kernels
@@ -11,7 +12,11 @@ On Windows, which has no IPC transport, TCP is always used.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from traitlets import CaselessStrEnum
 
@@ -27,3 +32,45 @@ def kernel_manager_class():
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
     return IpcKernelManager
+
+
+KERNELS_PREFIX = "vrft-kernels-"
+
+
+@contextlib.contextmanager
+def private_kernel_dir():
+    """Keep the kernel connection files (they hold the kernels' HMAC keys) of the notebooks run in the
+    block in a new private folder, deleted after it, also when the block is interrupted.
+
+    jupyter_client writes a connection file with ``tempfile.mkstemp`` (or into
+    ``JUPYTER_RUNTIME_DIR``): both point at the folder for the block. A folder that a killed process
+    (SIGKILL) left behind is deleted by the next one.
+    """
+    base = tempfile.gettempdir()
+    for stale in Path(base).glob(f"{KERNELS_PREFIX}*-*"):
+        pid = stale.name[len(KERNELS_PREFIX) :].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)) and stale.stat().st_uid == os.getuid():
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=f"{KERNELS_PREFIX}{os.getpid()}-", dir=base)
+    before_env, before_dir = os.environ.get("JUPYTER_RUNTIME_DIR"), tempfile.tempdir
+    os.environ["JUPYTER_RUNTIME_DIR"] = folder
+    tempfile.tempdir = folder
+    try:
+        yield Path(folder)
+    finally:
+        tempfile.tempdir = before_dir
+        if before_env is None:
+            os.environ.pop("JUPYTER_RUNTIME_DIR", None)
+        else:
+            os.environ["JUPYTER_RUNTIME_DIR"] = before_env
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

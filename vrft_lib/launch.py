@@ -24,8 +24,9 @@ from pathlib import Path
 from .config import RunConfig, detect_device, load_run_config
 from .errors import ConfigError, VrftError
 from .evaluate import EvalConfig, evaluate, load_eval_config
+from .files import dump_yaml, read_json
 from .parallel import EVAL_PROCESSES_ENV, EXPECTED_PROCESSES_ENV
-from .runfolder import dump_yaml, is_done, read_json
+from .runfolder import is_done
 from .train import train
 
 

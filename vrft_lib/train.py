@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import re
 import shutil
 import sys
 import time
@@ -33,23 +32,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import RunConfig, check_report_to, detect_device, load_run_config, resolve_trainer_args
+from .checkpoints import drop_checkpoints, last_complete_checkpoint
+from .config import RunConfig, check_report_to, detect_device, load_run_config
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, exit_code
+from .files import atomic_path, dump_yaml, write_json
 from .models import freeze_vision_tower, load_processor
 from .prompts import to_grpo_dataset, to_sft_dataset
 from .provenance import provenance
 from .rewards import build_rewards
-from .runfolder import (
-    atomic_path,
-    checkpoint_problem,
-    config_diff,
-    dump_yaml,
-    is_done,
-    write_done,
-    write_json,
-)
+from .runfolder import config_diff, is_done, write_done
 from .tiny import resolve_model_path
+from .tiny.base import RECIPE, instruct_sft_dataset
+from .trainer_args import resolve_trainer_args
 
 # Friendly names for the per-step table (TRL's keys are kept as well).
 STEP_COLUMNS = {
@@ -59,29 +54,6 @@ STEP_COLUMNS = {
     "rewards/think_length_reward/mean": "length_reward",
     "completions/mean_length": "mean_completion_length",
 }
-
-
-def last_complete_checkpoint(trainer_dir, report=None) -> str | None:
-    """The newest ``checkpoint-N`` folder that was written to the end and is whole, or None.
-
-    The Trainer writes a checkpoint's files one after the other and ``trainer_state.json`` last, so a
-    run killed while saving leaves a folder without it; a full disk or a copy cut short leaves a
-    truncated file. Resuming from such a folder fails on every later attempt, so it is passed over
-    for the one before (:func:`vrft_lib.runfolder.checkpoint_problem` says why); ``report`` (e.g.
-    ``print``) gets one line per damaged folder passed over.
-    """
-    found = []
-    for path in Path(trainer_dir).glob("checkpoint-*"):
-        match = re.fullmatch(r"checkpoint-(\d+)", path.name)
-        if match and path.is_dir():
-            found.append((int(match.group(1)), path))
-    for _, path in sorted(found, reverse=True):
-        problem = checkpoint_problem(path)
-        if problem is None:
-            return str(path)
-        if report is not None:
-            report(f"[vrft] skipping damaged checkpoint {path}: {problem}")
-    return None
 
 
 def _restore_weights(trainer, checkpoint: str) -> None:
@@ -102,34 +74,6 @@ def _restore_weights(trainer, checkpoint: str) -> None:
     loaded = type(model).from_pretrained(checkpoint, dtype=next(model.parameters()).dtype)
     model.load_state_dict(loaded.state_dict(), strict=True)
     del loaded
-
-
-def _checkpoint_step(path: Path) -> int:
-    tail = path.name.rsplit("-", 1)[-1]
-    return int(tail) if tail.isdigit() else -1
-
-
-def drop_checkpoints(train_dir) -> int:
-    """Free a finished run's disk: delete ``trainer/checkpoint-*`` (weights that ``model/`` holds too, the
-    optimizer and scheduler states, RNG states) after copying the last complete checkpoint's
-    ``trainer_state.json`` (the Trainer's log history) to ``train_dir``. Returns the bytes freed. Only for
-    a run whose DONE is written: an unfinished run resumes from these checkpoints."""
-    train_dir = Path(train_dir)
-    trainer_dir = train_dir / "trainer"
-    # the newest readable log history; the weights are in model/ already, so a checkpoint whose
-    # weights are damaged still gives its trainer_state.json
-    for ckpt in sorted(trainer_dir.glob("checkpoint-*"), key=_checkpoint_step, reverse=True):
-        try:
-            if "global_step" in json.loads((ckpt / "trainer_state.json").read_text()):
-                shutil.copy2(ckpt / "trainer_state.json", train_dir / "trainer_state.json")
-                break
-        except (OSError, ValueError):
-            continue
-    freed = 0
-    for ckpt in sorted(trainer_dir.glob("checkpoint-*")):
-        freed += sum(f.stat().st_size for f in ckpt.rglob("*") if f.is_file())
-        shutil.rmtree(ckpt, ignore_errors=True)
-    return freed
 
 
 def _check_train_dir(cfg: RunConfig) -> None:
@@ -332,8 +276,6 @@ def with_replay(data, share: float, seed: int):
     prompt modes, drawn from a stream of its own), shuffled with ``seed``: fine-tuning on one task's
     answer-only targets then keeps the think format the base was taught."""
     from datasets import concatenate_datasets
-
-    from .tiny.base import RECIPE, instruct_sft_dataset
 
     extra = round(len(data) * share / (1 - share))
     mix = instruct_sft_dataset(max(1, -(-extra // 2)), seed=10_000 + seed, image_size=RECIPE["image_size"]).select(

@@ -40,13 +40,17 @@ PATCH_MULTIPLE = 28  # Qwen2.5-VL: 14-pixel patches, merged 2x2
 MAX_AIRCRAFT_CLASSES = 100
 SUPERSAMPLE = 4  # draw at 4x (2x from 112 pixels up), reduce with a box filter: smooth edges
 
-_BENCHMARK_CODES = {"synthetic_banner": 1, "synthetic_aircraft": 2, "synthetic_spatial": 3, "synthetic_count": 4}
+_BENCHMARK_CODES = {
+    "synthetic_banner": 1,
+    "synthetic_aircraft": 2,
+    "synthetic_spatial": 3,
+    "synthetic_count": 4,
+}  # synthetic_count.py draws the last
 
 BANNER_QUESTION = "What is the sentiment of this banner: positive or negative?"
 AIRCRAFT_QUESTION = "Which aircraft variant is shown in this image?"
 # Asked when the classes are named in words (``names="words"``): the class name is what the question asks.
 AIRCRAFT_WORDS_QUESTION = "Which aircraft is this: what colour is it, and are its wings straight or swept?"
-COUNT_QUESTION = "Which colour has more shapes here: {a} or {b}?"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -54,17 +58,17 @@ COUNT_QUESTION = "Which colour has more shapes here: {a} or {b}?"
 # ----------------------------------------------------------------------------------------------
 
 
-def _row_rng(benchmark: str, seed: int, split: str, index: int) -> np.random.Generator:
+def row_rng(benchmark: str, seed: int, split: str, index: int) -> np.random.Generator:
     """The random stream of one row; the split code makes the splits' streams disjoint."""
     return np.random.default_rng([_BENCHMARK_CODES[benchmark], seed, SPLIT_CODES[split], 0, index])
 
 
-def _block_rng(benchmark: str, seed: int, split: str, block: int) -> np.random.Generator:
+def block_rng(benchmark: str, seed: int, split: str, block: int) -> np.random.Generator:
     """The random stream that balances labels inside one block of consecutive rows."""
     return np.random.default_rng([_BENCHMARK_CODES[benchmark], seed, SPLIT_CODES[split], 1, block])
 
 
-def _jitter_colour(rng: np.random.Generator, rgb, amount: int = 12) -> tuple[int, int, int]:
+def jitter_colour(rng: np.random.Generator, rgb, amount: int = 12) -> tuple[int, int, int]:
     return tuple(int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in rgb)
 
 
@@ -72,7 +76,7 @@ def _shade(rgb, factor: float) -> tuple[int, int, int]:
     return tuple(int(np.clip(round(c * factor), 0, 255)) for c in rgb)
 
 
-class _Canvas:
+class Canvas:
     """A square drawing surface in unit coordinates ((0, 0) top left, (1, 1) bottom right)."""
 
     def __init__(self, size: int, background):
@@ -111,13 +115,13 @@ class _Canvas:
         return buffer.getvalue()
 
 
-def _background(rng: np.random.Generator) -> tuple[int, int, int]:
+def background(rng: np.random.Generator) -> tuple[int, int, int]:
     """A dark, slightly tinted grey: every object colour stands out against it."""
     level = int(rng.integers(55, 100))
     return tuple(int(level + rng.integers(-10, 11)) for _ in range(3))
 
 
-def _row(benchmark, split, index, png, question, solution, choices, task, rationale) -> dict:
+def make_row(benchmark, split, index, png, question, solution, choices, task, rationale) -> dict:
     return {
         "id": f"{benchmark}-{split}-{index:06d}",
         "images": [png],
@@ -129,7 +133,7 @@ def _row(benchmark, split, index, png, question, solution, choices, task, ration
     }
 
 
-def _check_common(split: str, image_size: int) -> None:
+def check_common(split: str, image_size: int) -> None:
     if split not in SPLIT_CODES:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLIT_CODES)}")
     if image_size < PATCH_MULTIPLE or image_size % PATCH_MULTIPLE:
@@ -147,12 +151,12 @@ _LOGO_COLOURS = [*POSITIVE_BACKGROUNDS.values(), *NEGATIVE_BACKGROUNDS.values(),
 
 def banner_row(split: str, index: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE) -> dict:
     """One ``synthetic_banner`` row. Labels alternate in random order inside blocks of two rows."""
-    _check_common(split, image_size)
-    positive = bool(_block_rng("synthetic_banner", seed, split, index // 2).permutation(2)[index % 2])
-    rng = _row_rng("synthetic_banner", seed, split, index)
+    check_common(split, image_size)
+    positive = bool(block_rng("synthetic_banner", seed, split, index // 2).permutation(2)[index % 2])
+    rng = row_rng("synthetic_banner", seed, split, index)
     palette = POSITIVE_BACKGROUNDS if positive else NEGATIVE_BACKGROUNDS
     colour_name = list(palette)[int(rng.integers(len(palette)))]
-    canvas = _Canvas(image_size, _jitter_colour(rng, palette[colour_name]))
+    canvas = Canvas(image_size, jitter_colour(rng, palette[colour_name]))
 
     # The face: large, on a random side; its mouth agrees with the background.
     face_left = bool(rng.integers(2))
@@ -186,7 +190,7 @@ def banner_row(split: str, index: int, seed: int = 0, image_size: int = DEFAULT_
         f"which signals a {label} message."
     )
     png = canvas.to_png(rng, noise=8)
-    return _row("synthetic_banner", split, index, png, BANNER_QUESTION, label, [], "binary", rationale)
+    return make_row("synthetic_banner", split, index, png, BANNER_QUESTION, label, [], "binary", rationale)
 
 
 def generate_banner(split: str, num_rows: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE) -> list[dict]:
@@ -283,7 +287,7 @@ def _ellipse_points(cx, cy, rx, ry, n=20):
     return [(cx + rx * math.cos(2 * math.pi * i / n), cy + ry * math.sin(2 * math.pi * i / n)) for i in range(n)]
 
 
-def _draw_aircraft(canvas: _Canvas, rng: np.random.Generator, attrs: dict) -> None:
+def _draw_aircraft(canvas: Canvas, rng: np.random.Generator, attrs: dict) -> None:
     """A top view, nose along +x in the plane's own frame, then jittered in place, size and angle."""
     cx, cy = 0.5 + rng.uniform(-0.05, 0.05), 0.5 + rng.uniform(-0.05, 0.05)
     scale = rng.uniform(0.9, 1.05)
@@ -293,8 +297,8 @@ def _draw_aircraft(canvas: _Canvas, rng: np.random.Generator, attrs: dict) -> No
     def shape(points, colour):
         canvas.polygon(_transform(points, cx, cy, scale, angle, mirror), colour)
 
-    body = _jitter_colour(rng, AIRCRAFT_COLOURS[attrs["fuselage"]], 8)
-    tail = _jitter_colour(rng, AIRCRAFT_COLOURS[attrs["tail"]], 8)
+    body = jitter_colour(rng, AIRCRAFT_COLOURS[attrs["fuselage"]], 8)
+    tail = jitter_colour(rng, AIRCRAFT_COLOURS[attrs["tail"]], 8)
     wing = _shade(body, 0.8)
     if attrs["wings"] == "straight":  # (root front, root back, tip back, tip front) x-positions
         root, tip = (0.09, -0.07), (0.05, -0.05)
@@ -327,14 +331,14 @@ def aircraft_row(
     """One ``synthetic_aircraft`` row; classes appear in random order inside blocks of ``num_classes`` rows.
     ``names``: ``"codes"`` (made-up variant codes, :func:`aircraft_classes`) or ``"words"``
     (:func:`aircraft_word_classes`, asked with :data:`AIRCRAFT_WORDS_QUESTION`)."""
-    _check_common(split, image_size)
+    check_common(split, image_size)
     words = names == "words"
     names = aircraft_word_classes(num_classes) if words else aircraft_classes(num_classes)
-    order = _block_rng("synthetic_aircraft", seed, split, index // num_classes).permutation(num_classes)
+    order = block_rng("synthetic_aircraft", seed, split, index // num_classes).permutation(num_classes)
     class_index = int(order[index % num_classes])
     attrs = aircraft_attributes(class_index)
-    rng = _row_rng("synthetic_aircraft", seed, split, index)
-    canvas = _Canvas(image_size, _background(rng))
+    rng = row_rng("synthetic_aircraft", seed, split, index)
+    canvas = Canvas(image_size, background(rng))
     _draw_aircraft(canvas, rng, attrs)
     name = names[class_index]
     if words:
@@ -347,7 +351,7 @@ def aircraft_row(
             f"{_NUMBER_WORDS[attrs['engines']]} engines and a {attrs['tail']} tail, which identifies it as the {name}."
         )
     png = canvas.to_png(rng, noise=10)
-    return _row("synthetic_aircraft", split, index, png, question, name, [], "classification", rationale)
+    return make_row("synthetic_aircraft", split, index, png, question, name, [], "classification", rationale)
 
 
 def generate_aircraft(
@@ -485,10 +489,10 @@ def spatial_row(
     3 choices), and "which object is farthest left/right, highest, lowest" (the three objects plus one
     absent object: 4 choices). With 2 objects only the pair questions are asked.
     """
-    _check_common(split, image_size)
+    check_common(split, image_size)
     if num_objects not in (2, 3):
         raise ValueError(f"num_objects must be 2 or 3, got {num_objects}")
-    rng = _row_rng("synthetic_spatial", seed, split, index)
+    rng = row_rng("synthetic_spatial", seed, split, index)
     qtypes = ["vertical", "horizontal"] + (["which", "extreme"] if num_objects == 3 else [])
     qtype = qtypes[int(rng.integers(len(qtypes)))]
     colours = list(SPATIAL_COLOURS)
@@ -514,13 +518,13 @@ def spatial_row(
         raise RuntimeError("could not place the objects")
     question, choices, solution, rationale = result
 
-    canvas = _Canvas(image_size, _background(rng))
+    canvas = Canvas(image_size, background(rng))
     radius = 0.115
     for obj in objects:
         row, col = obj["cell"]
         x = (col + 0.5) / 3 + rng.uniform(-0.04, 0.04)
         y = (row + 0.5) / 3 + rng.uniform(-0.04, 0.04)
-        fill = _jitter_colour(rng, SPATIAL_COLOURS[obj["colour"]], 10)
+        fill = jitter_colour(rng, SPATIAL_COLOURS[obj["colour"]], 10)
         if obj["shape"] == "circle":
             canvas.ellipse(x, y, radius, radius, fill)
         elif obj["shape"] == "square":
@@ -530,7 +534,7 @@ def spatial_row(
             r = radius * 1.1
             canvas.polygon([(x, y - r), (x + r, y + radius * 0.85), (x - r, y + radius * 0.85)], fill)
     png = canvas.to_png(rng, noise=8)
-    return _row("synthetic_spatial", split, index, png, question, solution, choices, "multiple_choice", rationale)
+    return make_row("synthetic_spatial", split, index, png, question, solution, choices, "multiple_choice", rationale)
 
 
 def generate_spatial(
@@ -538,94 +542,3 @@ def generate_spatial(
 ) -> list[dict]:
     """Rows ``0 .. num_rows-1`` of ``synthetic_spatial``."""
     return [spatial_row(split, i, seed, image_size, num_objects) for i in range(num_rows)]
-
-
-# ----------------------------------------------------------------------------------------------
-# synthetic_count
-# ----------------------------------------------------------------------------------------------
-
-COUNT_COLOURS = {
-    "red": (225, 45, 45),
-    "blue": (60, 115, 255),
-    "green": (45, 190, 70),
-    "yellow": (245, 215, 40),
-}
-# (more, fewer) shapes of the two colours: never a tie, 3 or 4 shapes in the 2x2 cells.
-_COUNT_SPLITS = ((2, 1), (3, 1))
-MISLEADING_SHARE = 1 / 3  # rows where the colour with more shapes covers less of the picture
-_COUNT_WORDS = {1: "1", 2: "2", 3: "3"}
-
-
-def count_row(
-    split: str, index: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE, misleading: float = MISLEADING_SHARE
-) -> dict:
-    """One ``synthetic_count`` row: "are there more A or B shapes?" over 3-4 shapes of two colours, one per
-    cell of a 2x2 grid (each cell is one of Qwen2.5-VL's merged patches at 56 pixels).
-
-    The answer follows a rule over facts read one at a time: count the shapes of each colour, then
-    compare the two numbers. In a share ``misleading`` of the rows the shapes of the more frequent colour
-    are drawn small and the other colour's shape large, so the amount of each colour (a glance) points
-    to the wrong answer there; everywhere else a glance and a count agree. Answers alternate between
-    the first and the second colour asked, in random order inside blocks of two rows.
-    """
-    _check_common(split, image_size)
-    if not (isinstance(misleading, int | float) and 0.0 <= misleading <= 1.0):
-        raise ValueError(f"misleading must be a share in [0, 1], got {misleading!r}")
-    first_wins = bool(_block_rng("synthetic_count", seed, split, index // 2).permutation(2)[index % 2])
-    rng = _row_rng("synthetic_count", seed, split, index)
-    colours = list(COUNT_COLOURS)
-    a, b = (colours[k] for k in rng.permutation(len(colours))[:2])  # asked in this order
-    more, fewer = _COUNT_SPLITS[int(rng.integers(len(_COUNT_SPLITS)))]
-    winner, loser = (a, b) if first_wins else (b, a)
-    trick = bool(rng.random() < misleading)
-    objects = [(winner, "small" if trick else "any")] * more + [(loser, "large" if trick else "any")] * fewer
-    cells = rng.permutation(4)[: len(objects)]
-    canvas = _Canvas(image_size, _background(rng))
-    for (colour, size), cell in zip(objects, cells):
-        r = {"small": rng.uniform(0.07, 0.1), "large": rng.uniform(0.2, 0.23), "any": rng.uniform(0.15, 0.19)}[size]
-        x = (int(cell) % 2 + 0.5) / 2 + rng.uniform(-0.04, 0.04)
-        y = (int(cell) // 2 + 0.5) / 2 + rng.uniform(-0.04, 0.04)
-        fill = _jitter_colour(rng, COUNT_COLOURS[colour], 10)
-        if rng.integers(2):  # circles and squares of about the same area for the same r
-            canvas.ellipse(x, y, r, r, fill)
-        else:
-            canvas.rectangle(x - 0.88 * r, y - 0.88 * r, x + 0.88 * r, y + 0.88 * r, fill)
-    counts = {winner: more, loser: fewer}
-    rationale = (
-        f"I count {_COUNT_WORDS[counts[a]]} {a} and {_COUNT_WORDS[counts[b]]} {b}. "
-        f"{more} is more than {fewer}, so there are more {winner} shapes."
-    )
-    question = COUNT_QUESTION.format(a=a, b=b)
-    png = canvas.to_png(rng, noise=8)
-    return _row("synthetic_count", split, index, png, question, winner, [], "binary", rationale)
-
-
-def generate_count(
-    split: str, num_rows: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE, misleading: float = MISLEADING_SHARE
-) -> list[dict]:
-    """Rows ``0 .. num_rows-1`` of ``synthetic_count`` (the answer is the first colour asked in half of each pair)."""
-    return [count_row(split, i, seed, image_size, misleading) for i in range(num_rows)]
-
-
-# ----------------------------------------------------------------------------------------------
-# preview
-# ----------------------------------------------------------------------------------------------
-
-
-def save_preview(
-    path, per_benchmark: int = 8, image_size: int = DEFAULT_IMAGE_SIZE, zoom: int = 3, seed: int = 0
-) -> None:
-    """Save a PNG grid: one row of samples per synthetic benchmark, each magnified ``zoom`` times."""
-    rows = [
-        generate_banner("train", per_benchmark, seed, image_size),
-        generate_aircraft("train", per_benchmark, seed, image_size),
-        generate_spatial("train", per_benchmark, seed, image_size),
-        generate_count("train", per_benchmark, seed, image_size),
-    ]
-    cell = image_size * zoom + 4
-    grid = Image.new("RGB", (cell * per_benchmark, cell * len(rows)), (255, 255, 255))
-    for r, samples in enumerate(rows):
-        for c, sample in enumerate(samples):
-            img = Image.open(io.BytesIO(sample["images"][0])).resize((image_size * zoom,) * 2, Image.NEAREST)
-            grid.paste(img, (c * cell + 2, r * cell + 2))
-    grid.save(path)

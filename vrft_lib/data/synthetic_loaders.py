@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import DataError
 from ..prompts import ANSWER_WITH
-from . import synthetic
+from . import synthetic, synthetic_count
 from .banner import BANNER_LABELS
 from .common import check_option, is_int_in
 from .registry import LoadedSplit, register_benchmark
@@ -107,7 +107,7 @@ def load_synthetic_count(
     *,
     image_size=SIZE,
     num_samples=None,
-    misleading=synthetic.MISLEADING_SHARE,
+    misleading=synthetic_count.MISLEADING_SHARE,
     answer_with=ANSWER_WITH_DEFAULT,
 ) -> LoadedSplit:
     """Procedural counting: "are there more A or B shapes?" over 3-4 shapes of two colours; in a share
@@ -117,5 +117,5 @@ def load_synthetic_count(
         raise DataError(
             f"Option misleading={misleading!r} of benchmark 'synthetic_count' is invalid; give a share from 0 to 1."
         )
-    rows = synthetic.generate_count(split, n, seed, image_size, float(misleading))
+    rows = synthetic_count.generate_count(split, n, seed, image_size, float(misleading))
     return _loaded("synthetic_count", rows, "binary", None, answer_with)

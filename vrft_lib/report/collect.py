@@ -8,7 +8,7 @@ The layout (see :mod:`vrft_lib.runfolder`)::
                                           eval/metrics.json, predictions.jsonl, provenance.json
                                           train/steps.csv, train/DONE
 
-The expected runs are :func:`vrft_lib.study.spec.expected_runs` of the study; run folders found on
+The expected runs are :func:`vrft_lib.plan.spec.expected_runs` of the study; run folders found on
 disk beside them are listed too. Nothing here fails on a missing or unreadable run file: the run gets
 a status and a reason instead.
 """
@@ -23,8 +23,9 @@ import pandas as pd
 import yaml
 
 from ..errors import VrftError
-from ..runfolder import RUNS, STUDY_FILE, read_done, read_json, run_path, seed_of
-from ..study.spec import expected_runs
+from ..files import read_json
+from ..plan.spec import expected_runs
+from ..runfolder import RUNS, STUDY_FILE, read_done, run_path, seed_of
 from ..vocab import VARIANTS
 
 # Fallbacks when study.yaml does not give a benchmark's label.

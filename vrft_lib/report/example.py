@@ -20,8 +20,8 @@ import pandas as pd
 import yaml
 
 from ..data import benchmark_info, load_benchmark
+from ..files import write_json
 from ..reference import PAPER_TABLE1
-from ..runfolder import write_json
 from .stats import seed_interval
 
 EXAMPLE_NAME = "example"

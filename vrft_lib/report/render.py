@@ -12,16 +12,20 @@ to render, and nbformat alone takes about a second to import.
 
 from __future__ import annotations
 
+import ast
+import hashlib
 from pathlib import Path
 
 import jinja2
 
-from ..kernel import kernel_manager_class
-from ..runfolder import naming_path, private_kernel_dir, write_text
-from ..study.spec import notebooks_dir
+from ..files import naming_path, write_text
+from ..kernel import kernel_manager_class, private_kernel_dir
+from ..plan.spec import notebooks_dir
 from ..vocab import REPORT_NOTEBOOK
+from .collect import files_read
 
 REPORT_HTML = "report.html"
+REPORT_STAMP = ".report-inputs"  # the fingerprint of what report.html was rendered from
 TEMPLATE_NAME = "vrft_report.html.j2"
 # nbconvert's lab template with every block that loads a script from the network left empty.
 TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
@@ -64,7 +68,7 @@ def export_html(notebook, html_path, title: str | None = None) -> Path:
     nb = drop_stderr(nbformat.read(str(notebook), as_version=4))
     resources = {"metadata": {"name": title or Path(html_path).stem}}
     body, _ = html_exporter().from_notebook_node(nb, resources=resources)
-    write_text(html_path, body)
+    write_text(body, html_path)
     return Path(html_path)
 
 
@@ -98,3 +102,59 @@ def render_page(out, kernel_name: str = "python3") -> Path:
     out = Path(out).resolve()
     notebook = execute_report(out, kernel_name)
     return export_html(notebook, out / REPORT_HTML, title=f"{out.name}: study report")
+
+
+def report_code() -> list[Path]:
+    """The kit's source files the report is computed with: the ``report`` package and every
+    ``vrft_lib`` module it imports, directly or not, read from their import statements (so a new
+    import counts without a list to update)."""
+    package = Path(__file__).resolve().parent.parent
+    todo, seen = sorted((package / "report").glob("*.py")), set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.level):
+                continue
+            base = path.parent
+            for _ in range(node.level - 1):
+                base = base.parent
+            if node.module:
+                base = base.joinpath(*node.module.split("."))
+            for target in [base] + [base / alias.name for alias in node.names]:
+                todo += [f for f in (target.with_suffix(".py"), target / "__init__.py") if f.is_file()]
+    return sorted(seen)
+
+
+def report_inputs(out) -> str:
+    """A fingerprint of what the report is made from: the study, the files it reads of every finished
+    run (:func:`vrft_lib.report.collect.files_read`), and the code (:func:`report_code`) and notebook
+    that render it. Equal fingerprints give the same report."""
+    out = Path(out)
+    h = hashlib.sha256()
+    for path in files_read(out):
+        h.update(str(path.relative_to(out)).encode())
+        h.update(path.read_bytes() if path.exists() else b"-")
+    for path in [*report_code(), notebooks_dir() / REPORT_NOTEBOOK]:
+        h.update(path.read_bytes() if path.exists() else b"-")
+    return h.hexdigest()
+
+
+def report_up_to_date(out) -> bool:
+    """True when report.html exists and was rendered from exactly the study's present inputs."""
+    out = Path(out)
+    stamp = out / REPORT_STAMP
+    return (out / REPORT_HTML).exists() and stamp.exists() and stamp.read_text().strip() == report_inputs(out)
+
+
+def render_report(out, kernel_name: str = "python3") -> Path:
+    """Render the page (:func:`render_page`) and record the fingerprint of its inputs beside it, so
+    that :func:`report_up_to_date` can tell when it must be rendered again."""
+    out = Path(out)
+    fingerprint = report_inputs(out)
+    (out / REPORT_STAMP).unlink(missing_ok=True)
+    page = render_page(out, kernel_name=kernel_name)
+    write_text(fingerprint + "\n", out / REPORT_STAMP)
+    return page

@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..config import batch_summary, load_run_config
+from ..config import load_run_config
 from ..errors import VrftError
-from ..runfolder import read_json
+from ..files import read_json
+from ..trainer_args import batch_summary
 from ..vocab import PROMPT_MODES
 
 TARGETS = {"no_think": "answer only (<answer>LABEL</answer>)", "think": "reasoning + answer (<think>...<answer>)"}

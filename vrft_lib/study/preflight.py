@@ -14,7 +14,7 @@ cached nor marked offline.
 ::
 
     from vrft_lib.study.preflight import validate_study
-    from vrft_lib.study.spec import expand_study, load_study
+    from vrft_lib.plan.spec import expand_study, load_study
 
     study = load_study("params/smoke.yaml")
     validate_study(study, expand_study(study, "outputs/smoke"), "outputs/smoke")
@@ -36,40 +36,24 @@ from urllib.parse import urlparse
 import yaml
 
 from ..config import (
+    EvalConfig,
+    RunConfig,
+    check_machine,
     check_report_to,
-    check_value,
     detect_device,
+    load_eval_config,
     load_run_config,
-    resolve_trainer_args,
-    trainer_config_class,
 )
 from ..data import check_benchmark_files
 from ..errors import ConfigError, DataError, ModelError, VrftError, did_you_mean
-from ..evaluate import EvalConfig, load_eval_config
 from ..models import is_hub_id, locate_model
 from ..notebook import prepare
+from ..plan.spec import check_same_study, check_study_fields, notebooks_dir
 from ..runfolder import STUDY_FILE, config_diff
+from ..trainer_args import resolve_trainer_args
 from ..vocab import TINY_MODEL
-from .spec import check_same_study, check_study_fields, notebooks_dir
 
 HUB_PROBE_SECONDS = 3.0  # connection attempt to the hub for a hub id that is not cached
-FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
-DTYPES = ("auto", "bfloat16", "float16", "float32")
-
-# Trainer fields with a range (checked on the resolved arguments, paper defaults included).
-_AT_LEAST_ONE = (
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "max_completion_length",
-    "steps_per_generation",
-    "generation_batch_size",
-    "num_iterations",
-    "max_prompt_length",
-    "max_length",
-)
-_POSITIVE = ("learning_rate", "temperature", "num_train_epochs")
-_NON_NEGATIVE = ("beta", "weight_decay", "warmup_steps", "max_grad_norm", "epsilon")
-
 
 # ----------------------------------------------------------------------------------------------
 # the study
@@ -254,25 +238,15 @@ def validate_run(
     ...               "save_steps": 0})
     Traceback (most recent call last):
     ...
-    vrft_lib.errors.ConfigError: run 'r'.save_steps: must be at least 1, got 0.
+    vrft_lib.errors.ConfigError: run config.save_steps: must be at least 1, got 0.
     """
-    cfg = load_run_config(cfg)
-    ev = (
-        load_eval_config(evaluation)
-        if evaluation is not None and not isinstance(evaluation, EvalConfig)
-        else evaluation
-    )
+    cfg = cfg if isinstance(cfg, RunConfig) else load_run_config(cfg)
+    ev = evaluation if evaluation is None or isinstance(evaluation, EvalConfig) else load_eval_config(evaluation)
     cache = {} if _cache is None else _cache
     where = f"run '{cfg.name}'"
-    device = detect_device(cfg.device)
-    if check_environment:
-        _check_device_exists(cfg.device, f"{where}.device")
-    if cfg.save_steps < 1:
-        raise ConfigError(f"{where}.save_steps: must be at least 1, got {cfg.save_steps}.")
-    _check_model_options(cfg.model, device, f"{where}.model")
+    check_machine(cfg, None if check_environment else detect_device(cfg.device))
     if cfg.method != "none":
-        args = resolve_trainer_args(cfg)  # GPU-only options on a CPU, batch arithmetic, unknown fields
-        _check_trainer_values(cfg, args, where)
+        resolve_trainer_args(cfg)  # TRL fields, ranges, batch arithmetic
         acc = cfg.accelerate_config
         if check_environment and acc and cfg.num_processes > 1 and not (Path(_cwd or ".") / acc).is_file():
             raise ConfigError(
@@ -291,7 +265,9 @@ def validate_run(
     if check_environment:
         _check_model_cached(cfg.model.name_or_path, f"{where}.model", cache, _cwd)
     if ev is not None:
-        _check_eval(ev, cache, check_environment, _cwd)
+        check_machine(ev, None if check_environment else detect_device(ev.device))
+        where = f"eval '{ev.name}'"
+        _check_data(ev.data, "eval_split", ev.seed, ev.data.eval_limit, f"{where}.data", cache, check_environment, _cwd)
 
 
 def _run_path(value, cwd, where: str) -> str:
@@ -311,54 +287,6 @@ def _run_path(value, cwd, where: str) -> str:
             f"path instead: '{Path(text).resolve()}'."
         )
     return str(there)
-
-
-def _check_eval(ev, cache: dict, check_environment: bool = True, cwd=None) -> None:
-
-    where = f"eval '{ev.name}'"
-    if check_environment:
-        _check_device_exists(ev.device, f"{where}.device")
-    device = detect_device(ev.device)
-    if ev.backend == "vllm" and device != "cuda":
-        raise ConfigError(
-            f"{where}.backend: vLLM needs a GPU, and this eval runs on the CPU. Use backend: hf, or run on a GPU node."
-        )
-    if ev.bootstrap < 1:
-        raise ConfigError(f"{where}.bootstrap: must be at least 1 (resamples of the 95% interval), got {ev.bootstrap}.")
-    if ev.do_sample and not (isinstance(ev.temperature, (int, float)) and ev.temperature > 0):
-        raise ConfigError(f"{where}.temperature: sampling needs a temperature above 0, got {ev.temperature!r}.")
-    _check_model_options(ev.model, device, f"{where}.model")
-    _check_data(ev.data, "eval_split", ev.seed, ev.data.eval_limit, f"{where}.data", cache, check_environment, cwd)
-
-
-def _check_device_exists(requested: str, where: str) -> None:
-    if requested == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"{where}: 'cuda' asks for a GPU, and this machine has none (torch sees no CUDA "
-                "device). Use device: auto (or cpu) here, or run on a GPU node."
-            )
-
-
-def _check_model_options(spec, device: str, where: str) -> None:
-    if spec.dtype not in DTYPES:
-        raise ConfigError(
-            f"{where}.dtype: unknown dtype '{spec.dtype}'{did_you_mean(spec.dtype, DTYPES)}; "
-            f"use one of {', '.join(DTYPES)}."
-        )
-    if spec.attn_implementation in FLASH_ATTENTION and device != "cuda":
-        raise ConfigError(
-            f"{where}.attn_implementation: '{spec.attn_implementation}' needs a GPU, and this run "
-            "is on the CPU. Remove it (or use sdpa) for CPU runs."
-        )
-    for key in ("min_pixels", "max_pixels"):
-        value = getattr(spec, key)
-        if value is not None and value < 1:
-            raise ConfigError(f"{where}.{key}: must be a positive number of pixels, got {value}.")
-    if spec.min_pixels and spec.max_pixels and spec.min_pixels > spec.max_pixels:
-        raise ConfigError(f"{where}: min_pixels ({spec.min_pixels}) is above max_pixels ({spec.max_pixels}).")
 
 
 def _check_model_cached(name: str, where: str, cache: dict, cwd=None) -> None:
@@ -416,33 +344,6 @@ def _check_peft(peft: dict, where: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# trainer arguments: types, choices and ranges of the TRL fields the run sets
-# ----------------------------------------------------------------------------------------------
-
-
-def _check_trainer_values(cfg, args: dict, where: str) -> None:
-    cls = trainer_config_class(cfg.method)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key, value in cfg.trainer.items():
-        if key not in fields:  # resolve_trainer_args has refused it already
-            continue
-        check_value(value, fields[key].type, f"{where}.trainer.{key}")
-    for key, value in args.items():
-        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        if key == "max_steps" and value != -1 and value < 1:
-            raise ConfigError(f"{where}.trainer.max_steps: must be at least 1 (or -1 to train by epochs), got {value}.")
-        if key in _AT_LEAST_ONE and value < 1:
-            raise ConfigError(f"{where}.trainer.{key}: must be at least 1, got {value}.")
-        if key in _POSITIVE and not value > 0:
-            raise ConfigError(f"{where}.trainer.{key}: must be above 0, got {value}.")
-        if key in _NON_NEGATIVE and value < 0:
-            raise ConfigError(f"{where}.trainer.{key}: must not be negative, got {value}.")
-        if key == "top_p" and not 0 < value <= 1:
-            raise ConfigError(f"{where}.trainer.top_p: must be in (0, 1], got {value}.")
-
-
-# ----------------------------------------------------------------------------------------------
 # data: the files a run will read, checked without decoding images
 # ----------------------------------------------------------------------------------------------
 
@@ -463,9 +364,6 @@ def _check_data(
     )
     if key in cache:
         return
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        field = "train_limit" if split_field == "train_split" else "eval_limit"
-        raise ConfigError(f"{where}.{field}: must be a positive integer or null (the whole split), got {limit!r}.")
     try:
         root = _run_path(spec.root, cwd, f"{where}.root") if files and spec.root not in (None, "") else spec.root
         check_benchmark_files(spec.name, split, root=root, limit=limit, seed=seed, files=files, **spec.options)

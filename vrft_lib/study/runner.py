@@ -1,6 +1,6 @@
 """``vrft study``: execute each run's notebook with papermill, then the report notebook.
 
-The runs come from :mod:`vrft_lib.study.spec`; each executes its notebook into its run folder::
+The runs come from :mod:`vrft_lib.plan.spec`; each executes its notebook into its run folder::
 
     OUT/runs/<benchmark>/<variant>/seed<k>/
         parameters.yaml   what papermill injected
@@ -17,7 +17,6 @@ nbconvert, code hidden, into ``OUT/report.html``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -30,34 +29,25 @@ import yaml
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, VrftError
-from ..kernel import kernel_manager_class
-from ..provenance import peak_rss_mb
-from ..report.collect import files_read
-from ..report.console import console_summary
-from ..report.render import render_page
-from ..runfolder import (
-    LOCK_FILE,
-    STUDY_FILE,
+from ..files import (
     drop_truncated_notebook,
     dump_yaml,
     fault_error,
-    folder_lock,
-    is_done,
-    missing_run_outputs,
     naming_path,
-    private_kernel_dir,
     remove_temporary_files,
-    reopen_run,
-    run_lock_path,
-    write_done,
     write_json,
-    write_text,
 )
+from ..kernel import kernel_manager_class, private_kernel_dir
+from ..locks import LOCK_FILE, folder_lock, run_lock_path
+from ..plan.spec import PlannedRun, default_out, expand_study, load_study, notebooks_dir, select_runs
+from ..provenance import peak_rss_mb
+from ..report.console import console_summary
+from ..report.render import render_report, report_up_to_date
+from ..runfolder import STUDY_FILE, is_done, missing_run_outputs, reopen_run, write_done
 from ..tiny import ensure_tiny_base
 from ..tiny.base import cache_root
-from ..vocab import REPORT_NOTEBOOK, TINY_MODEL
+from ..vocab import TINY_MODEL
 from .preflight import validate_study
-from .spec import PlannedRun, default_out, expand_study, load_study, notebooks_dir, select_runs
 
 
 class StudyError(VrftError, RuntimeError):
@@ -139,41 +129,6 @@ def watch_progress(run: PlannedRun, bar, stop: threading.Event, every: float = 2
             bar.set_postfix_str(f"{run.run_id}: step {p['step']}/{p['max_steps']}")
         except (OSError, ValueError, KeyError, TypeError):
             continue
-
-
-REPORT_STAMP = ".report-inputs"
-
-
-def report_inputs(out: Path) -> str:
-    """A fingerprint of what the report is made from: the study, the files it reads of every finished
-    run (DONE markers, metrics, predictions, step logs, provenance), and the code and notebook that
-    render it. Equal fingerprints give the same report."""
-    h = hashlib.sha256()
-    for path in files_read(out):
-        h.update(str(path.relative_to(out)).encode())
-        h.update(path.read_bytes() if path.exists() else b"-")
-    package = Path(__file__).resolve().parent.parent
-    code = sorted((package / "report").glob("*.py")) + [package / "plots.py", package / "reference.py"]
-    for path in [*code, notebooks_dir() / REPORT_NOTEBOOK]:
-        h.update(path.read_bytes() if path.exists() else b"-")
-    return h.hexdigest()
-
-
-def report_up_to_date(out: Path) -> bool:
-    """True when report.html exists and was rendered from exactly the study's present inputs."""
-    stamp = out / REPORT_STAMP
-    return (out / "report.html").exists() and stamp.exists() and stamp.read_text().strip() == report_inputs(out)
-
-
-def render_report(out: Path, kernel_name: str = "python3") -> Path:
-    """Execute the report notebook into OUT/report.ipynb (it writes table1.csv and metrics.json), then
-    export it to OUT/report.html (:mod:`vrft_lib.report.render`)."""
-    out = Path(out)
-    fingerprint = report_inputs(out)
-    (out / REPORT_STAMP).unlink(missing_ok=True)
-    page = render_page(out, kernel_name=kernel_name)
-    write_text(out / REPORT_STAMP, fingerprint + "\n")
-    return page
 
 
 def _dir_size_mb(path: Path) -> float:

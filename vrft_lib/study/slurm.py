@@ -8,7 +8,7 @@
   ``accelerate launch`` on them, then evaluates on all of them); a training-free run is an evaluation
   job with ``slurm.evaluate.gpus`` GPUs (default: the training jobs' count), one evaluation process
   per GPU. A run whose ``device`` is ``cpu`` asks for none. ``--dry-run`` prints each job's GPUs and
-  its estimated hours and GPU-hours (``slurm.estimate``; see :mod:`vrft_lib.study.jobs`).
+  its estimated hours and GPU-hours (``slurm.estimate``; see :mod:`vrft_lib.plan.jobs`).
 * the report job, ``python -m vrft_lib.cli study PARAMS --out OUT --report-only``, which starts
   when every run job has ended, finished or failed (``--dependency=afterany:...``), so the report
   shows what there is.
@@ -53,10 +53,11 @@ import time as _time
 from pathlib import Path
 
 from ..errors import ConfigError, VrftError
+from ..files import dump_yaml, write_json
 from ..models import is_hub_id
-from ..runfolder import DONE, dump_yaml, is_done, parse_run_id, run_path, write_json
-from .jobs import JobSpec, format_plan, plan_jobs
-from .spec import check_same_study, default_out, expand_study, load_study, resolve_plan, select_runs
+from ..plan.jobs import JobSpec, format_plan, plan_jobs
+from ..plan.spec import check_same_study, default_out, expand_study, load_study, resolve_plan, select_runs
+from ..runfolder import DONE, is_done, parse_run_id, run_path
 
 # Job states after which a run's job will not write anything any more (sacct / squeue vocabulary).
 ACTIVE_STATES = (

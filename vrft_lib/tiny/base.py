@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 
 from .. import prompts
+from ..files import write_json
 from ..models import freeze_vision_tower, load_model_and_processor
 from ..provenance import provenance
-from ..runfolder import is_done, write_done, write_json
+from ..runfolder import is_done, write_done
 from ..vocab import PROMPT_MODES
 from .instruct_mix import generate, option_classes
 from .model import TINY_ARCH, TINY_MARKER, build_tiny_model
@@ -85,7 +86,7 @@ def instruct_sft_dataset(rows: int, seed: int, image_size: int, kinds=None):
 
 def mix_sft_dataset(mix_rows, seed: int):
     """Rows of the mix's schema (PIL images) as prompt/completion SFT data, every row in both prompt
-    modes, shuffled with ``seed``; ``benchmarks/bench_skills.py`` feeds it its probe rows too."""
+    modes, shuffled with ``seed``; ``perf/bench_skills.py`` feeds it its probe rows too."""
     from datasets import Dataset, Features, Image, List, Value
 
     records = []

@@ -10,8 +10,8 @@ the commonest answer) and ``outputs/bench/learning.html`` (one panel per benchma
 The settings of the embedded study (image size, steps, learning rates, batch composition) are chosen
 from these curves; the README's results section says which curves led to them.
 
-    python -m benchmarks.bench_learning                         # smoke study, every benchmark (~10 min)
-    python -m benchmarks.bench_learning --benchmarks synthetic_spatial --methods rft --every 20
+    python -m perf.bench_learning                         # smoke study, every benchmark (~10 min)
+    python -m perf.bench_learning --benchmarks synthetic_spatial --methods rft --every 20
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.common import BENCH_DIR, print_table, write_result
+from perf.common import BENCH_DIR, print_table, write_result
 from vrft_lib.evaluate import evaluate
 from vrft_lib.notebook import prepare
-from vrft_lib.study.spec import expand_study, load_study
+from vrft_lib.plan.spec import expand_study, load_study
 from vrft_lib.tiny import resolve_model_path
 from vrft_lib.train import train
 

@@ -7,7 +7,7 @@ median of ``trainer.train`` seconds per optimizer step; the whole process time (
 the kit's run folder files) is reported beside it. The two runs must log the same losses, step by
 step, or the comparison is refused. Target: the kit within 5 % of bare TRL.
 
-    python -m benchmarks.bench_overhead [--steps 20] [--pairs 3]
+    python -m perf.bench_overhead [--steps 20] [--pairs 3]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, median, print_table, verdict, write_result
+from perf.common import ROOT, median, print_table, verdict, write_result
 
 TARGET = 0.05
 
@@ -58,10 +58,11 @@ def _env():
 
 def prepare(work: Path, steps: int) -> dict:
     """Write the kit's run config and, for the bare script, the same arguments, rewards and data."""
-    from vrft_lib.config import load_run_config, resolve_trainer_args
-    from vrft_lib.runfolder import dump_yaml
+    from vrft_lib.config import load_run_config
+    from vrft_lib.files import dump_yaml
     from vrft_lib.tiny import ensure_tiny_base
     from vrft_lib.train import model_init_kwargs, train_dataset_for
+    from vrft_lib.trainer_args import resolve_trainer_args
 
     cfg = load_run_config(run_config(steps))
     dump_yaml(cfg.to_dict(), work / "run.yaml")
@@ -101,7 +102,7 @@ def run_bare(work: Path, model: str, k: int) -> dict:
         [
             sys.executable,
             "-m",
-            "benchmarks.bare_trl_grpo",
+            "perf.bare_trl_grpo",
             "--args",
             str(work / "args.json"),
             "--rewards",
@@ -175,7 +176,7 @@ def measure(steps: int = 20, pairs: int = 3, work: Path | None = None) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_overhead", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m perf.bench_overhead", description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=20, help="optimizer steps per run (default 20)")
     ap.add_argument("--pairs", type=int, default=3, help="kit/bare pairs, alternated (default 3)")
     ap.add_argument("--out-dir", default=None, help="where the JSON goes (default outputs/bench)")

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import yaml
 
-from ..config import batch_summary, check_keys, check_plain, check_value, deep_merge, load_yaml, resolve_trainer_args
+from ..config import check_keys, check_plain, check_value, deep_merge, load_yaml
 from ..data.synthetic import DEFAULT_NUM_SAMPLES
 from ..errors import ConfigError, did_you_mean
 from ..notebook import prepare
 from ..reference import REFERENCES
 from ..runfolder import config_diff, is_done, missing_run_outputs, run_id, run_path
+from ..trainer_args import batch_summary, resolve_trainer_args
 from ..vocab import METHOD_OF, NOTEBOOK_OF, PROMPT_MODES, TASK_KINDS, VARIANTS
 
 STUDY_KEYS = (

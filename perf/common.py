@@ -9,8 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+from vrft_lib.files import write_json
 from vrft_lib.provenance import provenance
-from vrft_lib.runfolder import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(os.environ.get("VRFT_BENCH_DIR", ROOT / "outputs" / "bench"))

@@ -1,7 +1,7 @@
 """Gather the benchmarks' figures into ``outputs/bench/summary.json`` and one Markdown table.
 
-python -m benchmarks.summary                    # print the table
-python -m benchmarks.summary --readme README.md # also write it between the README's bench markers
+python -m perf.summary                    # print the table
+python -m perf.summary --readme README.md # also write it between the README's bench markers
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import re
 import sys
 from pathlib import Path
 
-from benchmarks.common import BENCH_DIR
-from vrft_lib.runfolder import write_json
+from perf.common import BENCH_DIR
+from vrft_lib.files import write_json
 
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 
@@ -165,7 +165,7 @@ def update_readme(path, table: str) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.summary", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m perf.summary", description=__doc__.split("\n")[0])
     ap.add_argument("--bench-dir", default=None)
     ap.add_argument("--readme", default=None, help="write the table into this file's bench block")
     ns = ap.parse_args(argv)

@@ -13,7 +13,7 @@ of generation each (the two-process figure counts the wait for the slower proces
 alternating runs) and the wall time with the processes' start; the predictions must be identical.
 Written to ``eval_processes.json``.
 
-    python -m benchmarks.bench_eval [--rows 24] [--batch-size 50] [--process-rows 24]
+    python -m perf.bench_eval [--rows 24] [--batch-size 50] [--process-rows 24]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import argparse
 import sys
 import time
 
-from benchmarks.common import print_table, verdict, write_result
+from perf.common import print_table, verdict, write_result
 
 TARGET = 4.0
 BENCHMARKS = {"synthetic_banner": {}, "synthetic_aircraft": {"num_classes": 8}, "synthetic_spatial": {}}
@@ -146,7 +146,7 @@ def measure_processes(
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_eval", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m perf.bench_eval", description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=24, help="test rows per benchmark (x2 prompt modes)")
     ap.add_argument("--batch-size", type=int, default=50, help="the batched run's batch size (the study's)")
     ap.add_argument("--process-rows", type=int, default=24, help="rows of the 1- vs 2-process evaluation")

@@ -7,7 +7,7 @@ embedded study's completions per step, through the same calls TRL makes. The fig
 time to score one GRPO step's completions against the time of the step itself (from the overhead
 benchmark when it has run). Target: the rewards take at most 1 % of a step.
 
-    python -m benchmarks.bench_rewards [--completions 20000]
+    python -m perf.bench_rewards [--completions 20000]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import random
 import sys
 import time
 
-from benchmarks.common import BENCH_DIR, print_table, verdict, write_result
+from perf.common import BENCH_DIR, print_table, verdict, write_result
 
 TARGET_STEP_SHARE = 0.01
 BATCH = 16
@@ -133,7 +133,7 @@ def measure(n: int = 20000) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_rewards", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m perf.bench_rewards", description=__doc__.split("\n")[0])
     ap.add_argument("--completions", type=int, default=20000)
     ap.add_argument("--out-dir", default=None)
     ns = ap.parse_args(argv)

@@ -20,11 +20,12 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..config import check_keys, resolve_trainer_args
+from ..config import check_keys
 from ..data.synthetic import DEFAULT_NUM_SAMPLES
 from ..errors import ConfigError
 from ..notebook import prepare
 from ..parallel import EVAL_PROCESSES_ENV
+from ..trainer_args import resolve_trainer_args
 
 SLURM_KEYS = ("partition", "account", "qos", "constraint", "train", "evaluate", "report", "setup", "env", "estimate")
 KIND_KEYS = ("gpus", "time", "cpus", "mem_gb", "partition")

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from benchmarks import bench_eval, bench_overhead, bench_rewards, summary
-from benchmarks.bench_study import study_stages
-from benchmarks.common import write_result
+from perf import bench_eval, bench_overhead, bench_rewards, summary
+from perf.bench_study import study_stages
+from perf.common import write_result
 
 
 @pytest.mark.slow
@@ -111,7 +111,7 @@ def test_summary_table_and_readme_block(tmp_path):
 
 
 def test_readme_has_the_benchmark_table():
-    from benchmarks.common import ROOT
+    from perf.common import ROOT
 
     text = (ROOT / "README.md").read_text()
     assert summary.START in text and summary.END in text, "README lost its benchmark block"
@@ -120,7 +120,7 @@ def test_readme_has_the_benchmark_table():
 
 
 def test_study_benchmark_never_empties_a_folder_it_did_not_make(tmp_path):
-    from benchmarks import bench_study
+    from perf import bench_study
 
     mine = tmp_path / "my-study"
     mine.mkdir()
@@ -132,7 +132,7 @@ def test_study_benchmark_never_empties_a_folder_it_did_not_make(tmp_path):
 
 @pytest.mark.slow
 def test_learning_curves_evaluate_every_checkpoint(tiny_base, tmp_path):
-    from benchmarks import bench_learning
+    from perf import bench_learning
     from tests.conftest import MINI_STUDY
 
     study = tmp_path / "mini.yaml"
@@ -149,7 +149,7 @@ def test_learning_curves_evaluate_every_checkpoint(tiny_base, tmp_path):
 def test_skill_probe_rows_ask_what_they_score():
     import random
 
-    from benchmarks import bench_skills
+    from perf import bench_skills
     from vrft_lib import prompts
 
     rng = random.Random(0)
@@ -168,7 +168,7 @@ def test_skill_probe_rows_ask_what_they_score():
 
 @pytest.mark.slow
 def test_skill_curves_score_each_kind_in_both_modes(tmp_path):
-    from benchmarks import bench_skills
+    from perf import bench_skills
 
     stages = bench_skills.parse_stages("repeat,lookup:2;colour:1")
     r = bench_skills.measure(stages, ("repeat", "lookup", "colour"), every=1, eval_rows=6, work=tmp_path)

@@ -3,9 +3,9 @@
 It takes the exact GRPOConfig arguments, the model folder and the training data the kit would use,
 and calls ``GRPOTrainer`` directly: no run config, no run folder, no resume logic, no step table, no
 completion files, no provenance. The reward functions are the kit's (they are the science, and the
-same functions keep the two runs step-for-step identical). Used by ``benchmarks.bench_overhead``.
+same functions keep the two runs step-for-step identical). Used by ``perf.bench_overhead``.
 
-    python -m benchmarks.bare_trl_grpo --args ARGS.json --data DATASET_DIR --model MODEL_DIR --out DIR
+    python -m perf.bare_trl_grpo --args ARGS.json --data DATASET_DIR --model MODEL_DIR --out DIR
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ study leaves behind:
 Overhead = wall time minus the training and evaluation compute inside it (``trainer.train`` and
 ``model.generate``). Targets: wall at most 15 min, peak memory at most 4 GB, overhead at most 30 %.
 
-    python -m benchmarks.bench_study                # the full study (about 8 minutes here)
+    python -m perf.bench_study                # the full study (about 8 minutes here)
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import BENCH_DIR, ROOT, TreeMemory, print_table, verdict, write_result
+from perf.common import BENCH_DIR, ROOT, TreeMemory, print_table, verdict, write_result
 
 TARGETS = {"wall_minutes": 15.0, "peak_memory_gb": 4.0, "overhead_fraction": 0.30}
 
@@ -124,7 +124,7 @@ def _timed(cmd, env, log):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_study", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m perf.bench_study", description=__doc__.split("\n")[0])
     ap.add_argument("--params", default="params/smoke.yaml", help="the study (default: the embedded one)")
     ap.add_argument("--out", default=str(BENCH_DIR / "study"), help="the study's output folder (emptied first)")
     ap.add_argument(
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
         )
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    marker.write_text("made by benchmarks.bench_study; emptied at each run\n")
+    marker.write_text("made by perf.bench_study; emptied at each run\n")
     env = dict(os.environ)
     cache = None
     if not ns.reuse_tiny_base:

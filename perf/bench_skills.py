@@ -15,9 +15,9 @@ Writes ``outputs/bench/skills.json`` (per point: step, seconds, accuracy per kin
 ``outputs/bench/skills.html``. ``--stages`` trains on several kinds in turn (``repeat:1000;repeat,lookups:800``).
 docs/data.md ("What the tiny model can and cannot learn") reports what these curves measured.
 
-    python -m benchmarks.bench_skills --stages letter:1600                    # ~6 min on 2 cores
-    python -m benchmarks.bench_skills --stages 'repeat:1000;repeat,lookup,letter:800' --eval letter,lookup,repeat
-    python -m benchmarks.bench_skills --stages lookup:1200 --arch '{"hidden_size": 256, "num_attention_heads": 8}'
+    python -m perf.bench_skills --stages letter:1600                    # ~6 min on 2 cores
+    python -m perf.bench_skills --stages 'repeat:1000;repeat,lookup,letter:800' --eval letter,lookup,repeat
+    python -m perf.bench_skills --stages lookup:1200 --arch '{"hidden_size": 256, "num_attention_heads": 8}'
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.common import BENCH_DIR, print_table, write_result
+from perf.common import BENCH_DIR, print_table, write_result
 from vrft_lib import prompts
 from vrft_lib.answers import LETTERS
 from vrft_lib.tiny import instruct_mix
