@@ -101,3 +101,26 @@ def test_ipc_kernels_start_without_the_unencrypted_tcp_warning(tmp_path, capfd, 
     )
     assert out.cells[0].outputs[0]["text"] == "hello\n"
     assert "without encryption" not in capfd.readouterr().err
+
+
+def test_a_kernel_with_a_log_keeps_its_own_output_off_the_console(tmp_path, capfd):
+    import nbformat
+    import papermill as pm
+
+    from vrft_lib.kernel import kernel_manager_class
+
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import os\nprint('hello')\nos.write(2, b'below python\\n')")]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    out = pm.execute_notebook(
+        str(tmp_path / "in.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        kernel_manager_class=kernel_manager_class(tmp_path / "kernel.log"),
+        progress_bar=False,
+    )
+    assert out.cells[0].outputs[0]["text"].startswith("hello\n")  # cell output stays in the notebook
+    log = (tmp_path / "kernel.log").read_text()
+    assert "without encryption" in log  # the kernel's TCP start-up warning went to the log ...
+    assert "without encryption" not in capfd.readouterr().err  # ... not to the console

@@ -21,17 +21,33 @@ from pathlib import Path
 from traitlets import CaselessStrEnum
 
 
-def kernel_manager_class():
-    """The kernel manager class given to papermill (``kernel_manager_class=``): IPC where available."""
+def kernel_manager_class(log_path=None):
+    """The kernel manager class given to papermill (``kernel_manager_class=``): IPC where asked for.
+
+    With ``log_path``, the kernel process's own output (its start-up warnings, such as the one about
+    TCP, and anything written below Python's streams) is appended to that file instead of the console;
+    what the notebook's cells print still goes into the notebook.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
-    if os.name == "nt" or os.environ.get("VRFT_KERNEL_TRANSPORT", "tcp") != "ipc":
-        return AsyncKernelManager
+    base = AsyncKernelManager
+    if os.name != "nt" and os.environ.get("VRFT_KERNEL_TRANSPORT", "tcp") == "ipc":
 
-    class IpcKernelManager(AsyncKernelManager):
-        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+        class IpcKernelManager(AsyncKernelManager):
+            transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
-    return IpcKernelManager
+        base = IpcKernelManager
+    if log_path is None:
+        return base
+
+    class LoggedKernelManager(base):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            with open(log_path, "ab") as log:  # the kernel keeps its own copy of the descriptor
+                kw.setdefault("stdout", log)
+                kw.setdefault("stderr", log)
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return LoggedKernelManager
 
 
 KERNELS_PREFIX = "vrft-kernels-"

@@ -89,7 +89,7 @@ def _execute(pm, out: Path, kernel_name: str) -> None:
         str(out / REPORT_NOTEBOOK),
         parameters={"study_dir": str(out), "write_files": True},
         kernel_name=kernel_name,
-        kernel_manager_class=kernel_manager_class(),
+        kernel_manager_class=kernel_manager_class(out / "report-kernel.log"),
         cwd=str(notebooks_dir()),
         progress_bar=False,
         log_output=False,

@@ -87,7 +87,7 @@ def _execute_notebook(pm, run: PlannedRun, run_dir: Path, params: dict, kernel_n
         str(run_dir / "notebook.ipynb"),
         parameters=params,
         kernel_name=kernel_name,
-        kernel_manager_class=kernel_manager_class(),
+        kernel_manager_class=kernel_manager_class(run_dir / "kernel.log"),
         cwd=str(notebooks_dir()),
         progress_bar=False,
         log_output=False,
