@@ -13,11 +13,11 @@ from .synthetic import DEFAULT_IMAGE_SIZE, Canvas, background, block_rng, check_
 COUNT_QUESTION = "Which colour has more shapes here: {a} or {b}?"
 
 
+# Two colours, always the same two ("are there more red or blue shapes?"): what varies is how many of
+# each there are and how large they are drawn, so the answer is a count and never a colour to read off.
 COUNT_COLOURS = {
     "red": (225, 45, 45),
     "blue": (60, 115, 255),
-    "green": (45, 190, 70),
-    "yellow": (245, 215, 40),
 }
 # (more, fewer) shapes of the two colours: never a tie, 3 or 4 shapes in the 2x2 cells.
 _COUNT_SPLITS = ((2, 1), (3, 1))
