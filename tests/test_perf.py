@@ -177,3 +177,20 @@ def test_skill_curves_score_each_kind_in_both_modes(tmp_path):
     assert all(keys <= set(p) and all(0.0 <= p[k] <= 1.0 for k in keys) for p in r["points"])
     assert r["points"][-1]["seconds"] > 0 and r["parameters"] > 0
     assert len(bench_skills.figure(r).data) == len(keys)
+
+
+def test_organism_check_flags_the_collapsed_cell_and_writes_its_findings(tmp_path, capsys):
+    from perf import organism_check
+    from vrft_lib.report.analysis import build_report
+    from vrft_lib.report.example import COLLAPSED, write_example_study
+
+    study = write_example_study(tmp_path / "study")
+    build_report(study)
+    results = organism_check.check(study)
+    by = {(r["benchmark"], r["check"]): r for r in results}
+    bench, variant, mode = COLLAPSED
+    assert not by[(bench, f"{variant} {mode} not collapsed")]["ok"]
+    assert by[("synthetic_banner", "sft no_think format at least 50 %")]["ok"]
+    assert {r["seed"] for r in results} == {"seed0"}
+    assert organism_check.main([str(study)]) == 1
+    assert "FAIL" in capsys.readouterr().out and (study / "organism_check.json").is_file()
