@@ -90,6 +90,13 @@ class DataSpec:
             raise ConfigError(f"{where}.{key}: must be a positive integer or null (the whole split), got {limit!r}.")
 
 
+class _StandInTokenizer:
+    """Stands in for the model's tokenizer when a run's rewards are built only to be checked."""
+
+    def encode(self, text, add_special_tokens=False):
+        return text.split()
+
+
 @dataclass
 class RunConfig:
     name: str = "run"
@@ -128,6 +135,14 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def reward_functions(self, tokenizer=None) -> tuple[list, list[float]]:
+        """The GRPO reward functions and their weights (see :func:`~vrft_lib.rewards.build_rewards`), in
+        the run's train mode: train() builds them with the model's ``tokenizer``; :meth:`validate` with a
+        stand-in that counts words, to check the rewards list before any work."""
+        return build_rewards(
+            self.rewards, mode=self.train_mode, tokenizer=_StandInTokenizer() if tokenizer is None else tokenizer
+        )
 
     def validate(self, where: str = "run config") -> None:
         """Check every value that does not depend on the machine (:func:`check_machine` checks the rest,
@@ -171,13 +186,8 @@ class RunConfig:
                 f"{', '.join(list_benchmarks())}."
             )
         if self.method == "grpo":
-
-            class _ModelTokenizer:  # stands in for the model's tokenizer, which train() passes
-                def encode(self, text, add_special_tokens=False):
-                    return text.split()
-
             try:
-                build_rewards(self.rewards, mode=self.train_mode, tokenizer=_ModelTokenizer())
+                self.reward_functions()  # built with a stand-in tokenizer, only to check them
             except ConfigError as e:
                 raise ConfigError(f"{where}.rewards: {e}") from None
         for key in self.trainer:

@@ -40,7 +40,6 @@ from .files import atomic_path, dump_yaml, write_json
 from .models import freeze_vision_tower, load_processor
 from .prompts import to_grpo_dataset, to_sft_dataset
 from .provenance import provenance
-from .rewards import build_rewards
 from .runfolder import config_diff, is_done, write_done
 from .tiny import resolve_model_path
 from .tiny.base import RECIPE, instruct_sft_dataset
@@ -224,7 +223,7 @@ def build_trainer(cfg: RunConfig, model_path: str, processor, train_dataset, arg
     if cfg.method == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
-        funcs, weights = build_rewards(cfg.rewards, mode=cfg.train_mode, tokenizer=processor.tokenizer)
+        funcs, weights = cfg.reward_functions(processor.tokenizer)
         args["reward_weights"] = weights
         trainer = GRPOTrainer(
             model=model_path,

@@ -26,6 +26,7 @@ Missing or unfinished runs never stop the report: their cells show "—" and the
 """
 
 from .analysis import StudyReport, analyse_study, build_report, metrics_record, write_outputs
+from .claims import PAPER_CLAIMS
 from .collect import (
     collect_study,
     finished_runs,
@@ -44,7 +45,7 @@ from .figures import (
     table1_bars,
     training_figures,
 )
-from .findings import PAPER_CLAIMS, TIE_POINTS, comparisons, findings, paper_table, table1
+from .findings import TIE_POINTS, comparisons, findings, paper_table, table1
 from .setup import strict_and_lenient, training_setup
 from .views import (
     claims_note,

@@ -4,7 +4,8 @@
 prompt mode, seeds aggregated; 95% Wilson or seed intervals); :func:`findings` compares its cells
 by the rules of ``docs/report.md`` (differences in percentage points, each with a paired bootstrap
 interval and an exact McNemar p-value from the runs' predictions, see :mod:`.stats`) and gives the
-paper's six claims a verdict: supported, contradicted, mixed or not resolved.
+paper's six claims a verdict: supported, contradicted, mixed or not resolved. The comparisons and
+the claims they check are the records of :mod:`.claims`.
 """
 
 from __future__ import annotations
@@ -16,20 +17,12 @@ import pandas as pd
 
 from ..plots import METHOD_LABELS, MODE_LABELS, method_key, smoothing_window
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
+from .claims import PAPER, Claim, Comparison
 from .collect import finished_runs, read_predictions, reference_of
 from .stats import claim_verdict, comparison_verdict, excludes_zero, paired_comparison, seed_interval
 
 TIE_POINTS = 0.005  # |difference| below this many points (i.e. 0.00 when printed): no difference
 
-# The paper's findings, as checkable claims (see findings()).
-PAPER_CLAIMS = {
-    "paper.think_hurts_training_free": "thinking hurts training-free models",
-    "paper.think_hurts_sft": "thinking hurts SFT models",
-    "paper.think_helps_rft": "thinking helps RFT models",
-    "paper.rft_beats_sft_with_think": "RFT beats SFT on every benchmark with think",
-    "paper.length_reward_helps_reasoning": "the length reward helps the reasoning task (SAT)",
-    "paper.length_reward_hurts_perception": "the length reward hurts the perception task (FGVC-Aircraft)",
-}
 TABLE1_COLUMNS = [
     "benchmark",
     "label",
@@ -286,17 +279,18 @@ def _paper_clause(paper_diff: float | None, diff: float) -> tuple[str, bool | No
     return (f" Paper: {paper_diff:+.2f} points ({'same' if same else 'opposite'} sign)."), same
 
 
-def _pair_finding(ctx, fid, group, key, label, a_spec, b_spec, a_name, b_name, subject, verbs, sign=None, extra=None):
-    """A finding comparing cell A against cell B (difference A - B, in points); ``sign``: the paper's
-    direction when the comparison belongs to a claim (+1: A above B)."""
+def _pair_finding(ctx, c: Comparison) -> dict:
+    """The finding of one :class:`~.claims.Comparison` (difference A - B, in points); its
+    ``expected_sign`` is the paper's direction when a claim covers the pair (+1: A above B)."""
     table, collected, cache = ctx
-    a, b = cell(table, key, *a_spec), cell(table, key, *b_spec)
-    base = {"id": fid, "group": group, "benchmark": key, "label": label, "expected_sign": sign, **(extra or {})}
+    key, a_name, b_name, sign = c.benchmark, c.a_name, c.b_name, c.sign
+    a, b = cell(table, key, *c.a), cell(table, key, *c.b)
+    base = {"id": c.id, "group": c.group, "benchmark": key, "label": c.label, "expected_sign": sign, **c.extra}
     if a is None or b is None:
-        lacking = " and ".join(n for n, c in ((a_name, a), (b_name, b)) if c is None)
+        lacking = " and ".join(n for n, x in ((a_name, a), (b_name, b)) if x is None)
         return {
             **base,
-            "text": f"{subject}: cannot be compared, the {lacking} result is missing.",
+            "text": f"{c.subject}: cannot be compared, the {lacking} result is missing.",
             "values": None,
             "difference": None,
             "direction": None,
@@ -307,13 +301,13 @@ def _pair_finding(ctx, fid, group, key, label, a_spec, b_spec, a_name, b_name, s
         }
     diff = float(a["accuracy"]) - float(b["accuracy"])
     direction = _direction(diff)
-    pairs = paired(outcomes(collected, key, *a_spec, cache), outcomes(collected, key, *b_spec, cache))
+    pairs = paired(outcomes(collected, key, *c.a, cache), outcomes(collected, key, *c.b, cache))
     stats = paired_comparison(pairs)
     verdict = comparison_verdict(stats["ci95"] if stats else None, sign)
     comp = {
         "benchmark": key,
-        "a": {"method": a_spec[0], "mode": a_spec[1]},
-        "b": {"method": b_spec[0], "mode": b_spec[1]},
+        "a": {"method": c.a[0], "mode": c.a[1]},
+        "b": {"method": c.b[0], "mode": c.b[1]},
         "difference_points": stats["difference_points"] if stats else diff,
         "ci95": stats["ci95"] if stats else None,
         "p_value": stats["p_value"] if stats else None,
@@ -322,7 +316,7 @@ def _pair_finding(ctx, fid, group, key, label, a_spec, b_spec, a_name, b_name, s
     }
     pa, pb = num(a.get("paper_accuracy")), num(b.get("paper_accuracy"))
     paper_diff = pa - pb if pa is not None and pb is not None else None
-    up, down, tie = verbs
+    up, down, tie = c.verbs
     if direction == 0:
         core = f"{tie} ({a_name} {a['accuracy']:.2f}% vs {b_name} {b['accuracy']:.2f}%)"
     else:
@@ -331,11 +325,11 @@ def _pair_finding(ctx, fid, group, key, label, a_spec, b_spec, a_name, b_name, s
             f"({a_name} {a['accuracy']:.2f}% vs {b_name} {b['accuracy']:.2f}%)"
         )
     paper_text, same = _paper_clause(paper_diff, diff)
-    caveats = [c for c in (cell_caveat(a), cell_caveat(b)) if c]
+    caveats = [x for x in (cell_caveat(a), cell_caveat(b)) if x]
     caveat_text = f" Caveat: {'; '.join(caveats)}." if caveats else ""
     return {
         **base,
-        "text": f"{subject}: {core}; {_stats_clause(stats, verdict)}.{paper_text}{caveat_text}",
+        "text": f"{c.subject}: {core}; {_stats_clause(stats, verdict)}.{paper_text}{caveat_text}",
         "caveats": caveats,
         "values": {
             a_name: float(a["accuracy"]),
@@ -403,19 +397,19 @@ def _final_train_length(collected: dict | None, key: str, variant: str) -> float
     return float(np.mean(vals)) if vals else None
 
 
-def _claim(fid, evidence: list[dict], sign: int, checked_of: int, synthetic: bool) -> dict:
-    """A paper claim's verdict from its comparisons (rule: :func:`~.stats.claim_verdict`)."""
+def _claim(claim: Claim, evidence: list[dict], checked_of: int, synthetic: bool) -> dict:
+    """A paper claim's verdict from the findings of its comparisons (rule: :func:`~.stats.claim_verdict`)."""
     usable = [f for f in evidence if f.get("difference") is not None]
-    paper = PAPER_CLAIMS[fid]
+    paper = claim.paper
     note = "different model and data: only the pattern is compared" if synthetic else None
     verdicts = [f["verdict"] for f in usable]
     counts = {v: verdicts.count(v) for v in ("supported", "contradicted", "not_resolved")}
     verdict = claim_verdict(verdicts)
     base = {
-        "id": fid,
+        "id": claim.id,
         "group": "paper",
         "paper_claim": paper,
-        "expected_sign": sign,
+        "expected_sign": claim.sign,
         "evidence": [f["id"] for f in usable],
         "n_checked": len(usable),
         "n_supported": counts["supported"],
@@ -458,71 +452,46 @@ def _claim(fid, evidence: list[dict], sign: int, checked_of: int, synthetic: boo
     }
 
 
-THINK_SIGN = {"training_free": -1, "sft": -1, "rft": 1}  # the paper: thinking hurts, hurts, helps
-LENGTH_SIGN = {"reasoning": 1, "perception": -1}  # the paper: the length reward helps SAT, hurts FGVC
-
-
-def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | None = None) -> list[dict]:
-    """Sentences generated from the numbers (rules in docs/report.md), each a dict with ``id``, ``group``,
-    ``text``, ``values``, ``difference`` (points, from Table 1), ``comparison`` (the paired statistics
-    from the runs' predictions; an entry of ``metrics.json``'s ``comparisons``) and ``verdict``.
-
-    Groups: ``think`` (think vs no think per method and benchmark), ``rft_vs_sft`` (per benchmark and
-    mode), ``length_reward`` (RFT with vs without the length reward, think mode, per benchmark with an
-    ``rft_length`` variant) and ``paper`` (the paper's six claims, checked on these numbers). Without
-    ``collected`` (no predictions) no comparison has an interval.
-    """
-    study = study if study is not None else (collected or {}).get("study") or {}
-    synthetic = bool(study.get("synthetic", (collected or {}).get("synthetic", False)))
-    benches = list(dict.fromkeys(zip(table["benchmark"], table["label"], table["task_kind"]))) if len(table) else []
-    ctx = (table, collected, {})
-    out: list[dict] = []
-    think: dict[str, list[dict]] = {m: [] for m in TABLE_VARIANTS}
-    for m in TABLE_VARIANTS:
-        for key, label, _ in benches:
-            f = _pair_finding(
-                ctx,
-                f"think.{m}.{key}",
-                "think",
-                key,
-                label,
-                (m, "think"),
-                (m, "no_think"),
-                "w/ think",
-                "w/o think",
-                f"{METHOD_LABELS[m]} on {label}",
-                ("thinking helps accuracy", "thinking hurts accuracy", "thinking makes no difference"),
-                THINK_SIGN.get(m),
-                {"method": m},
-            )
-            think[m].append(f)
-            out.append(f)
-    rft_sft: dict[str, list[dict]] = {mode: [] for mode in PROMPT_MODES}
-    for key, label, _ in benches:
-        for mode in PROMPT_MODES:
-            f = _pair_finding(
-                ctx,
-                f"rft_vs_sft.{key}.{mode}",
-                "rft_vs_sft",
-                key,
-                label,
-                ("rft", mode),
-                ("sft", mode),
-                "RFT",
-                "SFT",
-                f"{label}, {MODE_LABELS[mode]}",
-                ("RFT beats SFT", "RFT trails SFT", "RFT and SFT tie"),
-                1 if mode == "think" else None,
-                {"mode": mode},
-            )
-            rft_sft[mode].append(f)
-            out.append(f)
-    length: dict[str, list[dict]] = {}
-    for key, label, kind in benches:
-        if not ((table["benchmark"] == key) & (table["method"] == "rft_length")).any():
-            continue
-        f = _pair_finding(
-            ctx,
+def planned_comparisons(table: pd.DataFrame, benches: list[tuple[str, str, str]]) -> list[Comparison]:
+    """The report's comparisons of ``(key, label, task kind)`` benchmarks, in the order of its findings:
+    think vs no think per method, RFT vs SFT per mode, and RFT with vs without the length reward (think
+    mode) on each benchmark with an ``rft_length`` variant."""
+    think = [
+        Comparison(
+            f"think.{m}.{key}",
+            "think",
+            key,
+            label,
+            (m, "think"),
+            (m, "no_think"),
+            "w/ think",
+            "w/o think",
+            f"{METHOD_LABELS[m]} on {label}",
+            ("thinking helps accuracy", "thinking hurts accuracy", "thinking makes no difference"),
+            method=m,
+        )
+        for m in TABLE_VARIANTS
+        for key, label, _ in benches
+    ]
+    rft_sft = [
+        Comparison(
+            f"rft_vs_sft.{key}.{mode}",
+            "rft_vs_sft",
+            key,
+            label,
+            ("rft", mode),
+            ("sft", mode),
+            "RFT",
+            "SFT",
+            f"{label}, {MODE_LABELS[mode]}",
+            ("RFT beats SFT", "RFT trails SFT", "RFT and SFT tie"),
+            mode=mode,
+        )
+        for key, label, _ in benches
+        for mode in PROMPT_MODES
+    ]
+    length = [
+        Comparison(
             f"length_reward.{key}",
             "length_reward",
             key,
@@ -537,45 +506,59 @@ def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | N
                 "the length reward lowers final accuracy",
                 "the length reward leaves final accuracy unchanged",
             ),
-            LENGTH_SIGN.get(kind),
-            {"task_kind": kind},
+            task_kind=kind,
         )
-        f.pop("paper_difference", None)
-        f.pop("same_sign_as_paper", None)
-        a, b = cell(table, key, "rft_length", "think"), cell(table, key, "rft", "think")
-        tok_l = num(a.get("mean_response_tokens")) if a else None
-        tok_r = num(b.get("mean_response_tokens")) if b else None
-        tr_l, tr_r = _final_train_length(collected, key, "rft_length"), _final_train_length(collected, key, "rft")
-        f["response_tokens"] = {
-            "eval": {"rft_length": tok_l, "rft": tok_r},
-            "end_of_training": {"rft_length": tr_l, "rft": tr_r},
-        }
-        extra = []
-        if tok_l is not None and tok_r is not None:
-            change = "longer" if tok_l > tok_r else ("shorter" if tok_l < tok_r else "as long")
-            extra.append(
-                f"evaluation responses are {change} with the length reward "
-                f"({tok_l:.0f} vs {tok_r:.0f} tokens on average)"
-            )
-        if tr_l is not None and tr_r is not None:
-            extra.append(f"at the end of training (mean of the last logged steps), {tr_l:.0f} vs {tr_r:.0f} tokens")
-        if extra and f["difference"] is not None:
-            f["text"] += " Response length: " + "; ".join(extra) + "."
-        length.setdefault(kind, []).append(f)
-        out.append(f)
-    n = len(benches)
-    out.append(_claim("paper.think_hurts_training_free", think["training_free"], -1, n, synthetic))
-    out.append(_claim("paper.think_hurts_sft", think["sft"], -1, n, synthetic))
-    out.append(_claim("paper.think_helps_rft", think["rft"], 1, n, synthetic))
-    out.append(_claim("paper.rft_beats_sft_with_think", rft_sft["think"], 1, n, synthetic))
-    for fid, kind, sign in (
-        ("paper.length_reward_helps_reasoning", "reasoning", 1),
-        ("paper.length_reward_hurts_perception", "perception", -1),
-    ):
-        n_kind = sum(1 for b in benches if b[2] == kind)
-        out.append(_claim(fid, length.get(kind, []), sign, n_kind, synthetic))
-    return out
+        for key, label, kind in benches
+        if ((table["benchmark"] == key) & (table["method"] == "rft_length")).any()
+    ]
+    return think + rft_sft + length
 
 
-# ----------------------------------------------------------------------------------------------
-# Figure data
+def _length_finding(f: dict, table: pd.DataFrame, collected: dict | None) -> dict:
+    """A length-reward finding with the response lengths of its two cells (evaluation and the end of
+    training) added; it has no paper difference."""
+    key = f["benchmark"]
+    f.pop("paper_difference", None)
+    f.pop("same_sign_as_paper", None)
+    a, b = cell(table, key, "rft_length", "think"), cell(table, key, "rft", "think")
+    tok_l = num(a.get("mean_response_tokens")) if a else None
+    tok_r = num(b.get("mean_response_tokens")) if b else None
+    tr_l, tr_r = _final_train_length(collected, key, "rft_length"), _final_train_length(collected, key, "rft")
+    f["response_tokens"] = {
+        "eval": {"rft_length": tok_l, "rft": tok_r},
+        "end_of_training": {"rft_length": tr_l, "rft": tr_r},
+    }
+    extra = []
+    if tok_l is not None and tok_r is not None:
+        change = "longer" if tok_l > tok_r else ("shorter" if tok_l < tok_r else "as long")
+        extra.append(
+            f"evaluation responses are {change} with the length reward ({tok_l:.0f} vs {tok_r:.0f} tokens on average)"
+        )
+    if tr_l is not None and tr_r is not None:
+        extra.append(f"at the end of training (mean of the last logged steps), {tr_l:.0f} vs {tr_r:.0f} tokens")
+    if extra and f["difference"] is not None:
+        f["text"] += " Response length: " + "; ".join(extra) + "."
+    return f
+
+
+def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | None = None) -> list[dict]:
+    """Sentences generated from the numbers (rules in docs/report.md), each a dict with ``id``, ``group``,
+    ``text``, ``values``, ``difference`` (points, from Table 1), ``comparison`` (the paired statistics
+    from the runs' predictions; an entry of ``metrics.json``'s ``comparisons``) and ``verdict``.
+
+    Groups: ``think`` (think vs no think per method and benchmark), ``rft_vs_sft`` (per benchmark and
+    mode), ``length_reward`` (RFT with vs without the length reward, think mode, per benchmark with an
+    ``rft_length`` variant) and ``paper`` (the paper's six claims of :data:`~.claims.PAPER`, each
+    checked on the comparisons it covers). Without ``collected`` (no predictions) no comparison has an
+    interval.
+    """
+    study = study if study is not None else (collected or {}).get("study") or {}
+    synthetic = bool(study.get("synthetic", (collected or {}).get("synthetic", False)))
+    benches = list(dict.fromkeys(zip(table["benchmark"], table["label"], table["task_kind"]))) if len(table) else []
+    ctx = (table, collected, {})
+    done = []
+    for comp in planned_comparisons(table, benches):
+        f = _pair_finding(ctx, comp)
+        done.append((comp, _length_finding(f, table, collected) if comp.group == "length_reward" else f))
+    claims = [_claim(c, [f for comp, f in done if c.covers(comp)], c.n_benchmarks(benches), synthetic) for c in PAPER]
+    return [f for _, f in done] + claims

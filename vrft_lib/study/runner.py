@@ -23,6 +23,8 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -142,6 +144,24 @@ def _dir_size_mb(path: Path) -> float:
     return total / 2**20
 
 
+TINY_BASE = "tiny_base"  # the step that builds the tiny instruct base, in ``run_seconds``
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one step of a study found: a run's wall time (``seconds``) or its ``error`` (with the
+    partial notebook to open), or the time the tiny base took to build (``name``: :data:`TINY_BASE`)."""
+
+    name: str
+    seconds: float | None = None
+    error: str | None = None
+    notebook: str | None = None
+
+    @property
+    def failure(self) -> dict:
+        return {"run_id": self.name, "notebook": self.notebook, "error": self.error}
+
+
 def run_study(
     params, out=None, only=None, force=False, fail_fast=False, report_only=False, no_report=False, stream=sys.stdout
 ) -> dict:
@@ -160,15 +180,25 @@ def run_study(
     # checked before any work starts; finished runs are skipped, so they need nothing.
     pending = [r for r in runs if force or not is_done(r.run_dir) or missing_run_outputs(r.run_dir, _trains(r))]
     validate_study(study, [] if report_only else pending, out, force=force)
-    failures, timings = [], {}
+    steps: list[Step] = []  # what was run so far, also for the summary of a study that stops early
     with contextlib.ExitStack() as held:
         _take_locks(held, out, [] if report_only else runs, shared=no_report)
         held.enter_context(private_kernel_dir())
         try:
-            return _run_locked(study, out, runs, failures, timings, force, fail_fast, report_only, no_report, stream)
+            out.mkdir(parents=True, exist_ok=True)
+            dump_yaml({k: v for k, v in study.items() if not k.startswith("_")}, out / STUDY_FILE)
+            t_start = time.perf_counter()
+            if not report_only:
+                for step in _run_pending(study, out, runs, force, fail_fast, stream):
+                    steps.append(step)
+            summary = _finish(
+                study, out, runs, steps, t_start, no_report=no_report, rerender=report_only, stream=stream
+            )
+            _raise_failures(study, steps)
+            return summary
         except BaseException as e:
             if not isinstance(e, StudyError):  # the summary of a finished study is written already
-                _write_abort_summary(out, study, runs, failures, timings, e)
+                _write_abort_summary(out, study, runs, steps, e)
             raise
 
 
@@ -187,104 +217,124 @@ def _take_locks(held: contextlib.ExitStack, out: Path, runs: list, shared: bool)
         held.enter_context(folder_lock(run_lock_path(out, r.run_id), what=f"run {r.run_id} in '{out}'"))
 
 
-def _invocation(study: dict, out: Path, runs: list, failures: list, timings: dict) -> dict:
+def _invocation(study: dict, out: Path, runs: list, steps: list[Step]) -> dict:
     """What every ``last_invocation.json`` starts with: the study, its runs and what was run."""
+    timings = {s.name: s.seconds for s in steps if s.seconds is not None}
     return {
         "study": study["name"],
         "out": str(out),
         "runs": len(runs),
-        "ran": [k for k in timings if k != "tiny_base"],
-        "failures": failures,
+        "ran": [k for k in timings if k != TINY_BASE],
+        "failures": [s.failure for s in steps if s.error is not None],
         "run_seconds": timings,
     }
 
 
-def _write_abort_summary(out: Path, study: dict, runs: list, failures: list, timings: dict, e: BaseException):
+def _write_abort_summary(out: Path, study: dict, runs: list, steps: list[Step], e: BaseException):
     """``last_invocation.json`` of a study that stopped early (interrupted, a full disk, ...)."""
     fault = fault_error(e)
     drop_truncated_notebook(e)
     reason = "interrupted" if isinstance(e, KeyboardInterrupt) else str(fault or f"{type(e).__name__}: {e}")
-    summary = {**_invocation(study, out, runs, failures, timings), "stopped": reason}
+    summary = {**_invocation(study, out, runs, steps), "stopped": reason}
     summary["peak_rss_mb"] = round(peak_rss_mb(), 1)
     with contextlib.suppress(OSError):  # a full disk may not take even this
         write_json(summary, out / "last_invocation.json")
 
 
-def _run_locked(study, out, runs, failures, timings, force, fail_fast, report_only, no_report, stream) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
-    dump_yaml({k: v for k, v in study.items() if not k.startswith("_")}, out / STUDY_FILE)
-    t_start = time.perf_counter()
-    if not report_only:
-        todo = []
-        for r in runs:
-            done = is_done(r.run_dir)
-            if force and Path(r.run_dir).exists():  # finished or not, of this config or another
-                shutil.rmtree(r.run_dir)
-                done = False
-            elif done and (lost := missing_run_outputs(r.run_dir, _trains(r))):
-                reopen_run(r.run_dir, lost)
-                print(f"[vrft] {r.run_id} was finished, but '{lost[0]}' is missing: running it again", file=stream)
-                done = False
-            if not done:
-                todo.append(r)
-        skipped = len(runs) - len(todo)
+def _run_pending(study: dict, out: Path, runs: list, force: bool, fail_fast: bool, stream) -> Iterator[Step]:
+    """Run what is not finished (everything with ``force``), one :class:`Step` at a time: the tiny base
+    when a run needs it, then each run; with ``fail_fast``, none after the first failure."""
+    todo = [r for r in runs if _needs_run(r, force, stream)]
+    print(
+        f"[vrft] study '{study['name']}': {len(runs)} runs, {len(runs) - len(todo)} already finished, "
+        f"{len(todo)} to run -> {out}",
+        file=stream,
+        flush=True,
+    )
+    if any(r.parameters["run"].get("model") == TINY_MODEL for r in todo):
+        yield _build_tiny_base(stream)
+    # the overall bar advances by each run's expected cost, so its estimate of the time left
+    # weighs a 160 s RFT run against a 7 s training-free one
+    costs = {r.run_id: expected_cost(r.parameters) for r in todo}
+    bar = tqdm(
+        total=sum(costs.values()) or None,
+        desc="study",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, ~{remaining} left{postfix}",
+        file=stream,
+        disable=not todo,
+    )
+    for r in todo:
+        step = _run_one(r, bar, costs[r.run_id], stream)
+        yield step
+        if step.error is not None and fail_fast:
+            break
+    bar.close()
+
+
+def _needs_run(r: PlannedRun, force: bool, stream) -> bool:
+    """Whether a run is to be run: not finished, forced (its folder is removed), or finished with an
+    output lost since (its folder is reopened)."""
+    if force and Path(r.run_dir).exists():  # finished or not, of this config or another
+        shutil.rmtree(r.run_dir)
+        return True
+    if not is_done(r.run_dir):
+        return True
+    if lost := missing_run_outputs(r.run_dir, _trains(r)):
+        reopen_run(r.run_dir, lost)
+        print(f"[vrft] {r.run_id} was finished, but '{lost[0]}' is missing: running it again", file=stream)
+        return True
+    return False
+
+
+def _build_tiny_base(stream) -> Step:
+    t = time.perf_counter()
+    with naming_path(cache_root()):  # the cache's own writes name no file on a full disk
+        base = ensure_tiny_base()
+    print(f"[vrft] tiny instruct base: {base}", file=stream, flush=True)
+    return Step(TINY_BASE, seconds=round(time.perf_counter() - t, 2))
+
+
+def _run_one(r: PlannedRun, bar, cost: float, stream) -> Step:
+    """Execute one run, its step count shown on the study's bar; a failure is returned, not raised,
+    unless it is a fault (a full disk, a permission error) that stops every run."""
+    bar.set_postfix_str(r.run_id)
+    stop = threading.Event()
+    threading.Thread(target=watch_progress, args=(r, bar, stop), daemon=True).start()
+    try:
+        seconds = execute_run(r)
+    except Exception as e:  # noqa: BLE001 - a failed run is reported; the study goes on
+        stop.set()
+        if fault_error(e):
+            raise
+        notebook = Path(r.run_dir) / "notebook.ipynb"
         print(
-            f"[vrft] study '{study['name']}': {len(runs)} runs, {skipped} already finished, {len(todo)} to run "
-            f"-> {out}",
+            f"[vrft] FAILED {r.run_id}: {_short_error(e)}\n       partial notebook: {notebook}",
             file=stream,
             flush=True,
         )
-        if any(r.parameters["run"].get("model") == TINY_MODEL for r in todo):
-            t = time.perf_counter()
-            with naming_path(cache_root()):  # the cache's own writes name no file on a full disk
-                base = ensure_tiny_base()
-            print(f"[vrft] tiny instruct base: {base}", file=stream, flush=True)
-            timings["tiny_base"] = round(time.perf_counter() - t, 2)
-        # the overall bar advances by each run's expected cost, so its estimate of the time left
-        # weighs a 160 s RFT run against a 7 s training-free one
-        costs = {r.run_id: expected_cost(r.parameters) for r in todo}
-        bar = tqdm(
-            total=sum(costs.values()) or None,
-            desc="study",
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, ~{remaining} left{postfix}",
-            file=stream,
-            disable=not todo,
-        )
-        for r in todo:
-            bar.set_postfix_str(r.run_id)
-            stop = threading.Event()
-            threading.Thread(target=watch_progress, args=(r, bar, stop), daemon=True).start()
-            try:
-                timings[r.run_id] = execute_run(r)
-                stop.set()
-                bar.update(costs[r.run_id])
-                print(f"[vrft] done   {r.run_id} ({timings[r.run_id]:.0f} s)", file=stream, flush=True)
-            except Exception as e:  # noqa: BLE001 - a failed run is reported; the study goes on
-                stop.set()
-                if fault_error(e):  # a full disk or a permission error here stops every run
-                    raise
-                failures.append(
-                    {"run_id": r.run_id, "notebook": str(Path(r.run_dir) / "notebook.ipynb"), "error": _short_error(e)}
-                )
-                print(
-                    f"[vrft] FAILED {r.run_id}: {_short_error(e)}\n       partial notebook: "
-                    f"{Path(r.run_dir) / 'notebook.ipynb'}",
-                    file=stream,
-                    flush=True,
-                )
-                if fail_fast:
-                    break
-        bar.close()
+        return Step(r.run_id, error=_short_error(e), notebook=str(notebook))
+    stop.set()
+    bar.update(cost)
+    print(f"[vrft] done   {r.run_id} ({seconds:.0f} s)", file=stream, flush=True)
+    return Step(r.run_id, seconds=seconds)
+
+
+def _render(out: Path, no_report: bool, rerender: bool) -> str:
+    """Render the report unless it is up to date (``rerender``: always); return what became of it."""
+    if no_report:  # cluster run jobs leave the report to the study's report job
+        return "not rendered (--no-report)"
+    if not rerender and report_up_to_date(out):
+        return "up to date (nothing changed since it was rendered)"
+    render_report(out)
+    return "rendered"
+
+
+def _finish(study, out: Path, runs: list, steps: list[Step], t_start: float, *, no_report, rerender, stream) -> dict:
+    """Render the report, write ``last_invocation.json`` and print where the report is; return the summary."""
     t_report = time.perf_counter()
-    report_state = "not rendered (--no-report)"
-    if not no_report:  # cluster run jobs leave the report to the study's report job
-        if not report_only and report_up_to_date(out):
-            report_state = "up to date (nothing changed since it was rendered)"
-        else:
-            render_report(out)
-            report_state = "rendered"
+    report_state = _render(out, no_report, rerender)
     summary = {
-        **_invocation(study, out, runs, failures, timings),
+        **_invocation(study, out, runs, steps),
         "report": report_state,
         "report_seconds": round(time.perf_counter() - t_report, 2),
         "total_seconds": round(time.perf_counter() - t_start, 2),
@@ -305,6 +355,11 @@ def _run_locked(study, out, runs, failures, timings, force, fail_fast, report_on
         file=stream,
         flush=True,
     )
+    return summary
+
+
+def _raise_failures(study: dict, steps: list[Step]) -> None:
+    failures = [s.failure for s in steps if s.error is not None]
     if failures:
         lines = "\n".join(f"  - {f['run_id']}: {f['error']} (notebook: {f['notebook']})" for f in failures)
         raise StudyError(
@@ -312,7 +367,6 @@ def _run_locked(study, out, runs, failures, timings, force, fail_fast, report_on
             "Open the partial notebook to see the failing cell; fix it and run the same command "
             "again: finished runs are skipped."
         )
-    return summary
 
 
 def _short_error(e: Exception) -> str:
