@@ -39,6 +39,8 @@ from vrft_lib.tiny import instruct_mix
 from vrft_lib.vocab import PROMPT_MODES
 
 PROBES = ("repeat", "lookup", "lookups")
+# Kinds the mix's row maker still draws but the base's mix no longer holds: lettered multiple choice.
+RETIRED = ("letter",)
 # The embedded study's stand-ins, asked as params/smoke.yaml asks them (its data options).
 STAND_INS = ("synthetic_banner", "synthetic_aircraft", "synthetic_count")
 STUDY_FILE = Path(__file__).resolve().parent.parent / "params" / "smoke.yaml"
@@ -99,11 +101,11 @@ def rows_of(kinds, n: int, seed: int, split: str) -> list[dict]:
         )
         return rest + [r for k in stand for r in stand_in_rows(k, per, seed, split)]
     mix = [k for k in kinds if k not in PROBES]
-    unknown = [k for k in mix if k not in instruct_mix.KINDS]
+    unknown = [k for k in mix if k not in instruct_mix.KINDS + RETIRED]
     if unknown:
         raise SystemExit(
             f"unknown kind {unknown[0]!r}; use "
-            f"{', '.join(sorted(set(instruct_mix.KINDS)) + list(PROBES) + list(STAND_INS))}"
+            f"{', '.join(sorted(set(instruct_mix.KINDS + RETIRED)) + list(PROBES) + list(STAND_INS))}"
         )
     rng = random.Random(seed * 1000 + {"train": 0, "val": 1}[split] * 7919 + 29)
     rows = []
