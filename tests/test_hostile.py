@@ -92,3 +92,18 @@ def test_names_that_would_leave_the_output_folder_are_refused(tmp_path, field, v
 def test_bad_seeds_are_refused_up_front(tmp_path, seeds, match):
     with pytest.raises(ConfigError, match=match):
         load_study(_study(tmp_path, yaml.safe_dump({**BASE, "seeds": seeds})))
+
+
+def test_a_nested_alias_bomb_under_the_alias_bound_is_refused_by_its_expanded_size(tmp_path):
+    # the classic 9 levels: 90 aliases (under the bound of 100) that stand for 10**9 values
+    nested = ['    a0: &a0 ["lol"]']
+    nested += [f"    a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    text = yaml.safe_dump(BASE) + "run_defaults:\n  peft:\n" + "\n".join(nested) + "\n"
+    path = _study(tmp_path, text)
+    t = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"expands to more than 100,000 values") as err:
+        load_study(path)
+    assert time.perf_counter() - t < 1 and str(path) in str(err.value)
+    proc = _dry_run(path, tmp_path)
+    assert proc.returncode == 2 and "expands to more than" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()

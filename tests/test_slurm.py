@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import submitit  # noqa: E402  (in the lock file: a missing install must fail, not skip)
+import yaml
 
 from vrft_lib.errors import ConfigError  # noqa: E402
 from vrft_lib.plan.jobs import parse_time, plan_jobs  # noqa: E402
@@ -445,3 +446,48 @@ def test_only_names_one_run_exactly(tmp_path, capsys):
     )
     plan = json.loads(capsys.readouterr().out)
     assert [r["run_id"] for r in plan["runs"]] == ["banner/rft/seed1"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Slurm values are single tokens: none becomes a line of the job script
+# ----------------------------------------------------------------------------------------------
+
+HOSTILE = ["gpu\ntouch {marker}", "gpu; touch {marker}", "gpu$(touch {marker})", "gpu`touch {marker}`"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("where", ["partition", "account", "qos", "constraint", "train.partition", "train.time", "cli"])
+def test_a_slurm_value_is_one_token_never_shell(fake_slurm, tmp_path, value, where):
+    marker = tmp_path / "pwned"
+    value = value.format(marker=marker)
+    study = load_study(PAPER)
+    slurm = dict(study["slurm"])
+    kw = {}
+    if where == "cli":
+        kw["partition"], name = value, "--partition"
+    elif where.startswith("train."):
+        key = where.split(".")[1]
+        slurm["train"], name = dict(slurm["train"], **{key: value}), f"slurm.{where}"
+    else:
+        slurm[where], name = value, f"slurm.{where}"
+    params = tmp_path / "study.yaml"
+    params.write_text(
+        yaml.safe_dump({k: v for k, v in dict(study, slurm=slurm).items() if not k.startswith("_")}), encoding="utf-8"
+    )
+    out = tmp_path / "out"
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for dry_run in (True, False):
+        with pytest.raises(ConfigError) as err:
+            submit_study(params, out, dry_run=dry_run, stream=open(os.devnull, "w"), **kw)
+        text = str(err.value)
+        assert name in text and repr(value) in text and "single token" in text and "slurm.setup" in text
+    assert not marker.exists() and not out.exists()
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written anywhere
+    assert not (fake_slurm / "counter").exists()  # sbatch never called
+
+
+def test_env_names_and_paths_with_newlines_are_refused(paper, tmp_path):
+    with pytest.raises(ConfigError, match="not an environment variable name"):
+        _jobs(dict(paper, slurm={"env": {"A=1\ntouch x; B": "1"}}), tmp_path / "out")
+    with pytest.raises(ConfigError, match="the output folder .*newline"):
+        _jobs(paper, tmp_path / "out\ntouch x")

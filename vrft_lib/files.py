@@ -20,11 +20,39 @@ import yaml
 
 from .errors import VrftError
 
-# Files are created with the permissions of any other file of the user (mkstemp alone makes them 0600,
-# unreadable to colleagues sharing a cluster folder).
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK
+
+def current_umask() -> int:
+    """The process's umask now (read from /proc where there is one: setting it to read it back races
+    with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` gives a new file under the current umask (0644 under 022).
+
+    Files of the kit get it whatever wrote them: ``mkstemp`` (and safetensors' writer, which goes
+    through one) makes them 0600, unreadable to colleagues sharing a cluster folder.
+    """
+    return 0o666 & ~current_umask()
+
+
+def plain_modes(path) -> None:
+    """Give ``path`` (a file, or every file under a folder, e.g. a saved model) :func:`file_mode`."""
+    path = Path(path)
+    mode = file_mode()
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]
+    for p in files:
+        if p.stat().st_mode & 0o777 != mode:
+            os.chmod(p, mode)
 
 
 def with_path(exc: OSError, path) -> OSError:
@@ -61,7 +89,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except OSError as e:  # name the file being written (a full disk's os.write names none, or the tmp)
         if e.errno is None or (e.filename and e.filename != tmp):

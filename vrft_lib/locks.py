@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import VrftError
-from .files import FILE_MODE, now, read_json
+from .files import file_mode, now, read_json
 
 LOCK_FILE = ".vrft-lock"
 LOCKS_DIR = ".vrft-locks"  # one lock file per run, beside (not in) the run folders --force deletes
@@ -52,7 +52,7 @@ def folder_lock(path, *, shared: bool = False, what: str = "folder"):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:

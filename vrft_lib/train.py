@@ -36,7 +36,7 @@ from .checkpoints import drop_checkpoints, last_complete_checkpoint
 from .config import RunConfig, check_report_to, detect_device, load_run_config
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, exit_code
-from .files import atomic_path, dump_yaml, write_json
+from .files import atomic_path, dump_yaml, plain_modes, write_json
 from .models import freeze_vision_tower, load_processor
 from .prompts import to_grpo_dataset, to_sft_dataset
 from .provenance import provenance
@@ -348,6 +348,9 @@ def train(config, **overrides) -> Path:
         trainer.save_model(str(final))
     if state.is_main_process:
         processor.save_pretrained(str(final))
+        for folder in (final, train_dir / "adapter"):  # safetensors writes 0600: the umask's mode, as open()
+            if folder.exists():
+                plain_modes(folder)
         table = steps_table(trainer.state.log_history, timer.times)
         with atomic_path(train_dir / "steps.csv") as tmp:
             table.to_csv(tmp, index=False)

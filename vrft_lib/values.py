@@ -14,6 +14,9 @@ import yaml
 from .errors import ConfigError, did_you_mean
 
 MAX_YAML_ALIASES = 100  # anchors referenced more than this: an alias bomb, not a config
+# Values a document holds once every alias is expanded (each alias counts the size of what it refers
+# to): a few nested aliases can stand for billions of values, which every later walk would visit.
+MAX_YAML_VALUES = 100_000
 _NON_JSON_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
 
 
@@ -29,7 +32,36 @@ class _Loader(yaml.SafeLoader):
                 raise yaml.composer.ComposerError(
                     None, None, f"more than {MAX_YAML_ALIASES} aliases (*name): refused", self.peek_event().start_mark
                 )
-        return super().compose_node(parent, index)
+        node = super().compose_node(parent, index)
+        self.expanded_size(node)
+        return node
+
+    def compose_document(self):
+        node = super().compose_document()
+        if self.expanded_size(node) > MAX_YAML_VALUES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"the document expands to more than {MAX_YAML_VALUES:,} values once its aliases (*name) are "
+                "expanded (an alias bomb): refused; write the values out, or nest fewer aliases",
+                node.start_mark,
+            )
+        return node
+
+    def expanded_size(self, node) -> int:
+        """How many values ``node`` stands for with every alias expanded (an alias counts the size of
+        the node it refers to, known already: an anchor is composed before its aliases)."""
+        sizes = self.__dict__.setdefault("sizes", {})
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if isinstance(node, yaml.MappingNode):
+            size = 1 + sum(sizes.get(id(k), 1) + sizes.get(id(v), 1) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(sizes.get(id(v), 1) for v in node.value)
+        else:
+            size = 1
+        sizes[id(node)] = size
+        return size
 
 
 def _refuse_tag(loader, node):

@@ -53,6 +53,46 @@ EVAL_ROWS.update({("sat", "test"): 150, ("banner", "test"): 300})
 # Settings
 # ----------------------------------------------------------------------------------------------
 
+# What a Slurm value that is not shell (every one but ``setup`` and ``env``) may hold: one token, the
+# characters partition, account, QOS and time names use; a constraint adds Slurm's operators. No
+# whitespace, newline, quote, ``;``, ``$`` or backtick can reach the job script through them.
+TOKEN = re.compile(r"[A-Za-z0-9_.,:+=@%/-]+")
+CONSTRAINT = re.compile(r"[A-Za-z0-9_.,:+=@%/&|*\[\]-]+")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+PLAIN_PATH = re.compile(r"[^\x00-\x1f\x7f]+")
+
+
+def slurm_token(value, where: str, pattern=TOKEN):
+    """``value`` (None, or a Slurm value that must be one token) checked against ``pattern``.
+
+    >>> slurm_token("gpu", "slurm.partition")
+    'gpu'
+    >>> slurm_token("gpu\\nrm -rf ~", "slurm.partition")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: slurm.partition is 'gpu\\nrm -rf ~': a Slurm value must be a single token ...
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not pattern.fullmatch(str(value)):
+        raise ConfigError(
+            f"{where} is {str(value)!r}: a Slurm value must be a single token (letters, digits and "
+            "_ . , : + = @ % / -; a constraint also & | * [ ]), with no whitespace, newline, quote, ';', "
+            "'$' or backtick. Write the name Slurm knows (`sinfo` lists partitions); shell commands "
+            "belong in slurm.setup, environment variables in slurm.env."
+        )
+    return str(value)
+
+
+def plain_path(value: str, where: str) -> str:
+    """``value``, a path the job script names, refused when it holds a newline or control character."""
+    if not PLAIN_PATH.fullmatch(value):
+        raise ConfigError(
+            f"{where} is {value!r}: a path written into a Slurm job script cannot hold a newline or "
+            "control character. Rename the folder (or choose another --out)."
+        )
+    return value
+
 
 def parse_time(value) -> int:
     """A Slurm time limit in whole minutes (rounded up).
@@ -96,13 +136,16 @@ def slurm_settings(study: dict) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping (partition, train, evaluate, report, setup, env), got {raw!r}.")
     check_keys(raw, SLURM_KEYS, where)
-    out = {k: raw.get(k) for k in ("partition", "account", "qos", "constraint")}
+    out = {k: slurm_token(raw.get(k), f"{where}.{k}") for k in ("partition", "account", "qos")}
+    out["constraint"] = slurm_token(raw.get("constraint"), f"{where}.constraint", CONSTRAINT)
     for kind in JOB_KINDS:
         section = raw.get(kind) or {}
         if not isinstance(section, dict):
             raise ConfigError(f"{where}.{kind}: expected a mapping of {', '.join(KIND_KEYS)}, got {section!r}.")
         check_keys(section, KIND_KEYS, f"{where}.{kind}")
         merged = dict(DEFAULTS[kind], **{k: v for k, v in section.items() if v is not None})
+        merged["partition"] = slurm_token(merged.get("partition"), f"{where}.{kind}.partition")
+        slurm_token(merged.get("time"), f"{where}.{kind}.time")
         merged["time_min"] = parse_time(merged.pop("time"))
         for k in ("gpus", "cpus", "mem_gb"):
             v = merged.get(k)
@@ -116,6 +159,12 @@ def slurm_settings(study: dict) -> dict:
     env = raw.get("env") or {}
     if not isinstance(env, dict):
         raise ConfigError(f"{where}.env: expected a mapping NAME: value, got {env!r}.")
+    for k in env:
+        if not isinstance(k, str) or not ENV_NAME.fullmatch(k):
+            raise ConfigError(
+                f"{where}.env: {str(k)!r} is not an environment variable name (letters, digits and _, "
+                "not starting with a digit)."
+            )
     out["env"] = dict(DEFAULT_ENV, **{str(k): str(v) for k, v in env.items()})
     est = raw.get("estimate") or {}
     if not isinstance(est, dict):
@@ -202,11 +251,12 @@ def plan_jobs(
     partition. ``force`` adds ``--force`` to the run jobs (recompute a finished run). Loads no model.
     """
     settings = slurm_settings(study)
-    out = str(Path(out_dir).resolve())
-    params = str(Path(params_path or study["_source"]).resolve())
-    python = python or sys.executable
-    cwd = str(Path(cwd or os.getcwd()).resolve())
-    time_min = parse_time(time) if time is not None else None
+    partition = slurm_token(partition, "--partition")
+    out = plain_path(str(Path(out_dir).resolve()), "the output folder")
+    params = plain_path(str(Path(params_path or study["_source"]).resolve()), "the study file")
+    python = plain_path(python or sys.executable, "the Python interpreter")
+    cwd = plain_path(str(Path(cwd or os.getcwd()).resolve()), "the working directory")
+    time_min = parse_time(slurm_token(time, "--time")) if time is not None else None
     base = [python, "-m", "vrft_lib.cli", "study", params, "--out", out]
     env = dict(settings["env"], PYTHONUNBUFFERED="1")
     jobs = []

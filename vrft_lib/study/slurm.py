@@ -106,13 +106,19 @@ class RunCommand:
         return f"RunCommand({shlex.join(self.command)!r}, cwd={self.cwd!r})"
 
 
+def _comment(text: str) -> str:
+    """A comment line of the job script: a newline or other control character in ``text`` is written
+    escaped, so nothing after it becomes a line of shell."""
+    return "# " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _sbatch_setup(job: JobSpec) -> list[str]:
     """Lines at the top of the sbatch script: what the job runs, its environment, the user's setup."""
     lines = [
-        f"# vrft {job.kind} job" + (f" for run {job.run_id}" if job.run_id else ""),
-        f"# command: {job.shell_command}",
+        _comment(f"vrft {job.kind} job" + (f" for run {job.run_id}" if job.run_id else "")),
+        _comment(f"command: {job.shell_command}"),
     ]
-    lines += [f"export {k}={shlex.quote(v)}" for k, v in job.env.items()]
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in job.env.items()]  # names checked by slurm_settings
     lines += list(job.setup)
     lines.append(f"cd {shlex.quote(job.cwd)}")
     return lines

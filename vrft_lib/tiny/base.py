@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from .. import prompts
-from ..files import write_json
+from ..files import plain_modes, write_json
 from ..models import freeze_vision_tower, load_model_and_processor
 from ..provenance import provenance
 from ..runfolder import is_done, write_done
@@ -217,6 +217,7 @@ def ensure_tiny_base(recipe: dict | None = None, force: bool = False) -> str:
         tmp = cache_root() / f"tiny-instruct-{key}.building"
         shutil.rmtree(tmp, ignore_errors=True)
         build_tiny_base(tmp, recipe)
+        plain_modes(tmp)  # the weights as readable as any file of the user (safetensors writes 0600)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         write_done(final, key=key)
