@@ -69,8 +69,6 @@ def probe_row(rng: random.Random, index: int, kind: str, size: int = 56) -> dict
 def stand_in_rows(name: str, n: int, seed: int, split: str) -> list[dict]:
     """``n`` rows of a stand-in with the data options of the embedded study (``params/smoke.yaml``),
     in the mix's schema (PIL images, ``kind`` the stand-in's name, ``options`` its listed classes)."""
-    import io
-
     from vrft_lib.data import benchmark_info, load_benchmark
     from vrft_lib.values import load_yaml
 
@@ -82,23 +80,16 @@ def stand_in_rows(name: str, n: int, seed: int, split: str) -> list[dict]:
         data.pop(key, None)
     ds = load_benchmark(name, "train" if split == "train" else "test", limit=n, seed=seed, **options, **data)
     classes = benchmark_info(ds)["classes"] if listed else None
-    rows = []
-    for row in ds:
-        images = [Image.open(io.BytesIO(im["bytes"])) if isinstance(im, dict) else im for im in row["images"]]
-        rows.append({**row, "images": images, "kind": name, "options": classes})
-    return rows
+    return [{**row, "kind": name, "options": classes} for row in ds]  # images decoded to PIL by the dataset
 
 
 def rows_of(kinds, n: int, seed: int, split: str) -> list[dict]:
     """``n`` rows cycling through ``kinds`` (mix kinds, probes and stand-ins), disjoint streams per split."""
     stand = [k for k in kinds if k in STAND_INS]
-    if stand:
+    if stand:  # as many rows of each stand-in as of each other kind
         per = -(-n // len(kinds))
-        rest = (
-            rows_of([k for k in kinds if k not in STAND_INS], n - per * len(stand), seed, split)
-            if len(stand) < len(kinds)
-            else []
-        )
+        others = [k for k in kinds if k not in STAND_INS]
+        rest = rows_of(others, n - per * len(stand), seed, split) if others else []
         return rest + [r for k in stand for r in stand_in_rows(k, per, seed, split)]
     mix = [k for k in kinds if k not in PROBES]
     unknown = [k for k in mix if k not in instruct_mix.KINDS + RETIRED]
@@ -118,63 +109,58 @@ def rows_of(kinds, n: int, seed: int, split: str) -> list[dict]:
     return rows
 
 
-def score(model, processor, rows) -> dict:
-    """Greedy accuracy per ``kind:mode`` on ``rows``, decoded as the evaluation decodes."""
+def _generator(model, processor, **decoding):
+    """The evaluation's generator with ``decoding`` (do_sample, temperature, max_new_tokens), the model in
+    eval mode."""
     from types import SimpleNamespace
 
     from vrft_lib.evaluate import HFGenerator, generation_settings
+
+    model.eval()
+    return HFGenerator(model, processor, generation_settings(SimpleNamespace(seed=0, **decoding), processor.tokenizer))
+
+
+def _scored(generate, rows, mode: str) -> list[float]:
+    """The accuracy rewards of ``generate``'s answers to ``rows`` in ``mode``, as the evaluation asks them."""
     from vrft_lib.rewards import accuracy_reward
 
-    greedy = SimpleNamespace(do_sample=False, temperature=0.0, max_new_tokens=48, seed=0)
-    generate = HFGenerator(model, processor, generation_settings(greedy, processor.tokenizer))
-    model.eval()
-    acc = defaultdict(list)
-    for mode in PROMPT_MODES:
-        shown = [prompts.with_class_choices(r, instruct_mix.option_classes(r)) for r in rows]
-        requests = [
-            {"row": r, "messages": prompts.build_messages(r, mode, instruct_mix.option_classes(r))} for r in shown
-        ]
-        for k in range(0, len(requests), 64):
-            batch = [q["row"] for q in requests[k : k + 64]]
-            answers = [text for text, _ in generate(requests[k : k + 64])]
-            scores = accuracy_reward(
-                [[{"role": "assistant", "content": a}] for a in answers],
-                solution=[r["solution"] for r in batch],
-                choices=[r["choices"] for r in batch],
-                mode=[mode] * len(batch),
-            )
-            for r, x in zip(batch, scores):
-                acc[f"{r['kind']}:{mode}"].append(x)
+    shown = [prompts.with_class_choices(r, instruct_mix.option_classes(r)) for r in rows]
+    requests = [{"row": r, "messages": prompts.build_messages(r, mode, instruct_mix.option_classes(r))} for r in shown]
+    answers = [text for text, _ in generate(requests)]
+    return accuracy_reward(
+        [[{"role": "assistant", "content": a}] for a in answers],
+        solution=[r["solution"] for r in shown],
+        choices=[r["choices"] for r in shown],
+        mode=[mode] * len(shown),
+    )
+
+
+def _back_to_training(model, processor) -> None:
     processor.tokenizer.padding_side = "right"  # as SFT pads
     model.train()
+
+
+def score(model, processor, rows) -> dict:
+    """Greedy accuracy per ``kind:mode`` on ``rows``, decoded as the evaluation decodes."""
+    generate = _generator(model, processor, do_sample=False, temperature=0.0, max_new_tokens=48)
+    acc = defaultdict(list)
+    for mode in PROMPT_MODES:
+        for k in range(0, len(rows), 64):
+            batch = rows[k : k + 64]
+            for r, x in zip(batch, _scored(generate, batch, mode)):
+                acc[f"{r['kind']}:{mode}"].append(x)
+    _back_to_training(model, processor)
     return {k: round(sum(v) / len(v), 3) for k, v in sorted(acc.items())}
 
 
 def mixed_groups(model, processor, rows, group: int = 8) -> dict:
     """Per stand-in, the share of GRPO groups (``group`` samples of one prompt at temperature 1, in the
     training mode, think) whose accuracy rewards are not all equal: the groups GRPO learns from."""
-    from types import SimpleNamespace
-
-    from vrft_lib.evaluate import HFGenerator, generation_settings
-    from vrft_lib.rewards import accuracy_reward
-
-    sample = SimpleNamespace(do_sample=True, temperature=1.0, max_new_tokens=64, seed=0)
-    generate = HFGenerator(model, processor, generation_settings(sample, processor.tokenizer))
-    model.eval()
+    generate = _generator(model, processor, do_sample=True, temperature=1.0, max_new_tokens=64)
     out = defaultdict(list)
     for r in rows:
-        shown = prompts.with_class_choices(r, instruct_mix.option_classes(r))
-        request = {"row": shown, "messages": prompts.build_messages(shown, "think", instruct_mix.option_classes(r))}
-        answers = [text for text, _ in generate([request] * group)]
-        rewards = accuracy_reward(
-            [[{"role": "assistant", "content": a}] for a in answers],
-            solution=[shown["solution"]] * group,
-            choices=[shown["choices"]] * group,
-            mode=["think"] * group,
-        )
-        out[r["kind"]].append(len(set(rewards)) > 1)
-    processor.tokenizer.padding_side = "right"
-    model.train()
+        out[r["kind"]].append(len(set(_scored(generate, [r] * group, "think"))) > 1)
+    _back_to_training(model, processor)
     return {f"{k}:mixed_groups": round(sum(v) / len(v), 3) for k, v in sorted(out.items())}
 
 
