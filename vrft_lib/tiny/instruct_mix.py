@@ -138,7 +138,7 @@ def _mark_image(rng, size, colour, swept: bool):
     return img
 
 
-def _colour_count_image(rng, size, counts: dict, big_ones=None):
+def _colour_count_image(rng, size, counts: dict):
     """Shapes of the given colours, one per cell of a 2x2 grid, of varied sizes."""
     img = Image.new("RGB", (size, size), _background(rng))
     d = ImageDraw.Draw(img)
