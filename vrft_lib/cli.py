@@ -87,7 +87,7 @@ def selected_runs(study: dict, runs: list, only: str | None) -> list:
 
 
 def _cmd_study(ns) -> int:
-    from .plan.spec import default_out, expand_study, load_study, resolve_plan
+    from .plan.spec import default_out, expand_study, load_study, resolve_plan, variants_record
 
     if ns.json and not (ns.dry_run or ns.status):
         raise ConfigError("--json prints the plan of --dry-run or the table of --status; add one of them.")
@@ -122,9 +122,12 @@ def _cmd_study(ns) -> int:
         validate_study(study, runs, out, force=ns.force, check_environment=False)
         plan = resolve_plan(runs)
         if ns.json:
-            print(json.dumps({"study": study["name"], "out": str(out), "runs": plan}, indent=2, default=str))
+            record = {"study": study["name"], "out": str(out), "runs": plan, "variants": variants_record(study)}
+            print(json.dumps(record, indent=2, default=str))
         else:
             print(f"study '{study['name']}' -> {out}: {len(plan)} runs")
+            for line in variant_lines(variants_record(study)):
+                print(line)
             for p in plan:
                 steps = batch_text(p["batch"])
                 print(f"  [{p['status']:7s}] {p['run_id']:42s} {p['notebook']:20s} {steps}")
@@ -143,6 +146,26 @@ def _cmd_study(ns) -> int:
         no_report=ns.no_report,
     )
     return 0
+
+
+def variant_lines(variants: dict) -> list[str]:
+    """The variants a study defines itself (or changes), one line each, for the text plan.
+
+    >>> variant_lines({"rft": {"defined_by": "kit"}, "rft_nt": {"defined_by": "study", "method": "grpo",
+    ...                "base": "rft", "label": "RFT w/o think", "train_mode": "no_think"}})
+    ["  variant rft_nt ('RFT w/o think'): grpo, base rft, train_mode: no_think"]
+    """
+    lines = []
+    for name, d in variants.items():
+        if d.get("defined_by") != "study":
+            continue
+        skip = ("name", "label", "method", "notebook", "base", "defined_by")
+        changes = ", ".join(
+            f"{k}: {json.dumps(v)}" if not isinstance(v, str) else f"{k}: {v}" for k, v in d.items() if k not in skip
+        )
+        head = f"  variant {name} ({d['label']!r}): {d['method']}" + (f", base {d['base']}" if d.get("base") else "")
+        lines.append(head + (f", {changes}" if changes else ""))
+    return lines
 
 
 def batch_text(batch: dict | None) -> str:

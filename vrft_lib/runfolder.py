@@ -5,6 +5,7 @@ A study folder::
     OUT/study.yaml                              the resolved study
     OUT/runs/<benchmark>/<variant>/seed<k>/     a *run folder* (see :func:`run_path`)
         parameters.yaml  notebook.ipynb         what papermill injected, the executed notebook
+        variant.yaml                            the variant's resolved definition
         train/           a *train folder*: what vrft_lib.train writes (model/, steps.csv, ...)
         eval/            an *eval folder*: what vrft_lib.evaluate writes (predictions.jsonl, ...)
         DONE             the completion marker, written last
@@ -23,11 +24,13 @@ from pathlib import Path
 
 import yaml
 
+from .errors import ConfigError
 from .files import now, read_json, write_json
 
 DONE = "DONE"
 RUNS = "runs"
 STUDY_FILE = "study.yaml"
+VARIANT_FILE = "variant.yaml"  # a run folder's record of its variant's resolved definition
 RUN_ID = re.compile(r"(?P<benchmark>[^/]+)/(?P<variant>[^/]+)/seed(?P<seed>\d+)")
 
 
@@ -72,6 +75,26 @@ def seed_of(folder_name: str) -> int | None:
     """
     m = re.fullmatch(r"seed(\d+)", folder_name)
     return int(m.group(1)) if m else None
+
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def check_folder_name(name, where: str) -> None:
+    """Study names, benchmark keys and variant names become folder names under ``--out``: letters, digits, ``_ . -``,
+    not starting with a dot, so that nothing is written or deleted outside the output folder.
+
+    >>> check_folder_name("fgvc_aircraft", "benchmarks")
+    >>> check_folder_name("../../escape", "benchmarks")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: benchmarks: '../../escape' is not a folder name the kit accepts: ...
+    """
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: {name!r} is not a folder name the kit accepts: use letters, digits, '_', '.' and '-', "
+            "not starting with '.' (it names a folder under the output folder)."
+        )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -262,7 +262,7 @@ def plan_jobs(
     jobs = []
     for r in runs:
         run = r.parameters["run"]
-        kind = "evaluate" if r.variant == "training_free" else "train"
+        kind = "evaluate" if run.get("method") == "none" else "train"
         res = settings[kind]
         if kind == "train":
             gpus = _train_gpus(run, settings, r.run_id)

@@ -1,11 +1,13 @@
 """A study file: load and check it, expand it into runs, select runs, resolve each run's settings.
 
 A study (``params/*.yaml``) names the benchmarks, the variants and how to train and evaluate them.
-For each benchmark and seed it expands into runs: ``training_free``, ``sft``, ``rft`` and, where the
-benchmark sets ``length_reward: true``, ``rft_length`` (RFT plus the Normalized Length Reward). Each
-run executes one of the kit's notebooks (:data:`vrft_lib.vocab.NOTEBOOK_OF`) into its run folder
-(:func:`vrft_lib.runfolder.run_path`). Nothing here loads a model or executes a notebook: the
-runner (:mod:`vrft_lib.study.runner`), the Slurm hand-off and the report all expand a study here.
+For each benchmark and seed it expands into runs, one per variant: by default the paper's
+``training_free``, ``sft``, ``rft`` and, where the benchmark sets ``length_reward: true``,
+``rft_length`` (RFT plus the Normalized Length Reward); a study may define variants of its own
+(:mod:`vrft_lib.plan.variants`). Each run executes the notebook of its variant's method
+(:data:`vrft_lib.vocab.NOTEBOOK_OF_METHOD`) into its run folder (:func:`vrft_lib.runfolder.run_path`).
+Nothing here loads a model or executes a notebook: the runner (:mod:`vrft_lib.study.runner`), the Slurm
+hand-off and the report all expand a study here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import copy
 import fnmatch
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,9 +25,17 @@ from ..data.synthetic import DEFAULT_NUM_SAMPLES
 from ..errors import ConfigError, did_you_mean
 from ..notebook import prepare
 from ..reference import REFERENCES
-from ..runfolder import config_diff, is_done, missing_run_outputs, run_id, run_path
+from ..runfolder import check_folder_name, config_diff, is_done, missing_run_outputs, run_id, run_path
 from ..trainer_args import batch_summary, resolve_trainer_args
-from ..vocab import METHOD_OF, NOTEBOOK_OF, PROMPT_MODES, TASK_KINDS, VARIANTS
+from ..vocab import PROMPT_MODES, TASK_KINDS, VARIANTS
+from .variants import (
+    apply_overrides,
+    length_reward_entry,
+    resolve_variants,
+    runs_on,
+    study_variants,
+    variant_definition,
+)
 
 STUDY_KEYS = (
     "name",
@@ -56,7 +65,7 @@ STUDY_FIELD_TYPES = {
     "model": str | dict,
     "train_mode": str,
     "benchmarks": dict,
-    "variants": list,
+    "variants": list | dict,
     "rft": dict | None,
     "sft": dict | None,
     "length_reward": dict | None,
@@ -93,7 +102,7 @@ def check_study_fields(study: dict, source=None) -> None:
     for key, allowed in STUDY_FIELD_TYPES.items():
         if key in study:
             check_value(study[key], allowed, f"{src}: {key}")
-    if "variants" in study:
+    if isinstance(study.get("variants"), list):
         for v in study["variants"]:
             check_value(v, str, f"{src}: variants")
     if isinstance(study.get("train_mode"), str):
@@ -109,16 +118,19 @@ def check_study_fields(study: dict, source=None) -> None:
             "(e.g. {name_or_path: Qwen/Qwen2.5-VL-7B-Instruct, dtype: bfloat16})."
         )
     rft = study.get("rft") or {}
-    if "rewards" in rft and not isinstance(rft["rewards"], list):
+    if "rewards" in rft and (not isinstance(rft["rewards"], list) or not rft["rewards"]):
         raise ConfigError(
-            f"{src}: rft.rewards: expected a list like [{{name: accuracy}}, {{name: format}}], got {rft['rewards']!r}."
+            f"{src}: rft.rewards: expected a non-empty list like [{{name: accuracy}}, {{name: format}}], got "
+            f"{rft['rewards']!r} (GRPO learns from its rewards; remove the key for the paper's two)."
         )
+    check_modes(study.get("evaluation"), f"{src}: evaluation")
     for key, spec in (study.get("benchmarks") or {}).items():
         where = f"{src}: benchmarks.{key}"
         check_value(spec, dict | None, where)
         for name, allowed in BENCHMARK_FIELD_TYPES.items():
             if spec and name in spec:
                 check_value(spec[name], allowed, f"{where}.{name}")
+        check_modes((spec or {}).get("evaluation"), f"{where}.evaluation")
         kind = (spec or {}).get("task_kind")
         if kind is not None and kind not in TASK_KINDS:
             raise ConfigError(
@@ -132,6 +144,29 @@ def check_study_fields(study: dict, source=None) -> None:
                 "entry (e.g. {name: length, target_length: 64, scope: think}). Add one, or set "
                 f"benchmarks.{key}.length_reward: false."
             )
+
+
+def check_modes(evaluation, where: str) -> None:
+    """An ``evaluation`` section's ``modes``: a non-empty list, each mode once (a study's own message;
+    the eval config checks each mode's name).
+
+    >>> check_modes({"modes": []}, "s.yaml: evaluation")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: s.yaml: evaluation.modes: the list is empty, so no model would be evaluated; ...
+    """
+    modes = (evaluation or {}).get("modes") if isinstance(evaluation, dict) else None
+    if modes is None:
+        return
+    check_value(modes, list, f"{where}.modes")
+    if not modes:
+        raise ConfigError(
+            f"{where}.modes: the list is empty, so no model would be evaluated; give one or both of "
+            f"{', '.join(PROMPT_MODES)}, or remove 'modes' for both."
+        )
+    twice = sorted({m for m in modes if isinstance(m, str) and modes.count(m) > 1})
+    if twice:
+        raise ConfigError(f"{where}.modes: '{twice[0]}' is listed twice; list each prompt mode once.")
 
 
 def kit_dir(name: str) -> Path:
@@ -159,29 +194,12 @@ class PlannedRun:
     run_dir: str
     parameters: dict = field(default_factory=dict)
     status: str = "pending"  # pending | done | failed
+    # the variant's resolved definition (vrft_lib.plan.variants), written into the run folder; a plan
+    # lists each definition once, beside its runs (see :func:`variants_record`), not in every run
+    definition: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self):
-        return asdict(self)
-
-
-SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-
-
-def check_folder_name(name, where: str) -> None:
-    """Study names and benchmark keys become folder names under ``--out``: letters, digits, ``_ . -``,
-    not starting with a dot, so that nothing is written or deleted outside the output folder.
-
-    >>> check_folder_name("fgvc_aircraft", "benchmarks")
-    >>> check_folder_name("../../escape", "benchmarks")
-    Traceback (most recent call last):
-    ...
-    vrft_lib.errors.ConfigError: benchmarks: '../../escape' is not a folder name the kit accepts: ...
-    """
-    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
-        raise ConfigError(
-            f"{where}: {name!r} is not a folder name the kit accepts: use letters, digits, '_', '.' and '-', "
-            "not starting with '.' (it names a folder under the output folder)."
-        )
+        return {k: v for k, v in asdict(self).items() if k != "definition"}
 
 
 def find_study_file(path) -> Path:
@@ -236,11 +254,6 @@ def load_study(path) -> dict:
     if len(set(seeds)) < len(seeds):
         twice = sorted({x for x in seeds if seeds.count(x) > 1})
         raise ConfigError(f"{p}: seeds: {', '.join(map(str, twice))} given twice; each seed is one run folder.")
-    for v in study["variants"]:
-        if v not in VARIANTS:
-            raise ConfigError(
-                f"{p}: variants: unknown variant '{v}'{did_you_mean(v, VARIANTS)}; use {', '.join(VARIANTS)}."
-            )
     benchmarks = study.get("benchmarks")
     if not isinstance(benchmarks, dict) or not benchmarks:
         raise ConfigError(f"{p}: 'benchmarks' must map benchmark keys to their settings (at least one).")
@@ -253,6 +266,15 @@ def load_study(path) -> dict:
         if isinstance(b["data"], str):
             b["data"] = {"name": b["data"]}
         b["data"].setdefault("name", key)
+    study["_variants"] = resolve_variants(study["variants"], str(p), benchmarks=list(benchmarks))
+    own = study["variants"] if isinstance(study["variants"], dict) else {}
+    for name, d in study["_variants"].items():
+        if own.get(name) and not any(runs_on(d, key, b) for key, b in benchmarks.items()):
+            raise ConfigError(
+                f"{p}: variants.{name}: it runs on no benchmark: it adds the length reward, which runs only where a "
+                "benchmark sets length_reward: true, and none does. Set it on a benchmark, or name the "
+                f"benchmarks: variants.{name}.benchmarks: [...]."
+            )
     ref = study.get("reference")
     if isinstance(ref, str):
         if ref not in REFERENCES:
@@ -295,9 +317,11 @@ def study_path(study: dict, value: str, where: str) -> str:
 
 
 def run_config_dict(study: dict, key: str, variant: str, seed: int) -> dict:
-    """The run config (a dict) of one run of the study."""
+    """The run config (a dict) of one run of the study: the study's and the benchmark's settings for the
+    variant's method, then the variant's own (:func:`~vrft_lib.plan.variants.apply_overrides`)."""
     b = study["benchmarks"][key]
-    method = METHOD_OF[variant]
+    d = variant_definition(study, variant)
+    method = d["method"]
     run = deep_merge(study.get("run_defaults") or {}, b.get("run_defaults") or {})
     run.update(
         name=f"{key}-{variant}-seed{seed}",
@@ -310,17 +334,14 @@ def run_config_dict(study: dict, key: str, variant: str, seed: int) -> dict:
     if method == "grpo":
         rft = deep_merge(study.get("rft") or {}, b.get("rft") or {})
         run.update({k: v for k, v in rft.items() if k != "rewards"})
-        run["rewards"] = copy.deepcopy(rft.get("rewards") or [{"name": "accuracy"}, {"name": "format"}])
-        if variant == "rft_length":
-            if not study.get("length_reward"):
-                raise ConfigError(
-                    f"study '{study['name']}': benchmark '{key}' asks for length_reward, but the "
-                    "study has no top-level 'length_reward' entry (e.g. {name: length, "
-                    "target_length: 64, scope: think})."
-                )
-            run["rewards"].append(copy.deepcopy(study["length_reward"]))
+        rewards = d.get("rewards") or rft.get("rewards") or [{"name": "accuracy"}, {"name": "format"}]
+        run["rewards"] = copy.deepcopy(rewards)
+        if d.get("length_reward"):
+            where = f"study '{study['name']}', benchmark '{key}'"
+            run["rewards"].append(length_reward_entry(study, d, where))
     elif method == "sft":
         run.update(deep_merge(study.get("sft") or {}, b.get("sft") or {}))
+    apply_overrides(run, d)
     if run.get("accelerate_config"):
         run["accelerate_config"] = study_path(study, run["accelerate_config"], "accelerate_config")
     return run
@@ -328,27 +349,34 @@ def run_config_dict(study: dict, key: str, variant: str, seed: int) -> dict:
 
 def expected_runs(study: dict) -> list[tuple[str, str, int]]:
     """``(benchmark, variant, seed)`` of every run a loaded study (or its saved ``study.yaml``) expands
-    into, in execution order (benchmark, seed, variant): ``rft_length`` only where the benchmark sets
-    ``length_reward: true``. Reads nothing and resolves nothing, so the report can use it on any
-    study folder.
+    into, in execution order (benchmark, seed, variant): each variant where it runs
+    (:func:`~vrft_lib.plan.variants.runs_on`: ``rft_length`` only where the benchmark sets
+    ``length_reward: true``). Reads nothing and loads nothing, so the report can use it on any study folder.
 
     >>> expected_runs({"benchmarks": {"sat": {"length_reward": True}, "banner": {}}, "seeds": [0],
     ...                "variants": ["rft", "rft_length"]})
     [('sat', 'rft', 0), ('sat', 'rft_length', 0), ('banner', 'rft', 0)]
     """
+    variants = study_variants(study)
     out = []
     for key, b in (study.get("benchmarks") or {}).items():
         for seed in study.get("seeds") or [0]:
-            for variant in study.get("variants") or VARIANTS:
-                if variant == "rft_length" and not (b or {}).get("length_reward"):
-                    continue
-                out.append((key, variant, seed))
+            for variant, d in variants.items():
+                if runs_on(d, key, b):
+                    out.append((key, variant, seed))
     return out
+
+
+def variants_record(study: dict) -> dict[str, dict]:
+    """The resolved definition of each of the study's variants, by name: what ``--dry-run --json``
+    lists beside the runs, and what each run folder records of its variant (``variant.yaml``)."""
+    return copy.deepcopy(study_variants(study))
 
 
 def expand_study(study: dict, out_dir) -> list[PlannedRun]:
     """Every run of the study (:func:`expected_runs`), with its notebook, run folder and parameters."""
     out = Path(out_dir).resolve()
+    variants = study_variants(study)
     runs = []
     for key, variant, seed in expected_runs(study):
         b = study["benchmarks"][key]
@@ -361,8 +389,18 @@ def expand_study(study: dict, out_dir) -> list[PlannedRun]:
             "evaluation": evaluation,
             "output_dir": str(run_dir),
         }
+        d = variants[variant]
         runs.append(
-            PlannedRun(run_id(key, variant, seed), key, variant, seed, NOTEBOOK_OF[variant], str(run_dir), params)
+            PlannedRun(
+                run_id(key, variant, seed),
+                key,
+                variant,
+                seed,
+                d["notebook"],
+                str(run_dir),
+                params,
+                definition=copy.deepcopy(d),
+            )
         )
     return runs
 

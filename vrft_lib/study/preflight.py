@@ -132,7 +132,7 @@ def _in_study(e: VrftError, study: dict, src: str, run) -> VrftError:
     origin = ""
     m = re.search(r"unknown (?:key|\w+ field) '([^']+)'", msg)
     if m:
-        found = _find_key(study, run.benchmark, m.group(1))
+        found = _find_key(study, run.benchmark, m.group(1), run.variant)
         if found:
             origin = f"; set in {', '.join(found)}"
     prefix = f"Study file '{src}', run {run.run_id} (benchmarks.{run.benchmark}, variant {run.variant}{origin}): "
@@ -142,7 +142,7 @@ def _in_study(e: VrftError, study: dict, src: str, run) -> VrftError:
         return ConfigError(prefix + msg)
 
 
-def _find_key(study: dict, benchmark: str, key: str) -> list[str]:
+def _find_key(study: dict, benchmark: str, key: str, variant: str | None = None) -> list[str]:
     """Dotted paths of the study sections (feeding a run) that set ``key``."""
     sections = [(name, study.get(name)) for name in ("run_defaults", "rft", "sft", "evaluation", "length_reward")]
     spec = (study.get("benchmarks") or {}).get(benchmark) or {}
@@ -150,6 +150,9 @@ def _find_key(study: dict, benchmark: str, key: str) -> list[str]:
         (f"benchmarks.{benchmark}.{name}", spec.get(name))
         for name in ("data", "run_defaults", "rft", "sft", "evaluation")
     ]
+    own = study.get("variants") if isinstance(study.get("variants"), dict) else {}
+    if variant and isinstance(own.get(variant), dict):
+        sections.append((f"variants.{variant}", own[variant]))
     found = []
 
     def walk(node, path, depth):

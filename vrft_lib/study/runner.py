@@ -4,9 +4,10 @@ The runs come from :mod:`vrft_lib.plan.spec`; each executes its notebook into it
 
     OUT/runs/<benchmark>/<variant>/seed<k>/
         parameters.yaml   what papermill injected
+        variant.yaml      the variant's resolved definition (vrft_lib.plan.variants)
         notebook.ipynb    the executed notebook (kept, also when it fails)
         train/  eval/     the run's outputs (see vrft_lib.train and vrft_lib.evaluate)
-        DONE              written last, only when the notebook finished
+        DONE              written last, only when the notebook finished (its wall time, the variant)
 
 Finished runs are skipped, so running the same study again recomputes nothing; an interrupted run
 resumes from its last checkpoint. Then ``notebooks/report.ipynb`` is executed into
@@ -45,7 +46,7 @@ from ..plan.spec import PlannedRun, default_out, expand_study, load_study, noteb
 from ..provenance import peak_rss_mb
 from ..report.console import console_summary
 from ..report.render import render_report, report_up_to_date
-from ..runfolder import STUDY_FILE, is_done, missing_run_outputs, reopen_run, write_done
+from ..runfolder import STUDY_FILE, VARIANT_FILE, is_done, missing_run_outputs, reopen_run, write_done
 from ..tiny import ensure_tiny_base
 from ..tiny.base import cache_root
 from ..vocab import TINY_MODEL
@@ -74,12 +75,15 @@ def execute_run(run: PlannedRun, kernel_name: str = "python3") -> float:
     run_dir = Path(run.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     dump_yaml(run.parameters, run_dir / "parameters.yaml")
+    if run.definition:
+        dump_yaml(run.definition, run_dir / VARIANT_FILE)
     params = yaml.safe_load((run_dir / "parameters.yaml").read_text())
     t0 = time.perf_counter()
     with naming_path(run_dir / "notebook.ipynb"):  # papermill's own writes name no file on a full disk
         _execute_notebook(pm, run, run_dir, params, kernel_name)
     wall = time.perf_counter() - t0
-    write_done(run_dir, run_id=run.run_id, wall_seconds=round(wall, 2))
+    extra = {"variant": run.definition} if run.definition else {}
+    write_done(run_dir, run_id=run.run_id, wall_seconds=round(wall, 2), **extra)
     return wall
 
 
