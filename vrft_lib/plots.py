@@ -29,14 +29,9 @@ import plotly.io as pio
 from plotly.io.base_renderers import NotebookRenderer
 from plotly.subplots import make_subplots
 
-from .vocab import PROMPT_MODES
+from .vocab import BUILTIN_VARIANTS, PROMPT_MODES
 
-METHOD_LABELS = {
-    "training_free": "Training-free",
-    "sft": "SFT",
-    "rft": "RFT",
-    "rft_length": "RFT + length reward",
-}
+METHOD_LABELS = {name: d["label"] for name, d in BUILTIN_VARIANTS.items()}
 METHOD_COLORS = {
     "training_free": "#7f7f7f",  # grey
     "sft": "#1f77b4",  # blue
@@ -91,6 +86,17 @@ def color_for(label: str, index: int = 0) -> str:
     return METHOD_COLORS[key] if key else _FALLBACK_COLORS[index % len(_FALLBACK_COLORS)]
 
 
+def variant_colors(variants: Sequence[str]) -> dict[str, str]:
+    """A colour per variant: the paper's own their colours, every other one the next fallback colour, so
+    that two variants of a study never share one (a label alone, :func:`color_for`, cannot tell them).
+
+    >>> variant_colors(["rft", "rft_no_think", "sft_think"])
+    {'rft': '#ff7f0e', 'rft_no_think': '#9467bd', 'sft_think': '#8c564b'}
+    """
+    others = [v for v in variants if v not in METHOD_COLORS]
+    return {v: METHOD_COLORS.get(v) or _FALLBACK_COLORS[others.index(v) % len(_FALLBACK_COLORS)] for v in variants}
+
+
 def smoothing_window(n_steps: int) -> int:
     """Rolling-mean window for training curves: a tenth of the steps, at most 10, at least 1."""
     return int(max(1, min(10, int(n_steps) // 10)))
@@ -128,6 +134,7 @@ def training_curves(
     columns: Sequence[str] = DEFAULT_CURVE_COLUMNS,
     smooth: int = 1,
     title: str = "Training curves",
+    colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """One subplot per column over ``step``, one line per run label.
 
@@ -136,6 +143,7 @@ def training_curves(
         columns: the columns to plot; those absent from every table are skipped.
         smooth: rolling-mean window in steps; above 1 the raw values stay as faint lines.
         title: the figure title.
+        colors: ``{run label: colour}``; a label without one gets :func:`color_for`'s.
     """
     runs = _as_runs(steps)
     cols = [c for c in columns if any(c in df for df in runs.values())]
@@ -157,7 +165,7 @@ def training_curves(
             if col not in df:
                 continue
             x, y = _xy(df, col)
-            color = color_for(label, j)
+            color = (colors or {}).get(label) or color_for(label, j)
             if smooth and smooth > 1:
                 fig.add_trace(
                     go.Scatter(
@@ -279,12 +287,19 @@ def length_reward_figure(
     return fig
 
 
-def table1_figure(table_df: pd.DataFrame, methods: Sequence[str] = ("training_free", "sft", "rft")) -> go.Figure:
+def table1_figure(
+    table_df: pd.DataFrame,
+    methods: Sequence[str] = ("training_free", "sft", "rft"),
+    labels: Mapping[str, str] | None = None,
+    title: str = "Table 1 as bars: accuracy by method and prompt mode",
+) -> go.Figure:
     """Grouped bars of Table 1: per benchmark, one bar per method and mode, with 95% interval error bars.
 
     ``table_df`` is the tidy table of :func:`vrft_lib.report.table1` (columns ``label`` or
     ``benchmark``, ``method``, ``mode``, ``accuracy``, ``ci_low``, ``ci_high`` in percent, and
-    optionally ``paper_accuracy``). With paper numbers, a second row of panels shows them.
+    optionally ``paper_accuracy``). With paper numbers, a second row of panels shows them. ``methods``
+    are the variants shown (their colours: :func:`variant_colors`), ``labels`` their names
+    (default :data:`METHOD_LABELS`, else the variant's own name).
     """
     df = table_df.copy()
     if df.empty:
@@ -301,15 +316,16 @@ def table1_figure(table_df: pd.DataFrame, methods: Sequence[str] = ("training_fr
         vertical_spacing=0.12,
         subplot_titles=["Ours (bars: accuracy; whiskers: 95% interval)"] + (["Paper's Table 1"] if has_paper else []),
     )
+    colors = variant_colors(list(methods))
     for m in methods:
         for mode in PROMPT_MODES:
             sub = df[(df["method"] == m) & (df["mode"] == mode)].set_index("_bench").reindex(benches)
-            name = f"{METHOD_LABELS.get(m, m)} {MODE_LABELS[mode]}"
+            name = f"{(labels or {}).get(m) or METHOD_LABELS.get(m, m)} {MODE_LABELS[mode]}"
             acc = sub["accuracy"].astype(float)
             err_hi = (sub["ci_high"].astype(float) - acc).clip(lower=0) if "ci_high" in sub else None
             err_lo = (acc - sub["ci_low"].astype(float)).clip(lower=0) if "ci_low" in sub else None
             marker = dict(
-                color=METHOD_COLORS.get(m, "#999"),
+                color=colors[m],
                 pattern=dict(shape=MODE_PATTERNS[mode]),
                 line=dict(color="#333", width=0.5),
             )
@@ -352,7 +368,7 @@ def table1_figure(table_df: pd.DataFrame, methods: Sequence[str] = ("training_fr
     fig.update_xaxes(title_text="benchmark", row=rows, col=1)
     fig.update_layout(
         barmode="group",
-        title=dict(text="Table 1 as bars: accuracy by method and prompt mode"),
+        title=dict(text=html.escape(title)),
         height=380 * rows + 80,
         template="plotly_white",
         legend=dict(orientation="h", y=-0.15),

@@ -43,6 +43,7 @@ from .figures import (
     length_curves,
     select_examples,
     table1_bars,
+    table2_bars,
     training_figures,
 )
 from .findings import TIE_POINTS, comparisons, findings, paper_table, table1
@@ -62,8 +63,10 @@ from .views import (
     summary_markdown,
     table1_note,
     table1_view,
+    table2_view,
     timings_markdown,
     timings_view,
+    variants_view,
 )
 
 __all__ = [
@@ -105,9 +108,12 @@ __all__ = [
     "table1_bars",
     "table1_note",
     "table1_view",
+    "table2_bars",
+    "table2_view",
     "task_kind",
     "timings_markdown",
     "timings_view",
     "training_figures",
+    "variants_view",
     "write_outputs",
 ]

@@ -76,9 +76,10 @@ def _jsonable(obj):
 
 
 def metrics_record(rep: StudyReport) -> dict:
-    """What ``metrics.json`` holds: the study, Table 1, the findings, the paired comparisons (one per
-    finding with both cells: ``benchmark``, ``a``, ``b``, ``difference_points``, ``ci95``, ``p_value``, ``n``,
-    ``verdict``; see docs/report.md), every run's metrics, the missing
+    """What ``metrics.json`` holds: the study, its variants' definitions (``variants``), Table 1 (every
+    variant's cells), the findings, the paired comparisons (one per finding with both cells:
+    ``benchmark``, ``a``, ``b``, ``difference_points``, ``ci95``, ``p_value``, ``n``, ``verdict``; see
+    docs/report.md), every run's metrics (its ``done`` record holds its variant), the missing
     runs and cells, Figure 1's examples (without images), Figure 2's benchmarks and window, provenance
     and timings. Plain JSON values (NaN becomes null)."""
     collected, table, fig1 = rep.collected, rep.table, rep.figure1
@@ -93,6 +94,7 @@ def metrics_record(rep: StudyReport) -> dict:
                 "benchmarks": collected["benchmarks"],
                 "reference": reference_of(collected["study"]),
             },
+            "variants": collected["variants"],
             "table1": table,
             "findings": rep.findings,
             "comparisons": comparisons(rep.findings),

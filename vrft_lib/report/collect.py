@@ -25,8 +25,9 @@ import yaml
 from ..errors import VrftError
 from ..files import read_json
 from ..plan.spec import expected_runs
+from ..plan.variants import study_variants
 from ..runfolder import RUNS, STUDY_FILE, read_done, run_path, seed_of
-from ..vocab import VARIANTS
+from ..vocab import BUILTIN_VARIANTS, METHOD_OF, NOTEBOOK_OF
 
 # Fallbacks when study.yaml does not give a benchmark's label.
 DEFAULT_LABELS = {
@@ -123,19 +124,44 @@ def benchmarks_of(study: dict, runs_dir: Path) -> dict[str, dict]:
     return out
 
 
-def run_keys(study: dict, study_dir: Path, benchmarks) -> list[tuple[str, str, int]]:
+def variants_of(study: dict) -> dict[str, dict]:
+    """The resolved definitions of a study.yaml's variants (:func:`vrft_lib.plan.variants.study_variants`);
+    ``{}`` when they cannot be resolved (a hand-edited study.yaml): its run folders are listed anyway."""
+    try:
+        return study_variants(study)
+    except (VrftError, TypeError, AttributeError):
+        return {}
+
+
+def found_variant(name: str) -> dict:
+    """The definition of a variant found on disk that study.yaml does not define: a built-in's, else its
+    name as its label and an unknown method."""
+    if name in BUILTIN_VARIANTS:
+        return {
+            "name": name,
+            "label": BUILTIN_VARIANTS[name]["label"],
+            "method": METHOD_OF[name],
+            "notebook": NOTEBOOK_OF[name],
+            "base": BUILTIN_VARIANTS[name].get("base"),
+            "defined_by": "kit",
+        }
+    return {"name": name, "label": name, "method": None, "notebook": None, "base": None, "defined_by": "unknown"}
+
+
+def run_keys(study: dict, study_dir: Path, benchmarks, variants=None) -> list[tuple[str, str, int]]:
     """Every run to list: the study's expected runs and the run folders found on disk, per benchmark,
-    variant (the kit's order, then others) and seed."""
+    variant (the study's order, then others) and seed."""
     found = set()
     for key in benchmarks:
         for vdir in sorted(p for p in (study_dir / RUNS / key).glob("*") if p.is_dir()):
             found |= {
                 (key, vdir.name, s) for s in (seed_of(p.name) for p in vdir.iterdir() if p.is_dir()) if s is not None
             }
-    keys = list(dict.fromkeys([(k, v, int(s)) for k, v, s in expected_runs(study) if k in benchmarks] + sorted(found)))
-    variants = list(dict.fromkeys([v for v in VARIANTS if any(k[1] == v for k in keys)] + [k[1] for k in keys]))
+    expected = expected_runs(study) if variants else []
+    keys = list(dict.fromkeys([(k, v, int(s)) for k, v, s in expected if k in benchmarks] + sorted(found)))
+    order = list(dict.fromkeys([*(variants or {}), *BUILTIN_VARIANTS, *(k[1] for k in keys)]))
     bench = list(benchmarks)
-    return sorted(keys, key=lambda k: (bench.index(k[0]), variants.index(k[1]), k[2]))
+    return sorted(keys, key=lambda k: (bench.index(k[0]), order.index(k[1]), k[2]))
 
 
 def load_run(path: Path, info: dict, variant: str, seed: int, failures: dict) -> dict:
@@ -158,6 +184,7 @@ def load_run(path: Path, info: dict, variant: str, seed: int, failures: dict) ->
         "train_done": None,
         "steps": None,
         "predictions_path": None,
+        "definition": None,
     }
     if not path.is_dir():
         return rec
@@ -179,6 +206,7 @@ def load_run(path: Path, info: dict, variant: str, seed: int, failures: dict) ->
             rec["status"], rec["reason"] = "unfinished", "no DONE file (still running, interrupted or failed)"
         return rec
     rec["done"] = done
+    rec["definition"] = done.get("variant") if isinstance(done.get("variant"), dict) else None
     wall = done.get("wall_seconds")
     rec["wall_seconds"] = float(wall) if isinstance(wall, (int, float)) else None
     metrics = read_json(path / "eval" / "metrics.json")
@@ -218,8 +246,10 @@ def collect_study(study_dir) -> dict:
     ``name``, ``description``, ``synthetic``, ``model``, ``seeds``, ``benchmarks`` (``{key: {key,
     label, task_kind}}``), ``runs`` (one record per benchmark, variant and seed: ``status``,
     ``reason``, ``metrics``, ``steps`` as a DataFrame, ``provenance``, ``done``, ``train_done``,
-    ``predictions_path``; predictions are read on demand with :func:`read_predictions`), ``missing``
-    (the runs that are not finished, with why) and ``last_invocation``.
+    ``predictions_path``, ``definition``: the variant's definition its DONE recorded; predictions are
+    read on demand with :func:`read_predictions`), ``variants`` (``{name: definition}`` of every variant
+    listed: study.yaml's, then those found on disk), ``missing`` (the runs that are not finished, with
+    why) and ``last_invocation``.
 
     Raises:
         VrftError: the folder has no readable study.yaml.
@@ -230,10 +260,13 @@ def collect_study(study_dir) -> dict:
     invocation = read_json(d / "last_invocation.json")
     invocation = invocation if isinstance(invocation, dict) else None
     failures = {str(f.get("run_id")): f for f in (invocation or {}).get("failures") or [] if isinstance(f, dict)}
+    defined = variants_of(study)
+    keys = run_keys(study, d, benchmarks, defined)
     runs = [
         load_run(run_path(d, key, variant, seed), benchmarks[key], variant, seed, failures)
-        for key, variant, seed in run_keys(study, d, benchmarks)
+        for key, variant, seed in keys
     ]
+    variants = {v: defined.get(v) or found_variant(v) for v in dict.fromkeys([*defined, *(k[1] for k in keys)])}
     seeds = [int(s) for s in (study.get("seeds") or []) if isinstance(s, (int, float, str)) and str(s).isdigit()]
     model = study.get("model")
     if isinstance(model, dict):
@@ -249,6 +282,7 @@ def collect_study(study_dir) -> dict:
         "seeds": seeds or sorted({r["seed"] for r in runs}),
         "benchmarks": benchmarks,
         "runs": runs,
+        "variants": variants,
         "missing": [{k: r[k] for k in MISSING_FIELDS} for r in runs if r["status"] != "finished"],
         "last_invocation": invocation,
     }
@@ -259,6 +293,11 @@ def finished_runs(collected: dict, key: str, variant: str) -> list[dict]:
     return [
         r for r in collected["runs"] if r["benchmark"] == key and r["variant"] == variant and r["status"] == "finished"
     ]
+
+
+def variant_label(collected: dict, variant: str) -> str:
+    """How the report names a variant: its definition's label, else its name."""
+    return str(((collected.get("variants") or {}).get(variant) or found_variant(variant)).get("label") or variant)
 
 
 def reference_of(study: dict) -> dict:

@@ -1,5 +1,6 @@
-"""The study's result on the console: Table 1 as text and the verdicts on the paper's claims, read from
-the ``metrics.json`` that the report notebook wrote (what ``vrft study`` prints at the end)."""
+"""The study's result on the console: Table 1 as text (with RFT + length reward), the variants the study
+defines in a second table, and the verdicts on the paper's claims, read from the ``metrics.json`` that
+the report notebook wrote (what ``vrft study`` prints at the end)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
 
 SHORT = {"training_free": "training-free", "sft": "SFT", "rft": "RFT", "rft_length": "RFT+len"}
+CONSOLE_TABLE1 = (*TABLE_VARIANTS, "rft_length")  # Table 1's columns on the console (and in the README)
 MODE_SHORT = {"no_think": "w/o", "think": "w/"}
 
 
@@ -31,9 +33,23 @@ def table1_text(records: list[dict]) -> str:
     benchmark  chance  RFT w/o      RFT w/
     SAT            33       —   61.5 (98)!
     """
-    methods = [m for m in (*TABLE_VARIANTS, "rft_length") if any(r.get("method") == m for r in records)]
+    return cells_text(records, CONSOLE_TABLE1, SHORT)
+
+
+def cells_text(records: list[dict], variants, names: dict) -> str:
+    """:func:`table1_text` for the columns ``variants`` (those with a record), each named ``names[v]``;
+    the rows are the benchmarks with a record of one of them.
+
+    >>> rows = [{"benchmark": "b", "label": "SAT", "method": "rft_nt", "mode": m, "accuracy": a, "format_rate": 100.0,
+    ...          "chance": 50.0, "collapsed": m == "think"} for m, a in [("no_think", 50.0), ("think", 61.0)]]
+    >>> print(cells_text(rows, ["rft_nt"], {"rft_nt": "RFT nt"}))
+    benchmark  chance   RFT nt w/o    RFT nt w/
+    SAT            50  50.0 (100)   61.0 (100)!
+    """
+    methods = [m for m in variants if any(r.get("method") == m for r in records)]
+    records = [r for r in records if r.get("method") in methods]
     cols = [(m, mode) for m in methods for mode in PROMPT_MODES]
-    header = ["benchmark", "chance", *[f"{SHORT[m]} {MODE_SHORT[mode]}" for m, mode in cols]]
+    header = ["benchmark", "chance", *[f"{names.get(m, m)} {MODE_SHORT[mode]}" for m, mode in cols]]
     rows = []
     for key in dict.fromkeys(r["benchmark"] for r in records):
         mine = [r for r in records if r["benchmark"] == key]
@@ -63,6 +79,11 @@ def console_summary(study_dir) -> str:
             "Table 1: accuracy %, format compliance % in parentheses, ! = answers collapsed onto one option",
             table1_text(records),
         ]
+    variants = metrics.get("variants") if isinstance(metrics.get("variants"), dict) else {}
+    own = [v for v in variants if v not in CONSOLE_TABLE1]
+    if own and any(r.get("method") in own for r in records):
+        names = {v: str((variants[v] or {}).get("label") or v) for v in own}
+        lines += ["Table 2: the study's own variants (the same cells)", cells_text(records, own, names)]
     claims = [f for f in metrics.get("findings") or [] if f.get("group") == "paper"]
     if claims:
         lines.append("The paper's claims on these numbers:")

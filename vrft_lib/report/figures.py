@@ -5,7 +5,8 @@ Choices (see ``docs/report.md``): Figure 1 shows the first benchmark, preferring
 ``perception``, with finished ``rft`` and ``rft_length`` runs that have predictions, at the lowest
 seed both have; its inputs are those both answered in think mode, first up to half where exactly one
 of the two is right, then the rest in id order. Figure 2 and the training curves are seed means,
-smoothed over :func:`vrft_lib.plots.smoothing_window` steps.
+smoothed over :func:`vrft_lib.plots.smoothing_window` steps; the training curves show every trained
+variant of the study, its own included, and :func:`table2_bars` the variants outside Table 1.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from IPython.display import Image, Markdown
 from .. import plots
 from ..data import load_benchmark
 from ..plots import METHOD_LABELS
-from .collect import finished_runs, read_predictions
-from .views import md, styled
+from .collect import finished_runs, read_predictions, variant_label
+from .views import md, other_variants, styled
 
 FIGURE1_EXAMPLES = 4  # examples shown in Figure 1
 FIGURE1_IMAGE_WIDTH = 192  # pixels on the page
@@ -53,7 +54,8 @@ def mean_steps(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
 
 
 def variant_steps(collected: dict, key: str, variants) -> dict[str, pd.DataFrame]:
-    """``{variant label: seed-mean steps}`` of one benchmark's variants that logged training steps."""
+    """``{variant label: seed-mean steps}`` of one benchmark's variants that logged training steps (the
+    label of a variant the study defines is its own, :func:`~.collect.variant_label`)."""
     out = {}
     for variant in variants:
         df = mean_steps(
@@ -64,7 +66,7 @@ def variant_steps(collected: dict, key: str, variants) -> dict[str, pd.DataFrame
             ]
         )
         if df is not None:
-            out[METHOD_LABELS[variant]] = df
+            out[variant_label(collected, variant)] = df
     return out
 
 
@@ -226,6 +228,22 @@ def table1_bars(table: pd.DataFrame):
     return fig
 
 
+def table2_bars(table: pd.DataFrame, collected: dict):
+    """Table 2 as grouped bars: the study's variants outside Table 1 (:func:`~.views.other_variants`),
+    ours with 95% whiskers, each named by its label; a sentence when there is none."""
+    variants = other_variants(table, collected)
+    if not variants:
+        return Markdown("The study has no variant beside Table 1's.")
+    fig = plots.table1_figure(
+        table[table["method"].isin(variants)].assign(paper_accuracy=float("nan")),
+        methods=variants,
+        labels={v: variant_label(collected, v) for v in variants},
+        title="Table 2 as bars: accuracy by variant and prompt mode",
+    )
+    fig.update_xaxes(showticklabels=True)
+    return fig
+
+
 def figure2(curves: dict[str, dict[str, pd.DataFrame]]) -> list:
     """Figure 2: the smoothing sentence and the figure, or a sentence saying there is nothing to show."""
     if not curves:
@@ -241,10 +259,13 @@ def figure2(curves: dict[str, dict[str, pd.DataFrame]]) -> list:
 
 
 def training_figures(collected: dict) -> list:
-    """The training curves of every trained variant, one figure per benchmark (seed means)."""
+    """The training curves of every trained variant, one figure per benchmark (seed means), each
+    variant in a colour of its own (:func:`vrft_lib.plots.variant_colors`)."""
+    trained = [v for v, d in collected["variants"].items() if d.get("method") != "none"]
+    colors = {variant_label(collected, v): c for v, c in plots.variant_colors(trained).items()}
     out = []
     for key, info in collected["benchmarks"].items():
-        per = variant_steps(collected, key, ("sft", "rft", "rft_length"))
+        per = variant_steps(collected, key, trained)
         if per:
             longest = max(len(df) for df in per.values())
             out.append(
@@ -253,6 +274,7 @@ def training_figures(collected: dict) -> list:
                     columns=("reward", "accuracy_reward", "mean_completion_length", "loss", "kl"),
                     smooth=plots.smoothing_window(longest),
                     title=f"Training curves: {info['label']}",
+                    colors=colors,
                 )
             )
     return out or [Markdown("No run logged training steps.")]

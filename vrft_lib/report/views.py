@@ -13,11 +13,13 @@ import sys
 
 import pandas as pd
 import plotly
+import yaml
 from IPython.display import Markdown
 
 from .. import __version__
 from ..plots import METHOD_LABELS, MODE_LABELS
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
+from .collect import variant_label
 from .findings import cell, cell_caveat, num
 
 MISSING = "—"
@@ -99,15 +101,8 @@ def summary_markdown(collected: dict) -> Markdown:
     seeds = seeds_text(collected["seeds"])
     lines = [
         f"Study **{md(collected['name'])}**: model {md(collected['model'] or 'not stated')} on "
-        f"{md(b or 'no benchmarks')}; {md(seeds)}. Each benchmark is run training-free, after SFT and "
-        "after RFT (GRPO)"
-        + (
-            ", and after RFT with the length reward where listed"
-            if any(r["variant"] == "rft_length" for r in collected["runs"])
-            else ""
-        )
-        + f"; every model is evaluated without and with thinking. **{finished} of {len(collected['runs'])} "
-        "runs finished.**"
+        f"{md(b or 'no benchmarks')}; {md(seeds)}. {variants_sentence(collected)} Every model is evaluated "
+        f"without and with thinking. **{finished} of {len(collected['runs'])} runs finished.**"
     ]
     if collected["synthetic"]:
         lines.append(
@@ -120,6 +115,54 @@ def summary_markdown(collected: dict) -> Markdown:
         lines.append(f"*{md(collected['description'])}*")
     lines.append(f"Generated {dt.datetime.now().isoformat(timespec='seconds')} from {md(collected['study_dir'])}.")
     return Markdown("\n\n".join(lines))
+
+
+def variants_sentence(collected: dict) -> str:
+    """What each benchmark is run as: the paper's sentence when the study runs the kit's variants, else
+    (or in addition) the labels of the variants the study defines."""
+    ran = {r["variant"] for r in collected["runs"]}
+    own = [d for v, d in (collected.get("variants") or {}).items() if d.get("defined_by") != "kit" and v in ran]
+    kit = set(TABLE_VARIANTS) & ran
+    text = ""
+    if kit:
+        text = "Each benchmark is run training-free, after SFT and after RFT (GRPO)" + (
+            ", and after RFT with the length reward where listed" if "rft_length" in ran else ""
+        )
+    if own:
+        names = ", ".join(md(d["label"]) for d in own)
+        text += (", and as " if text else "Each benchmark is run as ") + f"the study's own variants: {names}"
+    return (text or "No run is listed") + "."
+
+
+VARIANT_COLUMNS = ["variant", "label", "method", "base", "defined by", "what it sets"]
+_DEFINITION_KEYS = ("name", "label", "method", "notebook", "base", "defined_by")
+
+
+def variants_view(collected: dict):
+    """The definition of each variant of the study: its name, label, method, base, whether the kit or the
+    study defines it, and the settings it sets over its method's (what ``variant.yaml`` records)."""
+    rows = [
+        {
+            "variant": name,
+            "label": d.get("label") or name,
+            "method": d.get("method") or MISSING,
+            "base": d.get("base") or MISSING,
+            "defined by": d.get("defined_by") or MISSING,
+            "what it sets": "; ".join(f"{k}: {_plain(v)}" for k, v in d.items() if k not in _DEFINITION_KEYS)
+            or MISSING,
+        }
+        for name, d in (collected.get("variants") or {}).items()
+    ]
+    return styled(pd.DataFrame(rows, columns=VARIANT_COLUMNS))
+
+
+def _plain(value) -> str:
+    """A setting as short text: mappings and lists in YAML's flow style.
+
+    >>> _plain({"scope": "response"}), _plain(True), _plain([{"name": "accuracy"}])
+    ('{scope: response}', 'true', '[{name: accuracy}]')
+    """
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
 
 
 def seeds_text(seeds) -> str:
@@ -187,7 +230,7 @@ def runs_view(collected: dict):
                 "benchmark": r["label"],
                 "key": r["benchmark"],
                 "task kind": r["task_kind"],
-                "variant": METHOD_LABELS.get(r["variant"], r["variant"]),
+                "variant": variant_label(collected, r["variant"]),
                 "seeds": [],
                 "finished": 0,
                 "runs": 0,
@@ -240,13 +283,36 @@ def paper_label(collected: dict) -> str:
 def table1_view(table: pd.DataFrame, collected: dict):
     """Table 1 as the paper lays it out: per benchmark a row *Ours* (accuracy %, 95% interval, seeds;
     the best cell bold) and a row with the paper's numbers; columns method x prompt mode."""
-    has_paper = bool(len(table)) and table["paper_accuracy"].notna().any()
-    columns = pd.MultiIndex.from_tuples(
-        [(METHOD_LABELS[m], MODE_LABELS[md_]) for m in TABLE_VARIANTS for md_ in PROMPT_MODES]
-    )
+    return cells_view(table, collected, TABLE_VARIANTS, {m: METHOD_LABELS[m] for m in TABLE_VARIANTS}, paper=True)
+
+
+def other_variants(table: pd.DataFrame, collected: dict) -> list[str]:
+    """The study's variants outside Table 1's columns that have cells (``rft_length`` and the variants
+    the study defines), in the study's order: Table 2's columns."""
+    have = set(table["method"]) if len(table) else set()
+    return [v for v in collected.get("variants") or {} if v not in TABLE_VARIANTS and v in have]
+
+
+def table2_view(table: pd.DataFrame, collected: dict):
+    """Table 2: the cells of the study's other variants (:func:`other_variants`), laid out as Table 1's
+    *Ours* rows, each column named by the variant's label; a sentence when there is none."""
+    variants = other_variants(table, collected)
+    if not variants:
+        return Markdown("The study has no variant beside Table 1's three.")
+    return cells_view(table, collected, variants, {v: variant_label(collected, v) for v in variants}, paper=False)
+
+
+def cells_view(table: pd.DataFrame, collected: dict, variants, labels: dict, paper: bool):
+    """Per benchmark a row *Ours* (the best cell bold) and, with ``paper`` and reference numbers, a row
+    with the paper's; columns variant x prompt mode."""
+    has_paper = paper and bool(len(table)) and table["paper_accuracy"].notna().any()
+    columns = pd.MultiIndex.from_tuples([(labels[m], MODE_LABELS[md_]) for m in variants for md_ in PROMPT_MODES])
     rows, index, bold = [], [], []
     for key, info in collected["benchmarks"].items():
-        cells = [cell(table, key, m, md_) for m in TABLE_VARIANTS for md_ in PROMPT_MODES]
+        ran = len(table) and ((table["benchmark"] == key) & table["method"].isin(list(variants))).any()
+        if not (paper or ran):  # Table 2: a benchmark none of its variants ran on
+            continue
+        cells = [cell(table, key, m, md_) for m in variants for md_ in PROMPT_MODES]
         best = max((c["accuracy"] for c in cells if c), default=None)
         ns = sorted({c["n"] for c in cells if c and c.get("n") is not None})
         chance = next((num(c.get("chance")) for c in cells if c and num(c.get("chance")) is not None), None)
@@ -262,12 +328,12 @@ def table1_view(table: pd.DataFrame, collected: dict):
         bold.append([c is not None and c["accuracy"] == best for c in cells])
         if has_paper:
             sub = table[table["benchmark"] == key]
-            paper = [
+            ref = [
                 sub[(sub["method"] == m) & (sub["mode"] == md_)]["paper_accuracy"]
-                for m in TABLE_VARIANTS
+                for m in variants
                 for md_ in PROMPT_MODES
             ]
-            rows.append([fmt(p.iloc[0] if len(p) else None) for p in paper])
+            rows.append([fmt(p.iloc[0] if len(p) else None) for p in ref])
             index.append((name, paper_label(collected)))
             bold.append([False] * len(cells))
     idx = pd.MultiIndex.from_tuples(index, names=["benchmark", "numbers"]) if index else None
@@ -300,7 +366,7 @@ def missing_view(table: pd.DataFrame, collected: dict) -> list:
     out = []
     if not cells.empty:
         names = [
-            f"{r.label} / {METHOD_LABELS.get(r.method, r.method)} / {MODE_LABELS[r.mode]}" for r in cells.itertuples()
+            f"{r.label} / {variant_label(collected, r.method)} / {MODE_LABELS[r.mode]}" for r in cells.itertuples()
         ]
         out.append(Markdown(f"**Missing cells** (shown as {MISSING}): {md('; '.join(names))}."))
     if miss:
