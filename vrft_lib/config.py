@@ -185,6 +185,11 @@ class RunConfig:
                 f"{did_you_mean(self.data.name, list_benchmarks())}; available: "
                 f"{', '.join(list_benchmarks())}."
             )
+        if self.method == "grpo" and not self.rewards:
+            raise ConfigError(
+                f"{where}.rewards: the list is empty, and GRPO learns from its rewards; give at least one "
+                "(the paper's: [{name: accuracy}, {name: format}])."
+            )
         if self.method == "grpo":
             try:
                 self.reward_functions()  # built with a stand-in tokenizer, only to check them
@@ -251,6 +256,13 @@ class EvalConfig:
 
     def validate(self, where: str = "eval config") -> None:
         """Check every value that does not depend on the machine (:func:`check_machine` checks the rest)."""
+        if not self.modes:
+            raise ConfigError(
+                f"{where}.modes: the list is empty, so nothing would be evaluated; give one or both of "
+                f"{', '.join(PROMPT_MODES)} (or leave it out for both)."
+            )
+        if len(set(self.modes)) < len(self.modes):
+            raise ConfigError(f"{where}.modes: {self.modes} lists a mode twice; list each prompt mode once.")
         for m in self.modes:
             if m not in PROMPT_MODES:
                 raise ConfigError(

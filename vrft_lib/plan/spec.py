@@ -334,7 +334,9 @@ def run_config_dict(study: dict, key: str, variant: str, seed: int) -> dict:
     if method == "grpo":
         rft = deep_merge(study.get("rft") or {}, b.get("rft") or {})
         run.update({k: v for k, v in rft.items() if k != "rewards"})
-        rewards = d.get("rewards") or rft.get("rewards") or [{"name": "accuracy"}, {"name": "format"}]
+        rewards = d.get("rewards") or rft.get("rewards")
+        if rewards is None:  # an empty list stays, and is refused with the run config
+            rewards = [{"name": "accuracy"}, {"name": "format"}]
         run["rewards"] = copy.deepcopy(rewards)
         if d.get("length_reward"):
             where = f"study '{study['name']}', benchmark '{key}'"

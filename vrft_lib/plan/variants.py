@@ -71,7 +71,7 @@ def variant_entries(raw, where: str) -> dict[str, dict | None]:
     check_value(raw, list | dict, f"{where}: variants")
     if not raw:
         raise ConfigError(
-            f"{where}: variants: the list is empty, so the study would run nothing. Name at least one variant "
+            f"{where}: variants: no variant is named, so the study would run nothing. Name at least one "
             f"(built in: {', '.join(VARIANTS)}), or remove 'variants' to run the paper's four."
         )
     if isinstance(raw, list):
@@ -87,7 +87,7 @@ def variant_entries(raw, where: str) -> dict[str, dict | None]:
                 raise ConfigError(
                     f"{where}: variants: '{name}' is listed twice; list each variant once (it is one run "
                     "folder per benchmark and seed). To run it with other settings, define a variant of "
-                    f"its own: variants: {{{name}:, {name}_2: {{base: {name}, ...}}}}."
+                    f"its own: variants: {{{name}: null, {name}_2: {{base: {name}, ...}}}}."
                 )
         return dict.fromkeys(raw)
     out = {}
@@ -252,7 +252,8 @@ def check_definition(d: dict, where: str, benchmarks=None, check_trainer: bool =
             try:
                 build_rewards(spec, mode=mode, tokenizer=_WordCounter())
             except ConfigError as e:
-                raise ConfigError(f"{at}.{key}: {e}") from None
+                text = str(e).removeprefix("rewards[0]: ") if key == "length_reward" else str(e)
+                raise ConfigError(f"{at}.{key}: {text}") from None
     if d.get("trainer") and check_trainer:
         check_trainer_fields(method, d["trainer"], f"{at}.trainer")
     names = d.get("benchmarks")
