@@ -74,7 +74,7 @@ def console_summary(study_dir) -> str:
         return ""
     records = metrics.get("table1") or []
     lines = []
-    if records:
+    if any(r.get("method") in CONSOLE_TABLE1 for r in records):
         lines += [
             "Table 1: accuracy %, format compliance % in parentheses, ! = answers collapsed onto one option",
             table1_text(records),

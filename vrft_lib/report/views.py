@@ -175,8 +175,10 @@ def seeds_text(seeds) -> str:
     return f"seed {seeds[0]}" if len(seeds) == 1 else (f"seeds {', '.join(seeds)}" if seeds else "no seeds")
 
 
-def cell_name(c: dict) -> str:
-    return f"{c['label']} / {METHOD_LABELS.get(c['method'], c['method'])} {MODE_LABELS.get(c['mode'], c['mode'])}"
+def cell_name(c: dict, collected: dict | None = None) -> str:
+    """``benchmark / variant mode``, the variant by its label."""
+    name = variant_label(collected, c["method"]) if collected else METHOD_LABELS.get(c["method"], c["method"])
+    return f"{c['label']} / {name} {MODE_LABELS.get(c['mode'], c['mode'])}"
 
 
 def key_findings(table: pd.DataFrame, collected: dict, found: list[dict]) -> Markdown:
@@ -204,7 +206,7 @@ def key_findings(table: pd.DataFrame, collected: dict, found: list[dict]) -> Mar
         parts = [f"{len(v)} {k} ({md('; '.join(v))})" for k, v in by.items()]
         lines.append(f"**The paper's {len(claims)} claims on these numbers:** " + ", ".join(parts) + ".")
     flagged = [
-        f"{md(cell_name(row))}: {md(text)}"
+        f"{md(cell_name(row, collected))}: {md(text)}"
         for row in table.to_dict(orient="records")
         if row.get("n_seeds") and (text := cell_caveat(row))
     ]
