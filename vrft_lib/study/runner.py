@@ -45,7 +45,7 @@ from ..plan.spec import PlannedRun, default_out, expand_study, load_study, noteb
 from ..provenance import peak_rss_mb
 from ..report.console import console_summary
 from ..report.render import render_report, report_up_to_date
-from ..runfolder import STUDY_FILE, is_done, missing_run_outputs, reopen_run, write_done
+from ..runfolder import RUNS, STUDY_FILE, is_done, missing_run_outputs, reopen_run, write_done
 from ..tiny import ensure_tiny_base
 from ..tiny.base import cache_root
 from ..vocab import TINY_MODEL
@@ -210,8 +210,8 @@ def _take_locks(held: contextlib.ExitStack, out: Path, runs: list, shared: bool)
     """One writer per folder: a study holds ``OUT/.vrft-lock`` alone; a ``--no-report`` invocation (a
     cluster job) shares it with the others and holds the lock of each run it may run."""
     held.enter_context(folder_lock(out / LOCK_FILE, shared=shared, what=f"the study folder '{out}'"))
-    if not shared:
-        remove_temporary_files(out)  # what writers killed mid-write left: no other writer is here
+    if not shared:  # what writers killed mid-write left (the kit's names only): no other writer is here
+        remove_temporary_files(out, subfolders=(RUNS, "slurm"))
         return
     for r in runs:
         held.enter_context(folder_lock(run_lock_path(out, r.run_id), what=f"run {r.run_id} in '{out}'"))
