@@ -22,9 +22,9 @@ does nothing when ``DONE`` exists.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
-import shutil
 import sys
 import time
 import warnings
@@ -36,7 +36,7 @@ from .checkpoints import drop_checkpoints, last_complete_checkpoint
 from .config import RunConfig, check_report_to, detect_device, load_run_config
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, exit_code
-from .files import atomic_path, dump_yaml, plain_modes, write_json
+from .files import atomic_path, dump_yaml, make_dirs, plain_modes, refuse_links, remove_tree, write_json
 from .models import freeze_vision_tower, load_processor
 from .prompts import to_grpo_dataset, to_sft_dataset
 from .provenance import provenance
@@ -303,7 +303,8 @@ def train(config, **overrides) -> Path:
     state = PartialState(cpu=detect_device(cfg.device) == "cpu")
     args = resolve_trainer_args(cfg, num_processes=state.num_processes)
     if state.is_main_process:
-        train_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(train_dir)
+        refuse_links(train_dir, inside=True)  # the Trainer and save_pretrained write with plain open()
         dump_yaml(cfg.to_dict(), train_dir / "config.yaml")
         write_json(args, train_dir / "trainer_args.json")
         write_json(
@@ -355,7 +356,8 @@ def train(config, **overrides) -> Path:
         with atomic_path(train_dir / "steps.csv") as tmp:
             table.to_csv(tmp, index=False)
         _collect_completions(trainer_dir, train_dir / "completions.parquet")
-        shutil.rmtree(trainer_dir / "completions", ignore_errors=True)
+        with contextlib.suppress(OSError):
+            remove_tree(trainer_dir / "completions")
         times = [t for t in timer.times.values()]
         write_done(
             train_dir,
