@@ -121,6 +121,22 @@ def progress_callback(path):
     return Progress()
 
 
+def checkpoint_modes_callback():
+    """A TrainerCallback that gives every file of each checkpoint the Trainer saves the mode a plain
+    ``open()`` gives under the umask (:func:`vrft_lib.files.plain_modes`): safetensors writes its
+    weights 0600, unreadable to colleagues sharing a cluster folder (the main process only)."""
+    from transformers import TrainerCallback
+
+    class CheckpointModes(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                if folder.is_dir():
+                    plain_modes(folder)
+
+    return CheckpointModes()
+
+
 def steps_table(log_history, step_times=None):
     """One row per optimizer step from ``trainer.state.log_history`` (a pandas DataFrame)."""
     rows = [dict(h) for h in log_history if "step" in h and "train_runtime" not in h]
@@ -324,7 +340,7 @@ def train(config, **overrides) -> Path:
         processor,
         dataset,
         args,
-        callbacks=[timer.callback, progress_callback(train_dir / PROGRESS_FILE)],
+        callbacks=[timer.callback, progress_callback(train_dir / PROGRESS_FILE), checkpoint_modes_callback()],
     )
     trainer_dir = Path(args["output_dir"])
     report = print if state.is_main_process else None
