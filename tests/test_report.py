@@ -467,7 +467,7 @@ def test_rendered_page_has_every_section_and_the_numbers(rendered):
     assert "mean response tokens (w/ think)" in page and f"97.00 [{100 * lo:.2f}, {100 * hi:.2f}]" in page
     assert "abc123 (11 runs)" in page and "torch" in page and "2.9.0" in page and "Total wall time" in page
     assert "0:22:00" in page and "Study parameters" in page and ">fake-study</span>" in page  # study.yaml
-    assert not list(root.glob(".*.tmp")) and not list(root.glob("*.tmp"))
+    assert not list(root.glob(".*.tmp")) and not list(root.glob("*.vrft-tmp"))
 
 
 def test_rendered_page_is_one_offline_file_with_plotly_figures(rendered):

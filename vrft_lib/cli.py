@@ -166,7 +166,11 @@ def batch_text(batch: dict | None) -> str:
 
 
 def _cmd_report(ns) -> int:
+    from .files import writing_under
+    from .locks import LOCK_FILE, folder_lock
     from .report.render import render_report
+    from .runfolder import check_owned, claim_study_folder
+    from .study.preflight import check_no_links
 
     out = Path(ns.study_dir).resolve()
     if not (out / "study.yaml").is_file():
@@ -174,7 +178,12 @@ def _cmd_report(ns) -> int:
             f"'{out}' is not a study folder (it has no study.yaml). Give the --out folder of a "
             "`vrft study` run, e.g. `vrft report outputs/smoke`."
         )
-    print(render_report(out))
+    check_owned(out, command="vrft report")
+    check_no_links(out, [])  # nothing the report writes is a link, before its notebook runs
+    # the study's own lock: no study, cluster job or other report writes the folder meanwhile
+    with writing_under(out), folder_lock(out / LOCK_FILE, what=f"the study folder '{out}'"):
+        claim_study_folder(out)
+        print(render_report(out))
     return 0
 
 
@@ -195,7 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("params", help="study YAML, e.g. params/smoke.yaml")
     s.add_argument("--out", help="output folder (default: outputs/<study name>)")
     s.add_argument("--only", help="run only the runs whose name matches this glob pattern")
-    s.add_argument("--force", action="store_true", help="recompute runs that already finished")
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute runs that already finished; also write into an --out folder that is not a study "
+        "folder of the kit (by default the kit writes only into a new or empty folder or one it made)",
+    )
     s.add_argument("--dry-run", action="store_true", help="print the plan; load no model")
     s.add_argument("--json", action="store_true", help="with --dry-run or --status: print JSON")
     s.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")

@@ -41,7 +41,7 @@ from .answers import LETTERS, choice_index, extract_answer, lenient_correct, nor
 from .config import EvalConfig, check_machine, check_parallel, detect_device, load_eval_config
 from .data import benchmark_info, load_benchmark
 from .errors import exit_code
-from .files import atomic_path, dump_yaml, read_json, write_json
+from .files import atomic_path, dump_yaml, make_dirs, read_json, remove_file, write_json
 from .models import load_model_and_processor, load_processor
 from .parallel import Processes, vllm_engine_args
 from .prompts import build_messages, with_class_choices
@@ -380,7 +380,7 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
         if stale is None:
             return read_json(out / "metrics.json")
         print(f"[vrft] eval '{cfg.name}' in {out} was finished, but {stale}: evaluating again.")
-        (out / "DONE").unlink()
+        remove_file(out / "DONE")
     t0 = time.perf_counter()
     d = cfg.data
     ds = load_benchmark(d.name, d.eval_split, root=d.root, limit=d.eval_limit, seed=cfg.seed, **d.options)
@@ -454,7 +454,7 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
     metrics["samples_per_second"] = round(len(preds) / gen_seconds, 3) if gen_seconds else None
     metrics = json.loads(json.dumps(metrics))  # the same values a later reader of metrics.json gets
 
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out)
     dump_yaml(cfg.to_dict(), out / "config.yaml")
     with atomic_path(out / "predictions.jsonl") as tmp, open(tmp, "w", encoding="utf-8") as f:
         for p in preds:

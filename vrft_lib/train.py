@@ -22,9 +22,9 @@ does nothing when ``DONE`` exists.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
-import shutil
 import sys
 import time
 import warnings
@@ -36,7 +36,7 @@ from .checkpoints import drop_checkpoints, last_complete_checkpoint
 from .config import RunConfig, check_report_to, detect_device, load_run_config
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, exit_code
-from .files import atomic_path, dump_yaml, plain_modes, write_json
+from .files import atomic_path, dump_yaml, make_dirs, plain_modes, refuse_links, remove_tree, write_json
 from .models import freeze_vision_tower, load_processor
 from .prompts import to_grpo_dataset, to_sft_dataset
 from .provenance import provenance
@@ -119,6 +119,22 @@ def progress_callback(path):
                 write_json({"step": int(state.global_step), "max_steps": int(state.max_steps)}, path)
 
     return Progress()
+
+
+def checkpoint_modes_callback():
+    """A TrainerCallback that gives every file of each checkpoint the Trainer saves the mode a plain
+    ``open()`` gives under the umask (:func:`vrft_lib.files.plain_modes`): safetensors writes its
+    weights 0600, unreadable to colleagues sharing a cluster folder (the main process only)."""
+    from transformers import TrainerCallback
+
+    class CheckpointModes(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                if folder.is_dir():
+                    plain_modes(folder)
+
+    return CheckpointModes()
 
 
 def steps_table(log_history, step_times=None):
@@ -303,7 +319,8 @@ def train(config, **overrides) -> Path:
     state = PartialState(cpu=detect_device(cfg.device) == "cpu")
     args = resolve_trainer_args(cfg, num_processes=state.num_processes)
     if state.is_main_process:
-        train_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(train_dir)
+        refuse_links(train_dir, inside=True)  # the Trainer and save_pretrained write with plain open()
         dump_yaml(cfg.to_dict(), train_dir / "config.yaml")
         write_json(args, train_dir / "trainer_args.json")
         write_json(
@@ -323,7 +340,7 @@ def train(config, **overrides) -> Path:
         processor,
         dataset,
         args,
-        callbacks=[timer.callback, progress_callback(train_dir / PROGRESS_FILE)],
+        callbacks=[timer.callback, progress_callback(train_dir / PROGRESS_FILE), checkpoint_modes_callback()],
     )
     trainer_dir = Path(args["output_dir"])
     report = print if state.is_main_process else None
@@ -355,7 +372,8 @@ def train(config, **overrides) -> Path:
         with atomic_path(train_dir / "steps.csv") as tmp:
             table.to_csv(tmp, index=False)
         _collect_completions(trainer_dir, train_dir / "completions.parquet")
-        shutil.rmtree(trainer_dir / "completions", ignore_errors=True)
+        with contextlib.suppress(OSError):
+            remove_tree(trainer_dir / "completions")
         times = [t for t in timer.times.values()]
         write_done(
             train_dir,

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
+from ..files import NotRegularFile, read_bytes, regular_file_problem
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 ON_BAD_IMAGE = ("error", "skip")  # the values of the loaders' on_bad_image option
@@ -139,8 +140,10 @@ def check_images_exist(name: str, paths: list, on_bad_image: str = "error") -> N
     missing = [p for p in paths if not Path(p).is_file()]
     if missing:
         more = f" (and {len(missing) - 1} more of the {len(paths)} images the run reads)" if len(missing) > 1 else ""
+        problem = regular_file_problem(missing[0])
+        problem = "does not exist" if problem in (None, "is missing") else problem
         raise DataError(
-            f"Image '{missing[0]}' of benchmark '{name}' does not exist{more}. Restore the file(s), or "
+            f"Image '{printable(missing[0])}' of benchmark '{name}' {problem}{more}. Restore the file(s), or "
             "set the benchmark's data option on_bad_image: skip to leave such rows out with a count."
         )
 
@@ -187,10 +190,12 @@ def load_images(benchmark: str, items, on_bad_image: str, crop_bottom: int = 0, 
     def one(item):
         where, source = item
         try:
-            data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
+            data = read_bytes(source) if isinstance(source, (str, Path)) else bytes(source)
             return _process_image(data, crop_bottom, max_side), None
         except FileNotFoundError:
             return None, f"{printable(where)}: file not found"
+        except NotRegularFile as exc:  # a FIFO would block the reader for ever: never opened for reading
+            return None, f"{printable(where)}: is {exc.strerror}, not a regular file"
         except ImageTooLarge as exc:
             return None, (
                 f"{printable(where)}: the image is {exc}. Downscale the file, or raise the bound with the "

@@ -22,6 +22,7 @@ import yaml
 from ..config import check_keys, check_plain, check_value, deep_merge, load_yaml
 from ..data.synthetic import DEFAULT_NUM_SAMPLES
 from ..errors import ConfigError, did_you_mean
+from ..files import refuse_links, regular_file_problem
 from ..notebook import prepare
 from ..reference import REFERENCES
 from ..runfolder import config_diff, is_done, missing_run_outputs, run_id, run_path
@@ -194,6 +195,11 @@ def find_study_file(path) -> Path:
     p = Path(path).expanduser()
     if p.is_file():
         return p
+    if p.exists() and not p.is_dir():  # a FIFO or a device: never read (a folder may name a shipped study)
+        raise ConfigError(
+            f"Study file '{p}' {regular_file_problem(p)}: a study file is a YAML file. Give a study YAML such as "
+            "params/smoke.yaml."
+        )
     shipped = kit_dir("params")
     for candidate in (shipped.parent / p, shipped / p.name, shipped / f"{p.name}.yaml"):
         if not p.is_absolute() and candidate.is_file():
@@ -354,6 +360,7 @@ def expand_study(study: dict, out_dir) -> list[PlannedRun]:
         b = study["benchmarks"][key]
         run_dir = run_path(out, key, variant, seed)
         if not run_dir.resolve().is_relative_to(out):  # checked by name already; never write outside
+            refuse_links(run_dir, root=out)  # a link on the way leads elsewhere: name it
             raise ConfigError(f"study '{study.get('name')}': run folder '{run_dir}' is not under '{out}'.")
         evaluation = deep_merge(study.get("evaluation") or {}, b.get("evaluation") or {})
         params = {

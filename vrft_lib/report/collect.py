@@ -10,12 +10,14 @@ The layout (see :mod:`vrft_lib.runfolder`)::
 
 The expected runs are :func:`vrft_lib.plan.spec.expected_runs` of the study; run folders found on
 disk beside them are listed too. Nothing here fails on a missing or unreadable run file: the run gets
-a status and a reason instead.
+a status and a reason instead. Only regular files are read: a run file that is something else (a FIFO,
+which would block its reader for ever, a device, a folder) makes the run ``unreadable``, naming it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import pandas as pd
 import yaml
 
 from ..errors import VrftError
-from ..files import read_json
+from ..files import open_regular, read_json, read_text, regular_file_problem
 from ..plan.spec import expected_runs
 from ..runfolder import RUNS, STUDY_FILE, read_done, run_path, seed_of
 from ..vocab import VARIANTS
@@ -64,7 +66,8 @@ def files_read(study_dir) -> list[Path]:
 def read_steps(path) -> pd.DataFrame | None:
     """A ``train/steps.csv`` as a DataFrame; None when it is missing, unreadable or empty."""
     try:
-        df = pd.read_csv(path)
+        with open_regular(path) as f:
+            df = pd.read_csv(f)
     except (OSError, ValueError, pd.errors.EmptyDataError):
         return None
     return df if not df.empty else None
@@ -74,7 +77,7 @@ def read_predictions(path) -> list[dict]:
     """The rows of a ``predictions.jsonl`` (unreadable lines are skipped)."""
     rows = []
     try:
-        with open(path, encoding="utf-8") as f:
+        with open_regular(path, "r", encoding="utf-8") as f:
             for line in f:
                 line = line.strip()
                 if not line:
@@ -161,6 +164,13 @@ def load_run(path: Path, info: dict, variant: str, seed: int, failures: dict) ->
     }
     if not path.is_dir():
         return rec
+    odd = [(name, regular_file_problem(path / name)) for name in RUN_FILES_READ if os.path.lexists(path / name)]
+    odd = [(name, problem) for name, problem in odd if problem and problem != "is missing"]
+    if odd:
+        rec["status"] = "unreadable"
+        named = "; ".join(f"'{path / name}' {problem}" for name, problem in odd)
+        rec["reason"] = f"{named}: the report reads no file of this run (replace it, or run the run again)"
+        return rec
     rec["steps"] = read_steps(path / "train" / "steps.csv")
     rec["train_done"] = read_done(path / "train")
     prov = (
@@ -201,7 +211,10 @@ def read_study_yaml(study_dir: Path) -> tuple[dict, str]:
             "runs/<benchmark>/<variant>/seed<k>/; create one with `vrft study params/<study>.yaml --out DIR`, "
             "then run `vrft report DIR`."
         )
-    text = yml.read_text(encoding="utf-8")
+    try:
+        text = read_text(yml)
+    except OSError as e:
+        raise VrftError(f"'{yml}' cannot be read: {e}. Fix or regenerate the study folder.") from None
     try:
         study = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:

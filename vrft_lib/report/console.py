@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..files import read_text
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
 
 SHORT = {"training_free": "training-free", "sft": "SFT", "rft": "RFT", "rft_length": "RFT+len"}
@@ -53,7 +54,7 @@ def console_summary(study_dir) -> str:
     verdict on each of the paper's claims. Empty when the study folder has no ``metrics.json``."""
     path = Path(study_dir) / "metrics.json"
     try:
-        metrics = json.loads(path.read_text())
+        metrics = json.loads(read_text(path))
     except (OSError, ValueError):
         return ""
     records = metrics.get("table1") or []

@@ -10,7 +10,7 @@ import yaml
 
 from ..config import load_run_config
 from ..errors import VrftError
-from ..files import read_json
+from ..files import read_json, read_text
 from ..trainer_args import batch_summary
 from ..vocab import PROMPT_MODES
 
@@ -19,8 +19,8 @@ TARGETS = {"no_think": "answer only (<answer>LABEL</answer>)", "think": "reasoni
 
 def _run_config(train_dir: Path) -> dict | None:
     try:
-        cfg = yaml.safe_load((train_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        cfg = yaml.safe_load(read_text(train_dir / "config.yaml"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None
     return cfg if isinstance(cfg, dict) else None
 
