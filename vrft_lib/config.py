@@ -36,6 +36,7 @@ from .values import MAX_YAML_ALIASES as MAX_YAML_ALIASES
 from .values import TYPE_NAMES as TYPE_NAMES
 from .values import check_keys as check_keys
 from .values import check_plain as check_plain
+from .values import check_finite, read_config_text, short_repr
 from .values import check_value as check_value
 from .values import deep_merge as deep_merge
 from .values import load_yaml as load_yaml
@@ -204,8 +205,9 @@ def build_config(cls, d, where: str):
     if d is None:
         d = {}
     if not isinstance(d, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys, got {d!r}.")
+        raise ConfigError(f"{where}: expected a mapping of keys, got {short_repr(d)}.")
     check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+    check_finite(d, where)  # also inside free-form fields (trainer, peft, rewards, loader options)
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
@@ -277,7 +279,10 @@ def load_eval_config(source, **overrides) -> EvalConfig:
         p = Path(source)
         if not p.exists():
             raise ConfigError(f"Eval config file '{p}' does not exist.")
-        d, where = load_yaml(p.read_text()) or {}, str(p)
+        try:
+            d, where = load_yaml(read_config_text(p, "Eval config file")) or {}, str(p)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"Eval config file '{p}' is not valid YAML: {e}") from None
     d.update(overrides)
     if "bootstrap" in d:
         raise ConfigError(
@@ -337,7 +342,7 @@ def load_run_config(source, where: str | None = None, **overrides) -> RunConfig:
         if not path.exists():
             raise ConfigError(f"Run config file '{path}' does not exist. Give the path of a YAML run config.")
         try:
-            d = load_yaml(path.read_text()) or {}
+            d = load_yaml(read_config_text(path, "Run config file")) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"Run config file '{path}' is not valid YAML: {e}") from None
         where = where or str(path)
