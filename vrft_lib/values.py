@@ -202,9 +202,10 @@ def check_finite(value, where: str) -> None:
             check_finite(v, f"{where}[{i}]")
 
 
-def read_config_text(path, what: str) -> str:
+def read_config_text(path, what: str, error: type[Exception] = ConfigError) -> str:
     r"""The text of a config file (``what``: "Study file", "Run config file", ...), read as UTF-8 whatever
-    the locale; a file that is not UTF-8 is refused naming the file, the byte, its line and column.
+    the locale; a file that is not UTF-8 is refused (an ``error``: a data file gives a ``DataError``) naming
+    the file, the byte, its line and column.
 
     >>> import pathlib, tempfile
     >>> bad = pathlib.Path(tempfile.mkdtemp()) / "s.yaml"
@@ -220,7 +221,7 @@ def read_config_text(path, what: str) -> str:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise ConfigError(
+        raise error(
             f"{what} '{path}' is not UTF-8 text: byte 0x{data[e.start]:02x} at line {line}, column {column} "
             f"({e.reason}). Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 OLD > NEW`), or write that "
             "character as plain ASCII."
