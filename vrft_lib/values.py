@@ -245,13 +245,13 @@ def env_int(name: str, default: int, what: str) -> int:
     if not text:
         return default
     try:
-        value = int(text) if len(text) <= MAX_INT_DIGITS else None
+        value = int(text) if len(text) <= 20 else None
     except ValueError:
         value = None
-    if value is None or value < 1:
+    if value is None or not 1 <= value <= 10**18:
         shown = text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
         raise ConfigError(
-            f"The environment variable {name} is {shown!r}: expected a whole number of {what} of at least 1 "
+            f"The environment variable {name} is {shown!r}: expected a whole number of {what} from 1 to 10**18 "
             f"(e.g. {default}). Set it to one (export {name}={default}), or unset it for the default ({default:,})."
         )
     return value
