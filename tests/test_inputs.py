@@ -236,6 +236,21 @@ def test_num_processes_override_for_processes_that_span_machines(monkeypatch):
     check_machine(cfg, device="cpu")  # the device given: checked for another machine, no count
 
 
+def test_num_processes_on_gpus_counts_the_gpus(monkeypatch):
+    import torch
+
+    from vrft_lib.config import load_eval_config
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    cfg = load_run_config({"name": "r", "method": "sft", "device": "cuda", "num_processes": 8})
+    with pytest.raises(ConfigError, match="8 processes, one per GPU, and this machine has 1 GPU. Lower"):
+        check_machine(cfg)
+    check_machine(load_run_config({"name": "r", "method": "sft", "device": "cuda", "num_processes": 1}))
+    # an evaluation on GPUs is not refused: it uses one process per visible GPU
+    check_machine(load_eval_config({"device": "cuda", "num_processes": 8}))
+
+
 # ----------------------------------------------------------------------------------------------
 # data
 # ----------------------------------------------------------------------------------------------
