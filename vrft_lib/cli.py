@@ -10,8 +10,10 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .errors import ConfigError, exit_code
-from .files import fault_error
+import yaml
+
+from .errors import ConfigError, VrftError, exit_code
+from .files import fault_error, input_error, shown_path
 
 # Each sub-command imports what it needs when it runs, so that `vrft --help`, `vrft data` and
 # `vrft study --dry-run` never pay for torch and TRL, which only training and evaluation load.
@@ -19,7 +21,9 @@ from .files import fault_error
 
 def _cmd_tiny_base(ns) -> int:
     from .tiny import ensure_tiny_base
+    from .tiny.resolve import check_cache_root
 
+    check_cache_root()
     print(ensure_tiny_base(force=ns.force))
     return 0
 
@@ -47,6 +51,7 @@ def _cmd_evaluate(ns) -> int:
 def _cmd_data(ns) -> int:
     from .config import load_yaml
     from .data import benchmark_info, list_benchmarks, load_benchmark
+    from .values import check_finite
 
     if not ns.name:
         print("\n".join(list_benchmarks()))
@@ -56,7 +61,11 @@ def _cmd_data(ns) -> int:
         if "=" not in kv:
             raise ConfigError(f"--option '{kv}': expected KEY=VALUE, e.g. --option num_classes=8.")
         k, v = kv.split("=", 1)
-        options[k] = load_yaml(v)
+        try:
+            options[k] = load_yaml(v)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--option '{shown_path(kv)}': the value is not valid YAML: {e}") from None
+        check_finite(options[k], f"--option {k}")
     ds = load_benchmark(ns.name, ns.split, root=ns.root, limit=ns.limit, seed=ns.seed, **options)
     info = benchmark_info(ds)
     classes = info.get("classes")
@@ -301,10 +310,30 @@ def _on_sigterm(signum, frame):
     raise KeyboardInterrupt("SIGTERM")
 
 
+# the command-line arguments that name an input, as a message names them
+INPUT_ARGUMENTS = {
+    "params": "the study file",
+    "out": "--out",
+    "study_dir": "the study folder",
+    "config": "the config",
+    "output_dir": "--output-dir",
+    "root": "--root",
+}
+
+
+def command_inputs(ns) -> str:
+    """The files and folders a sub-command's arguments name, for a message about an input."""
+    named = [(label, getattr(ns, key, None)) for key, label in INPUT_ARGUMENTS.items()]
+    return ", ".join(f"{label} '{shown_path(value)}'" for label, value in named if isinstance(value, str))
+
+
 def guarded(func, ns, debug: bool = False) -> int:
     """Run a sub-command with SIGTERM handled like Ctrl-C (what a cluster's time limit or ``kill``
-    sends), and a fault of the machine (a full disk, a permission error) as one paragraph naming the
-    path (:func:`vrft_lib.files.fault_error`; with ``debug``, ``exit_code`` shows the traceback too)."""
+    sends), a fault of the machine (a full disk, a permission error) as one paragraph naming the
+    path (:func:`vrft_lib.files.fault_error`), and an input the kit cannot read (a path the file system
+    refuses, text that is not UTF-8, values nested too deep, an integer too long) as one paragraph naming
+    it, or the command's inputs (:func:`vrft_lib.files.input_error`). With ``debug``, ``exit_code`` shows
+    the traceback too. Any other exception keeps its traceback: it is a bug, not an input."""
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: leave the signals alone
@@ -319,11 +348,13 @@ def guarded(func, ns, debug: bool = False) -> int:
             file=sys.stderr,
         )
         return 130
-    except OSError as e:
-        fault = fault_error(e)
-        if fault is None:
+    except (OSError, UnicodeDecodeError, RecursionError, ValueError) as e:
+        # the machine refused a write, or an input cannot be read (a path the file system refuses, text that
+        # is not UTF-8, values nested too deep, an integer too long): a message; anything else, a traceback
+        error = None if isinstance(e, VrftError) else fault_error(e) or input_error(e, command_inputs(ns))
+        if error is None:
             raise
-        raise fault from e
+        raise error from e
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

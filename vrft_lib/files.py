@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -454,4 +455,96 @@ def drop_truncated_notebook(exc: BaseException) -> Path | None:
     with contextlib.suppress(OSError):
         path.unlink()
         return path
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# inputs the kit cannot read become messages
+# ----------------------------------------------------------------------------------------------
+
+# errno -> (what is wrong with the path, what to do): a path given on the command line, in a study or in
+# an environment variable that the file system refuses
+PATH_PROBLEMS = {
+    errno.ENAMETOOLONG: (
+        "a name in it is longer than the file system allows",
+        "Use shorter names (most file systems allow 255 bytes per folder or file name, 4096 per path)",
+    ),
+    errno.ENOTDIR: (
+        "a part of it that should be a folder is a file",
+        "Fix the path so that every part before the last is a folder (`ls -ld` each part)",
+    ),
+    errno.EISDIR: ("it is a folder where a file is expected", "Give the path of a file"),
+    errno.ELOOP: ("its symbolic links loop", "Fix the links (`ls -l` each part of the path)"),
+}
+NAME_MAX = 255  # bytes in one folder or file name on most file systems
+
+
+class InputError(VrftError, ValueError):
+    """An input the kit cannot read (a path the file system refuses, text that is not UTF-8, values
+    nested too deep, an integer too long to read): one paragraph, no traceback."""
+
+
+def shown_path(path) -> str:
+    """``path`` for a message, each name of more than 64 characters cut to its start and its length.
+
+    >>> shown_path("/o/" + "x" * 300 + "/a.yaml")
+    '/o/xxxxxxxxxxxxxxxxxxxxxxxx...(300 characters)/a.yaml'
+    """
+    text = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else str(path)
+    return "/".join(p if len(p) <= 64 else f"{p[:24]}...({len(p)} characters)" for p in text.split("/"))
+
+
+def path_problem(exc: OSError) -> str:
+    """What ``exc`` (an error of :data:`PATH_PROBLEMS`) says about its path, with the name too long."""
+    what = PATH_PROBLEMS[exc.errno][0]
+    if exc.errno == errno.ENAMETOOLONG and isinstance(exc.filename, (str, bytes, os.PathLike)):
+        raw = os.fsencode(exc.filename)
+        longest = max(raw.split(b"/"), key=len)
+        if len(longest) > NAME_MAX:
+            what += f": one of {len(longest)} bytes, where the limit is usually {NAME_MAX}"
+        else:
+            what += f": the path has {len(raw)} bytes"
+    return what
+
+
+def input_error(exc: BaseException, inputs: str = "") -> InputError | None:
+    """The one-paragraph error for an input the kit cannot read, else None (a real bug keeps its
+    traceback): an ``OSError`` of :data:`PATH_PROBLEMS` (naming its path), a ``UnicodeDecodeError``, a
+    ``RecursionError``, or the ``ValueError`` of an integer past Python's digit limit. ``inputs`` names
+    what the command read (its files and folders), for errors that name no file.
+
+    >>> print(input_error(OSError(errno.ENOTDIR, "Not a directory", "/data/f.txt/cache")))
+    Cannot use the path '/data/f.txt/cache': a part of it that should be a folder is a file (Not a directory). ...
+    >>> input_error(ValueError("a real bug")) is None
+    True
+    """
+    also = f" This command's inputs: {inputs}." if inputs else ""
+    debug = " `vrft --debug ...` shows where it was read."
+    if isinstance(exc, OSError):
+        if exc.errno not in PATH_PROBLEMS:
+            return None
+        where = f"the path '{shown_path(exc.filename)}'" if exc.filename else "a path (the path was not reported)"
+        if exc.filename2:
+            where += f" (or '{shown_path(exc.filename2)}')"
+        return InputError(
+            f"Cannot use {where}: {path_problem(exc)} ({exc.strerror or os.strerror(exc.errno)}). "
+            f"{PATH_PROBLEMS[exc.errno][1]}; then run the same command again."
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(
+            f"A file this command read is not UTF-8 text ({exc.reason}: byte 0x{exc.object[exc.start]:02x} at "
+            f"position {exc.start}).{also} Save it as UTF-8.{debug}"
+        )
+    if isinstance(exc, RecursionError):
+        return InputError(
+            f"An input holds lists or mappings nested too deeply to be read (deeper than Python's recursion limit "
+            f"of {sys.getrecursionlimit()} calls).{also} Flatten it to a few levels. If none of your inputs nests "
+            "deeply, this is a bug of the kit: report it with the traceback of `vrft --debug ...`."
+        )
+    if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
+        return InputError(
+            f"An input holds an integer of more than {limit} digits, more than Python reads.{also} Give a "
+            f"number of a few digits.{debug}"
+        )
     return None

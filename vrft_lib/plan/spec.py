@@ -27,6 +27,7 @@ from ..notebook import prepare
 from ..reference import REFERENCES
 from ..runfolder import config_diff, is_done, missing_run_outputs, run_id, run_path
 from ..trainer_args import batch_summary, resolve_trainer_args
+from ..values import read_config_text
 from ..vocab import METHOD_OF, NOTEBOOK_OF, PROMPT_MODES, TASK_KINDS, VARIANTS
 
 STUDY_KEYS = (
@@ -215,13 +216,14 @@ def load_study(path) -> dict:
     """Read and check a study YAML (unknown keys, benchmarks, variants, seeds)."""
     p = find_study_file(path)
     try:
-        study = load_yaml(p.read_text()) or {}
+        study = load_yaml(read_config_text(p, "Study file")) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"Study file '{p}' is not valid YAML: {e}") from None
     if not isinstance(study, dict):
         raise ConfigError(f"Study file '{p}': expected a mapping of keys at the top level.")
     check_keys(study, STUDY_KEYS, str(p))
-    check_plain(study, str(p))  # data only: every value reaches a notebook's parameters cell
+    for key, value in study.items():  # data only, finite numbers: every value reaches a notebook's parameters
+        check_plain(value, f"{p}: {key}")
     check_study_fields(study, p)  # types of the study's own fields, before they are used
     study.setdefault("name", p.stem)
     check_folder_name(study["name"], f"{p}: name")

@@ -52,6 +52,7 @@ from ..models import is_hub_id, locate_model
 from ..notebook import prepare
 from ..plan.spec import check_same_study, check_study_fields, notebooks_dir
 from ..runfolder import STUDY_FILE, STUDY_NAMES, check_owned, config_diff
+from ..tiny.resolve import check_cache_root
 from ..trainer_args import resolve_trainer_args
 from ..vocab import TINY_MODEL
 
@@ -307,7 +308,11 @@ def _run_path(value, cwd, where: str) -> str:
 def _check_model_cached(name: str, where: str, cache: dict, cwd=None) -> None:
     """A model that is neither ``tiny`` nor loadable here (no local copy, no hub access) is an error."""
 
-    if name == TINY_MODEL or ("model", name) in cache:
+    if ("model", name) in cache:
+        return
+    if name == TINY_MODEL:
+        check_cache_root()  # the tiny base is built into $VRFT_CACHE: a folder, or a message now
+        cache[("model", name)] = True
         return
 
     if (
