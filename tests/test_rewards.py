@@ -15,6 +15,7 @@ from vrft_lib.answers import (
     extract_think,
     lenient_correct,
     normalize_answer,
+    strip_think,
 )
 from vrft_lib.errors import ConfigError
 from vrft_lib.evaluate import score, summarize
@@ -81,6 +82,17 @@ def test_extract_answer_tag_free_response_is_read_in_both_modes():
     # ... and in think mode to what remains once the think block is removed
     assert extract_answer("<think>x</think> 737-300", "think") == "737-300"
     assert extract_answer("   ", "no_think") is None
+
+
+def test_a_lone_think_close_ends_the_reasoning_but_earns_no_format_reward():
+    lone = "The nose is short.\n</think>\n<answer>737-300</answer>"
+    assert strip_think(lone) == "\n<answer>737-300</answer>"
+    assert accuracy_reward([lone], solution=["737-300"], mode="think") == [1.0]
+    assert format_reward([lone], mode="think") == [0.0]  # the template needs its <think>
+    assert format_reward(["<think>\nThe nose is short.\n</think>\n<answer>737-300</answer>"]) == [1.0]
+    assert extract_think(lone) is None  # no think block: a think-scoped length reward counts 0
+    # no_think mode reads the response as given: a stray think tag with no answer block is no answer
+    assert extract_answer("reasons</think> 737-300", "no_think") is None
 
 
 def test_extract_think():
@@ -193,6 +205,12 @@ THINK_MODE_CASES = [
     ("<think>x</think><answer>737-300</answer><answer>737-400</answer>", None, 0.0),  # two answers remain
     ("<think>x</think> 737-300 ", "737-300", 1.0),  # tag-free remainder
     ("</think>x<think>y</think><answer>737-300</answer>", "737-300", 1.0),  # first well-formed block
+    # a lone </think> (the reasoning began without its tag) ends the reasoning, as in lmms-eval / VLMEvalKit
+    ("The nose is short.</think>\n737-300", "737-300", 1.0),
+    ("The nose is short.\n</think>\n<answer>737-300</answer>", "737-300", 1.0),
+    ("maybe <answer>737-400</answer></think><answer>737-300</answer>", "737-300", 1.0),  # inside: removed
+    ("maybe <answer>737-300</answer></think>", None, 0.0),  # only inside the reasoning
+    ("a</think>b</think> 737-300", None, 0.0),  # the first </think> ends it; a stray one remains
 ]
 
 

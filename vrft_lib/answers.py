@@ -73,12 +73,17 @@ def strip_think(text: Any) -> str | None:
 
     The think block is the first ``<think>`` and the first ``</think>`` after it; everything up to
     and including that ``</think>`` is removed (an answer written before or inside the reasoning is
-    removed with it). A response with no ``<think>`` is returned whole (it skipped the reasoning);
-    one whose first ``<think>`` is never closed gives ``None`` (a truncated or unfinished response).
+    removed with it). A response with no ``<think>`` but a ``</think>`` began its reasoning without
+    the opening tag: everything up to and including its first ``</think>`` is removed, as lmms-eval
+    and VLMEvalKit split there. A response with neither tag is returned whole (it skipped the
+    reasoning); one whose first ``<think>`` is never closed gives ``None`` (a truncated or unfinished
+    response).
 
     Example:
         >>> strip_think("<think>maybe <answer>A</answer></think>\\n<answer>B</answer>")
         '\\n<answer>B</answer>'
+        >>> strip_think("maybe A... </think> B")
+        ' B'
         >>> strip_think("<answer>B</answer>")
         '<answer>B</answer>'
         >>> strip_think("<think>never closed <answer>B</answer>") is None
@@ -88,7 +93,8 @@ def strip_think(text: Any) -> str | None:
         text = completion_text(text)
     start = text.find(THINK_OPEN)
     if start < 0:
-        return text
+        end = text.find(THINK_CLOSE)  # a lone </think>: the reasoning began without its tag
+        return text if end < 0 else text[end + len(THINK_CLOSE) :]
     end = text.find(THINK_CLOSE, start + len(THINK_OPEN))
     if end < 0:
         return None
@@ -120,10 +126,11 @@ def extract_answer(text: Any, mode: str | None = "think") -> str | None:
     nor think tags) is read whole: a model asked to answer directly sometimes drops the tags, and
     exact matching still rejects anything but the bare label.
 
-    ``think`` (and any other mode value): the think block is removed first (:func:`strip_think`),
-    and what remains is read exactly as a ``no_think`` response. So an answer inside the reasoning,
-    before it, or after an unclosed ``<think>`` gives ``None``; a response without a think block is
-    read on what it answered (the format reward records the skipped reasoning).
+    ``think`` (and any other mode value): the think block is removed first (:func:`strip_think`; a
+    lone ``</think>`` ends the reasoning too), and what remains is read exactly as a ``no_think``
+    response. So an answer inside the reasoning, before it, or after an unclosed ``<think>`` gives
+    ``None``; a response without a think block is read on what it answered (the format reward records
+    the skipped reasoning, or its missing ``<think>``).
 
     Args:
         text: the completion text (a completion in either format is accepted too).
