@@ -355,6 +355,17 @@ def test_accuracy_never_raises_on_odd_inputs():
         ("<answer>A</answer>", "the table", MC_CHOICES, 0.0, False),
         ("<answer>a lamp</answer>", "the chair", MC_CHOICES, 0.0, False),  # "a" is not the letter A here
         ("<answer>Option B</answer>", "the table", MC_CHOICES, 0.0, False),
+        # choice texts that are letters: a letter that is another choice's text designates that choice
+        ("<answer>A</answer>", "B", ["B", "A"], 0.0, False),  # the text of the second choice, not letter A
+        ("<answer>A.</answer>", "B", ["B", "A"], 0.0, False),
+        ("<answer>Answer: A</answer>", "B", ["B", "A"], 0.0, False),  # the "a" of "answer" is no choice
+        ("<answer>B</answer>", "B", ["B", "A"], 1.0, True),
+        ("<answer>A</answer>", "A", ["B", "A"], 1.0, True),
+        ("<answer>B. A</answer>", "A", ["A", "B"], 0.0, False),  # letter B, the wrong option
+        # one-character texts that are not letters count as separate words only
+        ("<answer>there are 3</answer>", "3", ["2", "3", "4"], 0.0, True),
+        ("<answer>13</answer>", "3", ["2", "3", "4"], 0.0, False),
+        ("<answer>B</answer>", "3", ["2", "3", "4"], 1.0, True),
     ],
 )
 def test_lenient_correct_beside_strict_accuracy(completion, solution, choices, strict, lenient):
@@ -368,6 +379,17 @@ def test_lenient_is_never_stricter_than_accuracy_on_tagged_answers():
     for a in answers:
         assert lenient_correct(think(a), "the table", MC_CHOICES), a
     assert lenient_correct(think("737-300"), "737-300") and not lenient_correct(None, "737-300")
+
+
+@pytest.mark.parametrize("choices", [["A", "B"], ["B", "A"], ["A", "B", "C"], ["C", "A", "B"], ["x", "A"]])
+def test_lenient_letter_answers_designate_one_option_when_texts_are_letters(choices):
+    """A bare letter (or a choice's whole text) designates one option, the one the strict rule reads."""
+    for answer in ("A", "B", "C", "(A)", "b.", "Answer: B"):
+        right = [sol for sol in choices if lenient_correct(f"<answer>{answer}</answer>", sol, choices)]
+        strict = [sol for sol in choices if accuracy_reward([f"<answer>{answer}</answer>"], [sol], [choices])[0]]
+        assert len(right) <= 1, (answer, right)
+        if answer != "Answer: B":
+            assert right == strict, (answer, right, strict)
 
 
 def test_evaluation_records_lenient_beside_strict():

@@ -6,6 +6,7 @@ The rewards (:mod:`vrft_lib.rewards`), the prompts and the evaluation all read a
 
 from __future__ import annotations
 
+import re
 import string
 import unicodedata
 from typing import Any
@@ -282,12 +283,17 @@ def lenient_correct(text: Any, solution: Any, choices: list | None = None) -> bo
     2. it and the label are normalised (:func:`normalize_answer`);
     3. without choices (or when the solution is none of them) the response is right when the
        normalised label is non-empty and contained in the normalised answer text;
-    4. with choices it is right when the right choice's normalised text is contained in it, or
-       the answer text is the right letter (``B``, ``(B)``, ``B.``), or begins with that letter
-       and a ``.``, ``)``, ``:`` or ``]`` (``B. the table``).
+    4. with choices: an answer text that is the whole text of a choice designates that choice (as
+       in the strict rule, a text is read before a letter), and is right only when that is the
+       right choice; otherwise it is right when the right choice's normalised text is contained in
+       it (a one-character text only as a separate word: ``3`` is not in ``13``; a text that is
+       itself an option letter, choices ``["B", "A"]``, only whole, by the first reading), or the
+       answer text is the right letter (``B``, ``(B)``, ``B.``), or begins with that letter and a
+       ``.``, ``)``, ``:`` or ``]`` (``B. the table``).
 
     So hedges, superstrings and reasoning without an answer block may count (``737-300 or
-    737-400`` is right for ``737-300``); a prefix (``737``) does not.
+    737-400`` is right for ``737-300``); a prefix (``737``) does not, nor does a letter that is the
+    text of another choice (choices ``["B", "A"]``: ``A`` is the second choice, not the first).
 
     Example:
         >>> lenient_correct("<answer>Boeing 737-300 or 737-400</answer>", "737-300")
@@ -300,6 +306,8 @@ def lenient_correct(text: Any, solution: Any, choices: list | None = None) -> bo
         >>> answers = ("B", "(b) x", "on the table", "A")
         >>> [lenient_correct(f"<answer>{a}</answer>", "the table", choices) for a in answers]
         [True, True, True, False]
+        >>> [lenient_correct(f"<answer>{a}</answer>", "B", ["B", "A"]) for a in ("B", "A", "Answer: A")]
+        [True, False, False]
     """
     try:
         if not isinstance(text, str):
@@ -314,10 +322,17 @@ def lenient_correct(text: Any, solution: Any, choices: list | None = None) -> bo
         if k is None:
             label = normalize_answer(solution)
             return bool(label) and label in given
-        text_k = normalize_answer(choices[k])
-        letter = LETTERS[k].lower()
-        if text_k and text_k in given:
-            return True
+        texts = [normalize_answer(c) for c in choices]
+        named = [j for j, t in enumerate(texts) if t == given]
+        if named:  # the whole text of a choice: that choice, before any letter reading
+            return named == [k]
+        text_k, letter = texts[k], LETTERS[k].lower()
+        if len(text_k) > 1:
+            if text_k in given:
+                return True
+        elif text_k not in LETTERS[: len(choices)].lower():  # a text that is an option letter: whole only
+            if re.search(rf"(?<!\w){re.escape(text_k)}(?!\w)", given):  # "3", not the 3 of "13"
+                return True
         return given == letter or (given[0] == letter and len(given) > 1 and given[1:].lstrip()[:1] in tuple(".):]"))
     except Exception:
         return False
