@@ -135,12 +135,35 @@ def test_grpo_batch_arithmetic_holds(which, paper_plan, single_plan):
         assert r["batch"]["prompts_seen"] == 32 * 300
 
 
-def test_trainer_args_are_fields_of_trls_configs(paper_plan):
+@pytest.mark.parametrize("which, chunk, calls", [("paper", 4, 1), ("single", 8, 4)])
+def test_generation_is_chunked(which, chunk, calls, paper_plan, single_plan):
+    """Each of the paper's 8 GPUs generates its 4 prompts x 8 rollouts in one call per step; one GPU
+    generates a step's 256 completions in 4 calls of 8 prompts x 8 rollouts (not one call of 256)."""
+    plan = paper_plan if which == "paper" else single_plan
+    for r in _runs(plan, "rft", "rft_length"):
+        assert r["trainer_args"]["steps_per_generation"] == chunk, r["run_id"]
+        assert r["batch"]["completions_per_generate_call"] == 8 * chunk
+        assert r["batch"]["generate_calls_per_step"] == calls
+        accumulation = r["trainer_args"]["gradient_accumulation_steps"]
+        assert accumulation % r["trainer_args"]["steps_per_generation"] == 0  # on-policy: within one step
+
+
+def test_trls_own_config_accepts_the_single_gpu_generation_chunk(single_plan, tmp_path):
+    """GRPOConfig itself (one process, as the single-GPU profile runs) derives the same generation batch."""
+    from trl import GRPOConfig
+
+    args = dict(_runs(single_plan, "rft")[0]["trainer_args"], output_dir=str(tmp_path), bf16=False, use_cpu=True)
+    cfg = GRPOConfig(**args)
+    assert cfg.steps_per_generation == 8 and cfg.generation_batch_size == 64  # 8 per micro-batch x 8
+
+
+@pytest.mark.parametrize("which", ["paper", "single"])
+def test_trainer_args_are_fields_of_trls_configs(which, paper_plan, single_plan):
     import dataclasses
 
     from trl import GRPOConfig, SFTConfig
 
-    for r in paper_plan["runs"]:
+    for r in (paper_plan if which == "paper" else single_plan)["runs"]:
         if r["trainer_args"] is None:
             continue
         cls = SFTConfig if r["variant"] == "sft" else GRPOConfig
