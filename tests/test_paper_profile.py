@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "params" / "paper.yaml"
 SINGLE = ROOT / "params" / "paper_single_gpu.yaml"
+MATCHED = ROOT / "params" / "paper_matched_freeze.yaml"
 ACCELERATE = ROOT / "params" / "accelerate"
 
 PAPER_GRPO = dict(
@@ -121,6 +122,56 @@ def test_sft_runs_train_for_300_steps(paper_plan):
         assert run["train_mode"] == "no_think"  # answer-only targets
         assert run["freeze_vision"] is True and run["freeze_projector"] is True
         assert args["lr_scheduler_type"] == "cosine" and args["warmup_steps"] == 0.1
+
+
+@pytest.fixture(scope="module")
+def matched_plan():
+    return _dry_run(MATCHED)
+
+
+# What each trained variant freezes, per profile: (freeze_vision, freeze_projector), shown by the dry run.
+FROZEN = {
+    # the paper's tools: R1-V's GRPO code trains every weight, LLaMA-Factory's SFT freezes both
+    "paper": {"rft": (False, False), "rft_length": (False, False), "sft": (True, True)},
+    "matched": {"rft": (True, True), "rft_length": (True, True), "sft": (True, True)},
+    "single": {"rft": (True, True), "rft_length": (True, True), "sft": (True, True)},  # LoRA: language model only
+}
+
+
+@pytest.mark.parametrize("which", sorted(FROZEN))
+def test_the_dry_run_shows_what_each_method_freezes(which, paper_plan, matched_plan, single_plan):
+    plan = {"paper": paper_plan, "matched": matched_plan, "single": single_plan}[which]
+    for variant, frozen in FROZEN[which].items():
+        runs = _runs(plan, variant)
+        assert runs, variant
+        for r in runs:
+            run = r["parameters"]["run"]
+            assert (run["freeze_vision"], run["freeze_projector"]) == frozen, r["run_id"]
+            assert ("peft" in run) == (which == "single")
+
+
+def test_the_matched_profile_is_the_paper_profile_with_rft_frozen_as_sft():
+    """params/paper_matched_freeze.yaml differs from params/paper.yaml in its name, its description and
+    RFT's freezing only, so that the two studies compare what training the vision tower changes."""
+    import yaml
+
+    paper, matched = (yaml.safe_load(path.read_text()) for path in (PAPER, MATCHED))
+    assert matched["name"] == "paper_matched_freeze" and matched["description"] != paper["description"]
+    assert (paper["rft"]["freeze_vision"], paper["rft"]["freeze_projector"]) == (False, False)
+    for study in (paper, matched):
+        study.pop("name"), study.pop("description")
+        study["rft"].pop("freeze_vision"), study["rft"].pop("freeze_projector")
+    assert matched == paper
+
+
+def test_the_matched_profile_resolves_like_the_paper_profile(paper_plan, matched_plan):
+    assert {r["run_id"] for r in matched_plan["runs"]} == EXPECTED_RUNS
+    paper = {r["run_id"]: r for r in paper_plan["runs"]}
+    for r in matched_plan["runs"]:
+        keep = ("output_dir",)
+        ours = {k: v for k, v in (r["trainer_args"] or {}).items() if k not in keep}
+        theirs = {k: v for k, v in (paper[r["run_id"]]["trainer_args"] or {}).items() if k not in keep}
+        assert ours == theirs and r["batch"] == paper[r["run_id"]]["batch"], r["run_id"]
 
 
 @pytest.mark.parametrize("which", ["paper", "single"])
