@@ -27,8 +27,11 @@ PAPER_GRPO = dict(
     scale_rewards="group",
     max_completion_length=1024,
     learning_rate=1e-6,
+    lr_scheduler_type="linear",  # decays to 0 over the run, no warm-up (TRL's default, written out)
+    warmup_steps=0,
     max_steps=300,
     per_device_train_batch_size=8,  # 1 prompt x 8 rollouts per device
+    steps_per_generation=4,  # each GPU generates its 4 prompts x 8 rollouts in one call
     gradient_accumulation_steps=4,
     use_bias_correction_kl=False,
     top_k=50,
@@ -197,6 +200,24 @@ def test_generation_is_chunked(which, chunk, calls, paper_plan, single_plan):
         assert r["batch"]["generate_calls_per_step"] == calls
         accumulation = r["trainer_args"]["gradient_accumulation_steps"]
         assert accumulation % r["trainer_args"]["steps_per_generation"] == 0  # on-policy: within one step
+
+
+def test_rft_optimizer_schedule_and_update_are_the_documented_ones(paper_plan, tmp_path):
+    """docs/paper.md section 6: what GRPOConfig makes of a paper RFT run's arguments, TRL's defaults
+    included (one process here: the generation batch is one GPU's)."""
+    from trl import GRPOConfig
+
+    args = dict(_runs(paper_plan, "rft")[0]["trainer_args"], output_dir=str(tmp_path), bf16=False, use_cpu=True)
+    cfg = GRPOConfig(**args)
+    assert cfg.lr_scheduler_type == "linear" and cfg.warmup_steps == 0 and cfg.learning_rate == 1e-6
+    assert (
+        str(getattr(cfg.optim, "value", cfg.optim)).startswith("adamw")
+        and cfg.weight_decay == 0.0
+        and cfg.max_grad_norm == 1.0
+    )
+    assert (cfg.adam_beta1, cfg.adam_beta2) == (0.9, 0.999)
+    assert cfg.num_iterations == 1 and cfg.epsilon == 0.2  # one update per rollout batch: the clip never acts
+    assert cfg.steps_per_generation == 4 and cfg.generation_batch_size == 32  # one GPU's 4 prompts x 8
 
 
 def test_trls_own_config_accepts_the_single_gpu_generation_chunk(single_plan, tmp_path):
