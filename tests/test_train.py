@@ -6,9 +6,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from vrft_lib.errors import ConfigError
@@ -134,3 +136,39 @@ def test_two_process_accelerate_launch(tmp_path, tiny_base):
     assert "--num_processes 2" in text
     assert json.loads((run_dir / "provenance.json").read_text())["num_processes"] == 2
     assert json.loads((run_dir / "DONE").read_text())["steps"] == 2
+
+
+def test_grpo_generates_in_chunks_and_freezes_the_vision_tower_and_projector(tmp_path, tiny_random):
+    """A step of 4 micro-batches generated 2 at a time (steps_per_generation), with RFT freezing what the
+    paper profiles' SFT freezes: the language model learns, the vision tower and projector stay."""
+    from safetensors.torch import load_file
+
+    cfg = {
+        "name": "chunks",
+        "method": "grpo",
+        "model": str(tiny_random),
+        "device": "cpu",
+        "output_dir": str(tmp_path / "run"),
+        "data": {"name": "synthetic_spatial", "train_limit": 16},
+        "rewards": [{"name": "length", "target_length": 8, "unit": "chars"}],  # varies: non-zero advantages
+        "prompts_per_device": 1,
+        "freeze_vision": True,
+        "freeze_projector": True,
+        "trainer": {
+            "num_generations": 4,
+            "gradient_accumulation_steps": 4,
+            "steps_per_generation": 2,
+            "max_completion_length": 16,
+            "learning_rate": 1e-3,
+            "max_steps": 2,
+        },
+    }
+    run_dir = train(cfg)
+    args = json.loads((run_dir / "trainer_args.json").read_text())
+    assert (args["per_device_train_batch_size"], args["steps_per_generation"]) == (4, 2)
+    before = load_file(str(Path(tiny_random) / "model.safetensors"))
+    after = load_file(str(run_dir / "model" / "model.safetensors"))
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    visual = {k for k in before if k.startswith("visual.")}
+    assert visual and not changed & visual  # the blocks and the merger (projector) alike
+    assert changed - visual  # the language model trained

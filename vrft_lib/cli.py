@@ -159,15 +159,24 @@ def batch_text(batch: dict | None) -> str:
 
     >>> batch_text({"prompts_per_step": 32, "completions_per_step": 256, "steps": 300, "prompts_seen": 9600})
     '300 steps x 32 prompts (256 completions) = 9600 prompts'
+    >>> batch_text({"prompts_per_step": 32, "completions_per_step": 256, "completions_per_generate_call": 32,
+    ...             "generate_calls_per_step": 8, "steps": 300, "prompts_seen": 9600})
+    '300 steps x 32 prompts (256 completions; per process 8 generate calls of 32) = 9600 prompts'
     >>> batch_text({"examples_per_step": 32, "steps": 300, "examples_seen": 9600, "epochs": 1.44})
     '300 steps x 32 examples = 9600 examples, 1.44 epochs'
     """
     if not batch:
         return "no training"
     if "prompts_per_step" in batch:
+        chunks = (
+            f"; per process {batch['generate_calls_per_step']} generate call"
+            f"{'s' if batch['generate_calls_per_step'] != 1 else ''} of {batch['completions_per_generate_call']}"
+            if "generate_calls_per_step" in batch
+            else ""
+        )
         text = (
             f"{batch['steps']} steps x {batch['prompts_per_step']} prompts ({batch['completions_per_step']} "
-            f"completions) = {batch['prompts_seen']} prompts"
+            f"completions{chunks}) = {batch['prompts_seen']} prompts"
         )
     else:
         text = f"{batch['steps']} steps x {batch['examples_per_step']} examples = {batch['examples_seen']} examples"

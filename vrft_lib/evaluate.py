@@ -16,10 +16,11 @@ the N processes and the main process gathers and writes everything, in the same 
 the same responses as one process (:mod:`vrft_lib.parallel`).
 
 The output folder gets ``predictions.jsonl`` (id, mode, response, extracted answer, correct,
-lenient_correct, response length in tokens), ``metrics.json`` (the generation settings; per mode:
-accuracy with a 95% Wilson score interval, lenient_accuracy (the substring rule of Visual-RFT /
-CLS-RL, beside the strict one), n, format compliance, mean response length, per-class and mean
-per-class accuracy for classification, circular accuracy for multiple choice when asked, and
+lenient_correct, response length in tokens without the stop token: :func:`response_length`),
+``metrics.json`` (the generation settings; per mode: accuracy with a 95% Wilson score interval,
+lenient_accuracy (the substring rule of Visual-RFT / CLS-RL, beside the strict one), n, format
+compliance, mean response length, per-class and mean per-class accuracy for classification, circular
+accuracy for multiple choice when asked, and
 ``answers``: how the answers spread over the options, with ``collapsed`` set for a model that gives
 one answer for most inputs; ``num_processes``: how many processes shared the work),
 ``config.yaml``, ``provenance.json`` and ``DONE`` (written last).
@@ -252,6 +253,21 @@ def generation_settings(cfg: EvalConfig, tokenizer) -> dict:
     }
 
 
+def response_length(token_ids, stops) -> int:
+    """The response's length in tokens: the generated tokens before the first stop token (``stops``:
+    Qwen's end of turn and end of text, and the padding), the stop token itself not counted.
+
+    One count for both backends: HF ``generate`` returns the stop token and the batch's padding after
+    the response, vLLM the stop token at the end of ``token_ids``; neither is part of the text.
+
+    >>> response_length([11, 12, 13, 2, 0, 0], {2, 0}), response_length([11, 12, 13, 2], {2})
+    (3, 3)
+    >>> response_length([11, 12], {2}), response_length([2], {2}), response_length([], {2})
+    (2, 0, 0)
+    """
+    return next((i for i, t in enumerate(token_ids) if t in stops), len(token_ids))
+
+
 class HFGenerator:
     """Batched generation with ``model.generate`` and left padding, with exactly ``settings``
     (:func:`generation_settings`): the checkpoint's own generation config is set aside while it runs."""
@@ -293,7 +309,7 @@ class HFGenerator:
         tok = self.processor.tokenizer
         results = []
         for ids in gen.tolist():
-            n = next((i for i, t in enumerate(ids) if t in self.stops), len(ids))
+            n = response_length(ids, self.stops)
             results.append((tok.decode(ids[:n], skip_special_tokens=True), n))
         return results
 
@@ -310,6 +326,7 @@ class VLLMGenerator:  # pragma: no cover - needs a GPU and the gpu extra
         from vllm import LLM, SamplingParams
 
         self.processor = processor
+        self.stops = set(settings["stop_token_ids"])
         pixels = {k: v for k, v in {"min_pixels": min_pixels, "max_pixels": max_pixels}.items() if v is not None}
         self.llm = LLM(
             model=model_path,
@@ -338,7 +355,8 @@ class VLLMGenerator:  # pragma: no cover - needs a GPU and the gpu extra
             for q in batch
         ]
         outs = self.llm.generate(prompts, self.params, use_tqdm=False)
-        return [(o.outputs[0].text, len(o.outputs[0].token_ids)) for o in outs]
+        # vLLM keeps the stop token in token_ids (not in the text): counted as the HF path counts
+        return [(o.outputs[0].text, response_length(o.outputs[0].token_ids, self.stops)) for o in outs]
 
 
 def generation_order(requests) -> list[int]:
