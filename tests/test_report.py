@@ -415,7 +415,9 @@ def test_claim_is_not_supported_when_every_interval_includes_0(tmp_path):
         assert evidence and all(_sign(e["difference"]) == claim["expected_sign"] for e in evidence), claim["id"]
         assert all(e["comparison"]["ci95"][0] < 0 < e["comparison"]["ci95"][1] for e in evidence), claim["id"]
         assert claim["verdict"] == "not_resolved" and claim["n_supported"] == 0, claim["id"]
-        assert "Verdict: not resolved (none of its" in claim["text"]
+        # the thinking and RFT-vs-SFT claims cover three benchmarks, the length-reward claims one each
+        reason = "none of its 3 benchmarks is resolved" if len(evidence) == 3 else "its one benchmark is not resolved"
+        assert f"Verdict: not resolved ({reason})." in claim["text"], claim["id"]
 
 
 def _sign(x):
@@ -729,7 +731,7 @@ def test_missing_runs_are_listed_not_fatal(tmp_path):
     assert claim["n_checked"] == 1 and "checked on 1 of 3 benchmarks" in claim["text"]
     # two benchmarks missing: a claim about every benchmark is incomplete, whatever the third says
     assert claim["n_supported"] == 1 and claim["n_missing"] == 2 and claim["verdict"] == "incomplete"
-    assert "2 of its 3 benchmarks have no result (FGVC-Aircraft, SAT)" in claim["text"]
+    assert "2 of its 3 benchmarks have no result (FGVC-Aircraft; SAT)" in claim["text"]
 
 
 def test_empty_study_still_renders(tmp_path):

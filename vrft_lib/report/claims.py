@@ -129,6 +129,7 @@ def _reason(claim: Claim, verdict: str, per: list[dict], unit: str) -> str:
         )
     if not n:
         return "the study runs none of the comparisons it needs"
+    none = f"its one {unit} is not resolved" if n == 1 else f"none of its {_count(n, unit)} is resolved"
     if claim.quantifier == "every":
         return {
             "contradicted": f"{_count(con, 'resolved ' + unit)} against it, and a claim about every {unit} "
@@ -137,7 +138,7 @@ def _reason(claim: Claim, verdict: str, per: list[dict], unit: str) -> str:
             "supported": f"each of its {_count(n, unit)} is resolved the expected way",
             "mixed": f"{sup} of its {_count(n, unit)} resolved the expected way, {open_} not resolved, and a claim "
             f"about every {unit} needs them all",
-            "not_resolved": f"none of its {_count(n, unit)} is resolved",
+            "not_resolved": none,
         }[verdict]
     return {
         "mixed": f"resolved {unit}s go both ways ({sup} for it, {con} against)",
@@ -145,7 +146,7 @@ def _reason(claim: Claim, verdict: str, per: list[dict], unit: str) -> str:
         "needs one",
         "contradicted": f"every resolved {unit} ({con}) goes against it",
         "incomplete": f"none of those with a result is resolved, and {lacking}" if len(missing) < n else lacking,
-        "not_resolved": f"none of its {_count(n, unit)} is resolved",
+        "not_resolved": none,
     }[verdict]
 
 
