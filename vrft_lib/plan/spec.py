@@ -29,6 +29,7 @@ from ..runfolder import config_diff, is_done, missing_run_outputs, run_id, run_p
 from ..trainer_args import batch_summary, resolve_trainer_args
 from ..values import read_config_text
 from ..vocab import METHOD_OF, NOTEBOOK_OF, PROMPT_MODES, TASK_KINDS, VARIANTS
+from .claims import check_study_claims
 
 STUDY_KEYS = (
     "name",
@@ -46,7 +47,10 @@ STUDY_KEYS = (
     "run_defaults",
     "reference",
     "slurm",
+    "claims",
 )
+# keys the runs do not depend on: a study folder whose study.yaml differs only in them is the same study
+REPORT_ONLY_KEYS = ("claims",)
 BENCHMARK_KEYS = ("label", "task_kind", "data", "length_reward", "rft", "sft", "evaluation", "run_defaults")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -67,6 +71,7 @@ STUDY_FIELD_TYPES = {
     "reference": str | dict | None,
     "slurm": dict | None,
     "seeds": list,
+    "claims": list | None,
 }
 BENCHMARK_FIELD_TYPES = {
     "label": str,
@@ -134,6 +139,18 @@ def check_study_fields(study: dict, source=None) -> None:
                 "entry (e.g. {name: length, target_length: 64, scope: think}). Add one, or set "
                 f"benchmarks.{key}.length_reward: false."
             )
+
+
+def variant_names(study: dict) -> list[str]:
+    """The names of a study's variants (what a claim's cells and the run folders name): its
+    ``variants`` list, or every variant of the kit when it gives none. The one place that reads them
+    for a claim.
+
+    >>> variant_names({"variants": ["sft", "rft"]}), len(variant_names({}))
+    (['sft', 'rft'], 4)
+    """
+    variants = study.get("variants") or VARIANTS
+    return [str(v) for v in (variants.keys() if isinstance(variants, dict) else variants)]
 
 
 def kit_dir(name: str) -> Path:
@@ -269,6 +286,8 @@ def load_study(path) -> dict:
                 f"use one of {', '.join(REFERENCES)} or a mapping {{source, table1}}."
             )
         study["reference"] = copy.deepcopy(REFERENCES[ref])
+    # the study's own claims: their cells, benchmarks, sign and quantifier (docs/report.md)
+    check_study_claims(study, str(p), variant_names(study), [(k, v) for k, v, _ in expected_runs(study)])
     study["_source"] = str(p.resolve())
     return study
 
@@ -420,8 +439,11 @@ def train_split_size(cfg) -> int | None:
 
 
 def check_same_study(study: dict, out: Path) -> None:
-    """Refuse an output folder whose ``study.yaml`` holds a different study."""
-    diff = config_diff(Path(out) / "study.yaml", {k: v for k, v in study.items() if not k.startswith("_")}, ignore=())
+    """Refuse an output folder whose ``study.yaml`` holds a different study (its claims aside: they
+    change only the report, which is rendered again)."""
+    diff = config_diff(
+        Path(out) / "study.yaml", {k: v for k, v in study.items() if not k.startswith("_")}, ignore=REPORT_ONLY_KEYS
+    )
     if diff:
         raise ConfigError(
             f"Output folder '{out}' holds a different study (study.yaml differs in: {', '.join(diff)}). "

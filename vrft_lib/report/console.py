@@ -1,4 +1,4 @@
-"""The study's result on the console: Table 1 as text and the verdicts on the paper's claims, read from
+"""The study's result on the console: Table 1 as text and the verdicts on the claims, read from
 the ``metrics.json`` that the report notebook wrote (what ``vrft study`` prints at the end)."""
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def table1_text(records: list[dict]) -> str:
 
 def console_summary(study_dir) -> str:
     """What ``vrft study`` prints when the report is rendered: Table 1 as text, its legend, and the
-    verdict on each of the paper's claims. Empty when the study folder has no ``metrics.json``."""
+    verdict on each of the paper's claims and of the study's own. Empty when the study folder has no
+    ``metrics.json``."""
     path = Path(study_dir) / "metrics.json"
     try:
         metrics = json.loads(read_text(path))
@@ -64,10 +65,14 @@ def console_summary(study_dir) -> str:
             "Table 1: accuracy %, format compliance % in parentheses, ! = answers collapsed onto one option",
             table1_text(records),
         ]
-    claims = [f for f in metrics.get("findings") or [] if f.get("group") == "paper"]
-    if claims:
-        lines.append("The paper's claims on these numbers:")
-        lines += [f"  {str(c.get('verdict', '')).replace('_', ' '):13s} {c.get('paper_claim', '')}" for c in claims]
+    for group, title in (("paper", "The paper's claims on these numbers:"), ("study", "This study's own claims:")):
+        claims = [f for f in metrics.get("findings") or [] if f.get("group") == group]
+        if claims:
+            lines.append(title)
+            lines += [
+                f"  {str(c.get('verdict', '')).replace('_', ' '):13s} {c.get('claim') or c.get('paper_claim', '')}"
+                for c in claims
+            ]
     return "\n".join(lines)
 
 

@@ -18,6 +18,7 @@ from IPython.display import Markdown
 from .. import __version__
 from ..plots import METHOD_LABELS, MODE_LABELS
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
+from .claims import CLAIM_GROUPS
 from .findings import cell, cell_caveat, num
 
 MISSING = "—"
@@ -25,13 +26,16 @@ VERDICT_STYLE = {
     "supported": "color: #1a7f37; font-weight: bold",
     "contradicted": "color: #c62828; font-weight: bold",
     "mixed": "color: #b26a00; font-weight: bold",
+    "incomplete": "color: #b26a00",
     "not resolved": "color: #666",
 }
 FINDING_GROUPS = {
     "think": "Thinking (w/ think vs w/o think), per method",
     "rft_vs_sft": "RFT vs SFT, per benchmark and mode",
     "length_reward": "The length reward (RFT + length reward vs RFT, final evaluation)",
+    "pair": "Other comparisons the claims make",
 }
+WHOSE = {"paper": "the paper", "study": "this study"}  # whose claim a claim finding is
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 
 
@@ -153,13 +157,14 @@ def key_findings(table: pd.DataFrame, collected: dict, found: list[dict]) -> Mar
             )
     if best:
         lines.append("**Best cell per benchmark:** " + "; ".join(best) + ".")
-    claims = [f for f in found if f["group"] == "paper"]
-    if claims:
-        by: dict[str, list[str]] = {}
-        for c in claims:
-            by.setdefault(verdict(c["verdict"]), []).append(c["paper_claim"])
-        parts = [f"{len(v)} {k} ({md('; '.join(v))})" for k, v in by.items()]
-        lines.append(f"**The paper's {len(claims)} claims on these numbers:** " + ", ".join(parts) + ".")
+    for group, title in (("paper", "The paper's"), ("study", "This study's own")):
+        claims = [f for f in found if f["group"] == group]
+        if claims:
+            by: dict[str, list[str]] = {}
+            for c in claims:
+                by.setdefault(verdict(c["verdict"]), []).append(c["claim"])
+            parts = [f"{len(v)} {k} ({md('; '.join(v))})" for k, v in by.items()]
+            lines.append(f"**{title} {len(claims)} claims on these numbers:** " + ", ".join(parts) + ".")
     flagged = [
         f"{md(cell_name(row))}: {md(text)}"
         for row in table.to_dict(orient="records")
@@ -363,19 +368,29 @@ def verdict(word: str | None) -> str:
 
 
 def claims_view(found: list[dict]):
-    """The paper's claims checked on our numbers: the claim, our numbers, the counts and the verdict."""
+    """The claims checked on our numbers, the paper's then the study's own: whose, the claim, its
+    quantifier, our numbers, the counts and the verdict."""
     rows = [
         {
-            "paper's finding": c["paper_claim"],
+            "whose": WHOSE[c["group"]],
+            "claim": c["claim"],
+            "holds on": f"{c['quantifier']} comparison",
             "our numbers": c["text"],
-            "supported / contradicted / not resolved": f"{c['n_supported']} / {c['n_contradicted']} / "
-            f"{c['n_not_resolved']}",
+            "supported / contradicted / not resolved / missing": f"{c['n_supported']} / {c['n_contradicted']} / "
+            f"{c['n_not_resolved']} / {c['n_missing']}",
             "verdict": verdict(c["verdict"]),
         }
         for c in found
-        if c["group"] == "paper"
+        if c["group"] in CLAIM_GROUPS
     ]
-    cols = ["paper's finding", "our numbers", "supported / contradicted / not resolved", "verdict"]
+    cols = [
+        "whose",
+        "claim",
+        "holds on",
+        "our numbers",
+        "supported / contradicted / not resolved / missing",
+        "verdict",
+    ]
     return styled(pd.DataFrame(rows, columns=cols)).map(lambda v: VERDICT_STYLE.get(v, ""), subset=["verdict"])
 
 
@@ -414,11 +429,15 @@ def claims_note(collected: dict) -> Markdown:
     text = (
         "Each difference is paired: the same items answered by both cells (rotation 0), matched by id. "
         "Its 95% interval is a paired bootstrap (seeds resampled, then items), its p-value an exact "
-        "McNemar test. A difference *supports* a claim when it has the paper's sign and its interval "
+        "McNemar test. A difference *supports* a claim when it has the claim's sign and its interval "
         "excludes 0, *contradicts* it when it has the opposite sign and its interval excludes 0, and is "
-        "*not resolved* otherwise. A claim is *supported* when at least one of its differences is resolved "
-        "and every resolved one supports it, *contradicted* when every resolved one contradicts it, "
-        "*mixed* when they disagree, and *not resolved* when none is resolved."
+        "*not resolved* otherwise; it is *missing* when a cell has no result. A claim about *every* comparison "
+        "it covers is *supported* only when each one is there and resolved its way, *contradicted* when a "
+        "resolved one goes against it, *incomplete* when one is missing, *mixed* when some are resolved its "
+        "way and the rest are not, and *not resolved* when none is. A claim about *any* comparison is "
+        "*supported* when a resolved one goes its way and none against, *contradicted* when the resolved ones "
+        "all go against it, *mixed* when they go both ways, and otherwise *incomplete* (one is missing) or "
+        "*not resolved*. Claims marked *this study* are the study's own (its `claims:`), not the paper's."
     )
     if collected["synthetic"]:
         text += " Our numbers come from a different model and synthetic data, so only the pattern is compared."
