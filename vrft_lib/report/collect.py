@@ -50,6 +50,8 @@ RUN_FILES_READ = (
     "eval/metrics.json",
     "eval/predictions.jsonl",
     "eval/provenance.json",
+    "train/compute.json",
+    "eval/compute.json",
 )
 
 
