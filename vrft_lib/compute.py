@@ -58,9 +58,11 @@ FIELDS = {
     "device_hours": "on a GPU: GPU-hours = seconds x gpus / 3600; on a CPU: CPU-hours = seconds x threads x "
     "processes / 3600 (the cores held, busy or not)",
     "device_hours_unit": "GPU-h or CPU-h",
-    "peak_rss_bytes": "the highest resident memory of one process during the phase (Linux: VmHWM, reset at "
-    "the phase's start; elsewhere getrusage's ru_maxrss, the process's peak since it started)",
-    "peak_rss_scope": "phase (reset at its start) or process (since the process started)",
+    "peak_rss_bytes": "the highest resident memory of one process (getrusage's ru_maxrss at the phase's end; "
+    "with several processes, the largest)",
+    "peak_rss_scope": "phase: the phase raised the process's peak, so the value is the phase's own peak; "
+    "process: the peak was reached before the phase, in the same process (an evaluation after training "
+    "in one notebook kernel), and the phase's own peak is at most this",
     "peak_accelerator_bytes": "torch.cuda.max_memory_allocated of one process during the phase (reset at its "
     "start), the largest over the processes; null on a CPU",
     "resumed_from": "train: the checkpoint this attempt resumed from, or null",
@@ -76,25 +78,8 @@ FIELDS = {
 # ----------------------------------------------------------------------------------------------
 
 
-def _reset_peak_rss() -> bool:
-    """Reset this process's peak resident memory (Linux: ``5`` to ``/proc/self/clear_refs``)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def peak_rss_bytes() -> int:
-    """This process's peak resident memory: ``VmHWM`` where Linux has it, else ``ru_maxrss``."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    """This process's peak resident memory since it started (``getrusage``'s ``ru_maxrss``)."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(rss if sys.platform == "darwin" else rss * 1024)  # bytes on macOS, KiB on Linux
 
@@ -129,7 +114,9 @@ class PhaseMeter:
         self.start()
 
     def start(self) -> None:
-        self.scope = "phase" if _reset_peak_rss() else "process"
+        # The process's resident peak is not reset (on Linux that would also erase it from what the
+        # parent process reads of it once it exits): a phase that raises it has it as its own peak.
+        self.rss0 = peak_rss_bytes()
         cuda = _cuda()
         if cuda is not None:
             cuda.reset_peak_memory_stats()
@@ -138,11 +125,12 @@ class PhaseMeter:
     def usage(self) -> dict:
         """``seconds``, ``cpu_seconds``, ``peak_rss_bytes``, ``peak_rss_scope``, ``peak_accelerator_bytes``."""
         cuda = _cuda()
+        rss = peak_rss_bytes()
         return {
             "seconds": time.perf_counter() - self.t0,
             "cpu_seconds": _cpu_seconds() - self.cpu0,
-            "peak_rss_bytes": peak_rss_bytes(),
-            "peak_rss_scope": self.scope,
+            "peak_rss_bytes": rss,
+            "peak_rss_scope": "phase" if rss > self.rss0 else "process",
             "peak_accelerator_bytes": int(cuda.max_memory_allocated()) if cuda is not None else None,
         }
 
