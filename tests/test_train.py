@@ -68,6 +68,15 @@ def test_grpo_run_with_every_reward_leaves_a_complete_run_folder(tmp_path, tiny_
     assert prov["packages"]["trl"] and prov["seed"] == 0 and "hardware" in prov
     assert (run_dir / "model" / "model.safetensors").exists() and (run_dir / "model" / "tokenizer.json").exists()
     assert json.loads((run_dir / "DONE").read_text())["steps"] == 3
+    # what it cost: 3 steps of 8 completions = 2 prompts x 4 rollouts, every sampled token in the loss
+    compute = json.loads((run_dir / "compute.json").read_text())
+    assert compute["steps"] == 3 and compute["completions"] == compute["prompts"] * 4 == 3 * 8
+    assert compute["completions_generated"] == compute["completions"]
+    assert compute["tokens_generated"] == compute["tokens_trained"] > 0
+    assert compute["tokens_generated"] == round((steps["mean_completion_length"] * 8).sum())
+    assert compute["sequence_tokens"] > compute["tokens_generated"]  # the prompts, images included
+    assert compute["seconds"] > 0 and compute["device_hours"] > 0 and compute["device_hours_unit"] == "CPU-h"
+    assert compute["peak_rss_bytes"] > 0 and compute["cpu_seconds"] > 0
     # the run is finished: training again does nothing
     t = time.perf_counter()
     assert train(grpo_cfg(tmp_path, tiny_base)) == run_dir and time.perf_counter() - t < 5
@@ -96,6 +105,10 @@ def test_sft_run_trains_on_the_answer(tmp_path, tiny_base):
     assert len(steps) == 4 and steps["loss"].notna().all()
     args = json.loads((run_dir / "trainer_args.json").read_text())
     assert args["completion_only_loss"] is True
+    compute = json.loads((run_dir / "compute.json").read_text())
+    assert compute["method"] == "sft" and compute["steps"] == 4 and compute["examples"] == 4 * 8
+    assert 0 < compute["tokens_trained"] < compute["sequence_tokens"] and compute["tokens_generated"] == 0
+    assert compute["seconds"] > 0 and compute["device_hours"] > 0 and compute["peak_rss_bytes"] > 0
 
 
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, tiny_base):
@@ -119,6 +132,11 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, tiny_base):
     assert "resuming run 'g' from" in out.stdout
     done = json.loads((tmp_path / "run" / "DONE").read_text())
     assert done["steps"] == 8 and "checkpoint-" in done["resumed_from"]
+    # the cost of the steps kept, over both attempts (the first one's counts come from the checkpoint)
+    compute = json.loads((tmp_path / "run" / "compute.json").read_text())
+    assert compute["steps"] == 8 and compute["completions"] == 8 * 8 and compute["resumed_from"] == done["resumed_from"]
+    if compute["complete"]:  # unless the kill fell between the checkpoint's state and its counts
+        assert compute["attempts"] == 2 and compute["tokens_trained"] == compute["tokens_generated"] > 0
     ckpts = sorted(p.name for p in (tmp_path / "run" / "trainer").glob("checkpoint-*"))
     assert len(ckpts) <= 2  # bounded disk: keep_checkpoints
 
@@ -136,6 +154,10 @@ def test_two_process_accelerate_launch(tmp_path, tiny_base):
     assert "--num_processes 2" in text
     assert json.loads((run_dir / "provenance.json").read_text())["num_processes"] == 2
     assert json.loads((run_dir / "DONE").read_text())["steps"] == 2
+    # counted over both processes: 2 steps x 4 completions per device x 2 processes = 4 prompts x 4 rollouts
+    compute = json.loads((run_dir / "compute.json").read_text())
+    assert compute["num_processes"] == 2 and compute["completions"] == 16 and compute["prompts"] == 4
+    assert compute["tokens_trained"] == compute["tokens_generated"] > 0  # each process's batches, summed
 
 
 def test_grpo_generates_in_chunks_and_freezes_the_vision_tower_and_projector(tmp_path, tiny_random):

@@ -23,7 +23,8 @@ compliance, mean response length, per-class and mean per-class accuracy for clas
 accuracy for multiple choice when asked, and
 ``answers``: how the answers spread over the options, with ``collapsed`` set for a model that gives
 one answer for most inputs; ``num_processes``: how many processes shared the work),
-``config.yaml``, ``provenance.json`` and ``DONE`` (written last).
+``compute.json`` (what the evaluation cost: requests, tokens generated, seconds, device-hours, peak
+memory; :mod:`vrft_lib.compute`), ``config.yaml``, ``provenance.json`` and ``DONE`` (written last).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .answers import LETTERS, choice_index, extract_answer, lenient_correct, normalize_answer
+from .compute import COMPUTE_FILE, PhaseMeter, combine_usage, eval_record
 from .config import EvalConfig, check_machine, check_parallel, detect_device, load_eval_config
 from .data import benchmark_info, load_benchmark
 from .errors import exit_code
@@ -400,6 +402,7 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
         print(f"[vrft] eval '{cfg.name}' in {out} was finished, but {stale}: evaluating again.")
         remove_file(out / "DONE")
     t0 = time.perf_counter()
+    meter = PhaseMeter()  # this process's time, CPU time and peak memory from here
     d = cfg.data
     ds = load_benchmark(d.name, d.eval_split, root=d.root, limit=d.eval_limit, seed=cfg.seed, **d.options)
     info = benchmark_info(ds)
@@ -449,6 +452,7 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
     for i, p in procs.gather(mine if procs.index % tp == 0 else []):
         preds[i] = p
     gen_seconds = time.perf_counter() - t_gen  # every process's generation, as the main process waits for it
+    usage = procs.gather([meter.usage()])
     if not procs.is_main:
         procs.wait()  # the main process writes the files
         return procs.broadcast(None)
@@ -478,6 +482,10 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
         for p in preds:
             f.write(json.dumps(p) + "\n")
     write_json(metrics, out / "metrics.json")
+    gpus = cfg.tensor_parallel_size if cfg.backend == "vllm" and procs.count == 1 else None
+    write_json(
+        eval_record(preds, combine_usage(usage), device, procs.count, gen_seconds, gpus=gpus), out / COMPUTE_FILE
+    )
     write_json(
         provenance(eval=cfg.name, seed=cfg.seed, model_path=model_path, num_processes=procs.count),
         out / "provenance.json",

@@ -14,7 +14,8 @@ The same code runs three ways::
 
 A train folder holds ``config.yaml`` (resolved), ``provenance.json``, ``trainer_args.json``, the final
 ``model/``, ``steps.csv`` (one row per optimizer step), ``completions.parquet`` (GRPO: every sampled
-completion with its rewards), ``trainer/checkpoint-*`` (the last few, for resuming) and ``DONE``, the
+completion with its rewards), ``compute.json`` (what the training cost: :mod:`vrft_lib.compute`),
+``trainer/checkpoint-*`` (the last few, for resuming) and ``DONE``, the
 completion marker written last. Running the same config again resumes from the last checkpoint, and
 does nothing when ``DONE`` exists.
 """
@@ -33,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from .checkpoints import drop_checkpoints, last_complete_checkpoint
+from .compute import COMPUTE_FILE, compute_callback
 from .config import RunConfig, check_report_to, detect_device, load_run_config
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, exit_code
@@ -334,18 +336,26 @@ def train(config, **overrides) -> Path:
     processor = load_processor(model_path, min_pixels=cfg.model.min_pixels, max_pixels=cfg.model.max_pixels)
     dataset = train_dataset_for(cfg)
     timer = _StepTimer()
+    compute = compute_callback(train_dir / COMPUTE_FILE, cfg.method)
     trainer = build_trainer(
         cfg,
         model_path,
         processor,
         dataset,
         args,
-        callbacks=[timer.callback, progress_callback(train_dir / PROGRESS_FILE), checkpoint_modes_callback()],
+        callbacks=[
+            timer.callback,
+            progress_callback(train_dir / PROGRESS_FILE),
+            checkpoint_modes_callback(),
+            compute,
+        ],
     )
+    compute.watch(trainer)
     trainer_dir = Path(args["output_dir"])
     report = print if state.is_main_process else None
     resume = last_complete_checkpoint(trainer_dir, report=report) if trainer_dir.is_dir() else None
     if resume:
+        compute.resume(resume)
         _restore_weights(trainer, resume)
         if state.is_main_process:
             print(f"[vrft] resuming run '{cfg.name}' from {resume}")

@@ -17,8 +17,10 @@ The package, by responsibility (this face only re-exports):
 * :mod:`~vrft_lib.report.stats`: the intervals, the paired comparisons and the verdict rules;
 * :mod:`~vrft_lib.report.figures`: Figure 1 and Figure 2 (their data and their display);
 * :mod:`~vrft_lib.report.views`: the Markdown text and tables the notebook shows;
-* :mod:`~vrft_lib.report.setup`: how each run was trained (batch, SFT targets, frozen parts) and the
-  strict beside the lenient accuracy;
+* :mod:`~vrft_lib.report.setup`: how each run was trained (batch, SFT targets, frozen parts, its
+  compute) and the strict beside the lenient accuracy;
+* :mod:`~vrft_lib.report.compute`: what the runs cost (their ``compute.json``), RFT's training compute
+  against SFT's per benchmark, and accuracy against training compute;
 * :mod:`~vrft_lib.report.render`: execute the notebook, export the page, and know whether the page is
   up to date (not imported here: the notebook's kernel needs none of it).
 
@@ -35,6 +37,7 @@ from .collect import (
     run_timings,
     task_kind,
 )
+from .compute import compute_comparisons, compute_figure, compute_markdown, compute_record, compute_table
 from .figures import (
     FIGURE1_EXAMPLES,
     figure1_display,
@@ -67,6 +70,11 @@ from .views import (
 )
 
 __all__ = [
+    "compute_comparisons",
+    "compute_figure",
+    "compute_markdown",
+    "compute_record",
+    "compute_table",
     "strict_and_lenient",
     "training_setup",
     "FIGURE1_EXAMPLES",

@@ -52,6 +52,8 @@ RUN_FILES_READ = (
     "eval/metrics.json",
     "eval/predictions.jsonl",
     "eval/provenance.json",
+    "train/compute.json",
+    "eval/compute.json",
 )
 
 

@@ -1,5 +1,5 @@
 """How each run was trained and scored, read from its own files: the training set-up (batch in the
-paper's units, SFT targets, what was frozen) and the strict beside the lenient accuracy."""
+paper's units, SFT targets, what was frozen, what it cost) and the strict beside the lenient accuracy."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..errors import VrftError
 from ..files import read_json, read_text
 from ..trainer_args import batch_summary
 from ..vocab import PROMPT_MODES
+from .compute import compute_text
 
 TARGETS = {"no_think": "answer only (<answer>LABEL</answer>)", "think": "reasoning + answer (<think>...<answer>)"}
 
@@ -26,9 +27,10 @@ def _run_config(train_dir: Path) -> dict | None:
 
 
 def training_setup(collected: dict) -> pd.DataFrame:
-    """One row per trained run: method, training prompt mode (for SFT: its targets), frozen parts, and
-    the batch in the paper's units (prompts or examples per optimizer step, steps, seen), from the run's
-    ``train/config.yaml``, ``train/trainer_args.json`` and ``train/provenance.json``."""
+    """One row per trained run: method, training prompt mode (for SFT: its targets), frozen parts, the
+    batch in the paper's units (prompts or examples per optimizer step, steps, seen), from the run's
+    ``train/config.yaml``, ``train/trainer_args.json`` and ``train/provenance.json``, and what it cost
+    (``compute``: from its ``train/compute.json`` and ``eval/compute.json``; see report/compute.py)."""
     rows = []
     for r in collected["runs"]:
         train_dir = Path(r["path"]) / "train"
@@ -59,6 +61,7 @@ def training_setup(collected: dict) -> pd.DataFrame:
                 "per optimizer step": per_step,
                 "steps": batch["steps"],
                 "seen": batch.get("prompts_seen") or batch.get("examples_seen"),
+                "compute": compute_text(r),
             }
         )
     return pd.DataFrame(rows)
