@@ -578,7 +578,8 @@ def test_missing_runs_are_listed_not_fatal(tmp_path):
     shown = "".join(_html(o) for o in report.missing_view(table, collected))
     assert "no DONE file" in shown and "no run folder" in shown and "CUDA out of memory &lt;oops&gt;" in shown
     assert "**Missing cells** (shown as —): Banner-Analysis / RFT / w/o think" in shown
-    assert ">—<" in report.table1_view(table, collected).to_html()
+    shown = report.table1_view(table, collected).to_html()
+    assert ">—<" in shown and "(n = 200; chance 50%" in shown  # n stays a count beside missing cells
     f = _finding(found, "think.sft.synthetic_spatial")
     assert f["difference"] is None and "cannot be compared" in f["text"]
     m = json.loads(paths["metrics"].read_text())

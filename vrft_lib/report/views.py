@@ -248,11 +248,12 @@ def table1_view(table: pd.DataFrame, collected: dict):
     for key, info in collected["benchmarks"].items():
         cells = [cell(table, key, m, md_) for m in TABLE_VARIANTS for md_ in PROMPT_MODES]
         best = max((c["accuracy"] for c in cells if c), default=None)
-        ns = sorted({c["n"] for c in cells if c and c.get("n") is not None})
+        # the sizes as floats (the column holds NaN for a missing cell), written as counts below
+        ns = sorted({num(c["n"]) for c in cells if c and num(c.get("n")) is not None})
         chance = next((num(c.get("chance")) for c in cells if c and num(c.get("chance")) is not None), None)
         majority = next((num(c.get("majority")) for c in cells if c and num(c.get("majority")) is not None), None)
         facts = (
-            ([f"n = {', '.join(str(n) for n in ns)}"] if ns else [])
+            ([f"n = {', '.join(str(int(n)) if n.is_integer() else str(n) for n in ns)}"] if ns else [])
             + ([f"chance {chance:.0f}%"] if chance is not None else [])
             + ([f"majority {majority:.0f}%"] if majority is not None else [])
         )
