@@ -401,10 +401,8 @@ def test_claim_verdict_counts_only_resolved_differences(tmp_path):
 
 
 def test_comparisons_without_predictions_have_no_interval(tmp_path):
-    root = make_fake_study(tmp_path)
-    for p in root.glob("runs/*/*/seed*/eval/predictions.jsonl"):
-        p.unlink()
-    _, _, found = _analyse(root)
+    collected = report.collect_study(make_fake_study(tmp_path))
+    found = report.findings(report.table1(collected), None, collected["study"])  # no runs: no predictions
     f = _finding(found, "think.rft.synthetic_spatial")
     assert f["difference"] == pytest.approx(10.0) and f["comparison"]["ci95"] is None
     assert f["comparison"]["p_value"] is None and f["comparison"]["n"] == 0 and f["verdict"] == "not_resolved"

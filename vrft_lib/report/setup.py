@@ -13,6 +13,7 @@ from ..errors import VrftError
 from ..files import read_json
 from ..trainer_args import batch_summary
 from ..vocab import PROMPT_MODES
+from .collect import UNREADABLE
 
 TARGETS = {"no_think": "answer only (<answer>LABEL</answer>)", "think": "reasoning + answer (<think>...<answer>)"}
 
@@ -28,9 +29,12 @@ def _run_config(train_dir: Path) -> dict | None:
 def training_setup(collected: dict) -> pd.DataFrame:
     """One row per trained run: method, training prompt mode (for SFT: its targets), frozen parts, and
     the batch in the paper's units (prompts or examples per optimizer step, steps, seen), from the run's
-    ``train/config.yaml``, ``train/trainer_args.json`` and ``train/provenance.json``."""
+    ``train/config.yaml``, ``train/trainer_args.json`` and ``train/provenance.json`` (not of a run whose
+    files cannot be read)."""
     rows = []
     for r in collected["runs"]:
+        if r["status"] == UNREADABLE:
+            continue
         train_dir = Path(r["path"]) / "train"
         raw, args = _run_config(train_dir), read_json(train_dir / "trainer_args.json")
         if not raw or not isinstance(args, dict):

@@ -18,6 +18,7 @@ from IPython.display import Markdown
 from .. import __version__
 from ..plots import METHOD_LABELS, MODE_LABELS
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
+from .collect import UNREADABLE
 from .findings import cell, cell_caveat, num
 
 MISSING = "—"
@@ -118,8 +119,29 @@ def summary_markdown(collected: dict) -> Markdown:
         lines.append("The data are the real benchmarks.")
     if collected.get("description"):
         lines.append(f"*{md(collected['description'])}*")
+    lines += unreadable_lines(collected)
     lines.append(f"Generated {dt.datetime.now().isoformat(timespec='seconds')} from {md(collected['study_dir'])}.")
     return Markdown("\n\n".join(lines))
+
+
+def unreadable_lines(collected: dict) -> list[str]:
+    """The runs whose files cannot be read (left out of every number) and the study files that are not
+    used, each with the file and why."""
+    runs = [r for r in collected["runs"] if r["status"] == UNREADABLE]
+    lines = []
+    if runs:
+        names = [
+            f"{r['label']} / {METHOD_LABELS.get(r['variant'], r['variant'])} / seed {r['seed']} ({r['reason']})"
+            for r in runs
+        ]
+        lines.append(
+            f"**{len(runs)} finished run{'s' if len(runs) > 1 else ''} cannot be read** and "
+            f"{'are' if len(runs) > 1 else 'is'} left out of every table, figure and statistic (listed under "
+            f"Missing runs): {md('; '.join(names))}."
+        )
+    for text in collected.get("unreadable_files") or []:
+        lines.append(f"**Not used, it cannot be read:** {md(text)}.")
+    return lines
 
 
 def seeds_text(seeds) -> str:
