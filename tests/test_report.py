@@ -441,10 +441,8 @@ def test_a_claim_about_every_benchmark_needs_every_one_resolved(tmp_path):
 
 
 def test_comparisons_without_predictions_have_no_interval(tmp_path):
-    root = make_fake_study(tmp_path)
-    for p in root.glob("runs/*/*/seed*/eval/predictions.jsonl"):
-        p.unlink()
-    _, _, found = _analyse(root)
+    collected = report.collect_study(make_fake_study(tmp_path))
+    found = report.findings(report.table1(collected), None, collected["study"])  # no runs: no predictions
     f = _finding(found, "think.rft.synthetic_spatial")
     assert f["difference"] == pytest.approx(10.0) and f["comparison"]["ci95"] is None
     assert f["comparison"]["p_value"] is None and f["comparison"]["n"] == 0 and f["verdict"] == "not_resolved"
@@ -719,7 +717,8 @@ def test_missing_runs_are_listed_not_fatal(tmp_path):
     shown = "".join(_html(o) for o in report.missing_view(table, collected))
     assert "no DONE file" in shown and "no run folder" in shown and "CUDA out of memory &lt;oops&gt;" in shown
     assert "**Missing cells** (shown as —): Banner-Analysis / RFT / w/o think" in shown
-    assert ">—<" in report.table1_view(table, collected).to_html()
+    shown = report.table1_view(table, collected).to_html()
+    assert ">—<" in shown and "(n = 200; chance 50%" in shown  # n stays a count beside missing cells
     f = _finding(found, "think.sft.synthetic_spatial")
     assert f["difference"] is None and "cannot be compared" in f["text"]
     m = json.loads(paths["metrics"].read_text())

@@ -12,7 +12,8 @@ The package, by responsibility (this face only re-exports):
 
 * :mod:`~vrft_lib.report.analysis`: everything the report shows, computed once (:func:`analyse_study`),
   and the files it writes (:func:`write_outputs`);
-* :mod:`~vrft_lib.report.collect`: read a study folder (study.yaml, each run's files, provenance);
+* :mod:`~vrft_lib.report.collect`: read a study folder (study.yaml, each run's files, provenance),
+  each file checked as it is read against :mod:`~vrft_lib.report.schema` (what the report needs of it);
 * :mod:`~vrft_lib.report.findings`: Table 1 and the findings, by the rules of ``docs/report.md``;
 * :mod:`~vrft_lib.report.stats`: the intervals, the paired comparisons and the verdict rules;
 * :mod:`~vrft_lib.report.figures`: Figure 1 and Figure 2 (their data and their display);
@@ -24,7 +25,8 @@ The package, by responsibility (this face only re-exports):
 * :mod:`~vrft_lib.report.render`: execute the notebook, export the page, and know whether the page is
   up to date (not imported here: the notebook's kernel needs none of it).
 
-Missing or unfinished runs never stop the report: their cells show "—" and they are listed.
+Missing, unfinished or unreadable runs (a file that fails its check) never stop the report: their
+cells show "—" and they are listed with why. A study.yaml that fails its check is a VrftError.
 """
 
 from .analysis import StudyReport, analyse_study, build_report, metrics_record, write_outputs

@@ -1,5 +1,6 @@
-"""The study's result on the console: Table 1 as text and the verdicts on the claims, read from
-the ``metrics.json`` that the report notebook wrote (what ``vrft study`` prints at the end)."""
+"""The study's result on the console: Table 1 as text, the verdicts on the claims and the runs the
+report could not read, from the ``metrics.json`` that the report notebook wrote (what ``vrft study``
+prints at the end)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from ..files import read_text
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
+from .collect import UNREADABLE
 
 SHORT = {"training_free": "training-free", "sft": "SFT", "rft": "RFT", "rft_length": "RFT+len"}
 MODE_SHORT = {"no_think": "w/o", "think": "w/"}
@@ -50,9 +52,9 @@ def table1_text(records: list[dict]) -> str:
 
 
 def console_summary(study_dir) -> str:
-    """What ``vrft study`` prints when the report is rendered: Table 1 as text, its legend, and the
-    verdict on each of the paper's claims and of the study's own. Empty when the study folder has no
-    ``metrics.json``."""
+    """What ``vrft study`` prints when the report is rendered: Table 1 as text, its legend, the verdict
+    on each of the paper's claims and of the study's own, and the runs left out as unreadable, with why.
+    Empty when the study folder has no ``metrics.json``."""
     path = Path(study_dir) / "metrics.json"
     try:
         metrics = json.loads(read_text(path))
@@ -73,6 +75,12 @@ def console_summary(study_dir) -> str:
                 f"  {str(c.get('verdict', '')).replace('_', ' '):13s} {c.get('claim') or c.get('paper_claim', '')}"
                 for c in claims
             ]
+    unreadable = [r for r in metrics.get("runs") or [] if isinstance(r, dict) and r.get("status") == UNREADABLE]
+    if unreadable:
+        lines.append(f"{len(unreadable)} finished run(s) cannot be read, left out of every number (see Missing runs):")
+        lines += [
+            f"  {r.get('benchmark')}/{r.get('variant')}/seed{r.get('seed')}: {r.get('reason')}" for r in unreadable
+        ]
     return "\n".join(lines)
 
 

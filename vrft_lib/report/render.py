@@ -22,7 +22,7 @@ from ..files import NotRegularFile, naming_path, read_bytes, read_text, refuse_l
 from ..kernel import kernel_manager_class, private_kernel_dir
 from ..plan.spec import notebooks_dir
 from ..vocab import REPORT_NOTEBOOK
-from .collect import files_read
+from .collect import files_read, read_study_yaml
 
 REPORT_HTML = "report.html"
 REPORT_STAMP = ".report-inputs"  # the fingerprint of what report.html was rendered from
@@ -99,8 +99,14 @@ def _execute(pm, out: Path, kernel_name: str) -> None:
 
 
 def render_page(out, kernel_name: str = "python3") -> Path:
-    """Execute the report notebook on the study folder ``out`` and export ``out/report.html``."""
+    """Execute the report notebook on the study folder ``out`` and export ``out/report.html``.
+
+    Raises:
+        VrftError: ``out`` has no study.yaml, or one that fails its check (before anything is run or
+            written; a run whose files cannot be read is shown as such on the page instead).
+    """
     out = Path(out).resolve()
+    read_study_yaml(out)
     notebook = execute_report(out, kernel_name)
     return export_html(notebook, out / REPORT_HTML, title=f"{out.name}: study report")
 

@@ -13,6 +13,7 @@ from ..errors import VrftError
 from ..files import read_json, read_text
 from ..trainer_args import batch_summary
 from ..vocab import PROMPT_MODES
+from .collect import UNREADABLE
 from .compute import compute_text
 
 TARGETS = {"no_think": "answer only (<answer>LABEL</answer>)", "think": "reasoning + answer (<think>...<answer>)"}
@@ -30,9 +31,12 @@ def training_setup(collected: dict) -> pd.DataFrame:
     """One row per trained run: method, training prompt mode (for SFT: its targets), frozen parts, the
     batch in the paper's units (prompts or examples per optimizer step, steps, seen), from the run's
     ``train/config.yaml``, ``train/trainer_args.json`` and ``train/provenance.json``, and what it cost
-    (``compute``: from its ``train/compute.json`` and ``eval/compute.json``; see report/compute.py)."""
+    (``compute``: from its ``train/compute.json`` and ``eval/compute.json``; see report/compute.py); not
+    of a run whose files cannot be read."""
     rows = []
     for r in collected["runs"]:
+        if r["status"] == UNREADABLE:
+            continue
         train_dir = Path(r["path"]) / "train"
         raw, args = _run_config(train_dir), read_json(train_dir / "trainer_args.json")
         if not raw or not isinstance(args, dict):

@@ -19,6 +19,7 @@ from .. import __version__
 from ..plots import METHOD_LABELS, MODE_LABELS
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
 from .claims import CLAIM_GROUPS
+from .collect import UNREADABLE
 from .findings import cell, cell_caveat, num
 
 MISSING = "—"
@@ -122,8 +123,29 @@ def summary_markdown(collected: dict) -> Markdown:
         lines.append("The data are the real benchmarks.")
     if collected.get("description"):
         lines.append(f"*{md(collected['description'])}*")
+    lines += unreadable_lines(collected)
     lines.append(f"Generated {dt.datetime.now().isoformat(timespec='seconds')} from {md(collected['study_dir'])}.")
     return Markdown("\n\n".join(lines))
+
+
+def unreadable_lines(collected: dict) -> list[str]:
+    """The runs whose files cannot be read (left out of every number) and the study files that are not
+    used, each with the file and why."""
+    runs = [r for r in collected["runs"] if r["status"] == UNREADABLE]
+    lines = []
+    if runs:
+        names = [
+            f"{r['label']} / {METHOD_LABELS.get(r['variant'], r['variant'])} / seed {r['seed']} ({r['reason']})"
+            for r in runs
+        ]
+        lines.append(
+            f"**{len(runs)} finished run{'s' if len(runs) > 1 else ''} cannot be read** and "
+            f"{'are' if len(runs) > 1 else 'is'} left out of every table, figure and statistic (listed under "
+            f"Missing runs): {md('; '.join(names))}."
+        )
+    for text in collected.get("unreadable_files") or []:
+        lines.append(f"**Not used, it cannot be read:** {md(text)}.")
+    return lines
 
 
 def seeds_text(seeds) -> str:
@@ -253,11 +275,12 @@ def table1_view(table: pd.DataFrame, collected: dict):
     for key, info in collected["benchmarks"].items():
         cells = [cell(table, key, m, md_) for m in TABLE_VARIANTS for md_ in PROMPT_MODES]
         best = max((c["accuracy"] for c in cells if c), default=None)
-        ns = sorted({c["n"] for c in cells if c and c.get("n") is not None})
+        # the sizes as floats (the column holds NaN for a missing cell), written as counts below
+        ns = sorted({num(c["n"]) for c in cells if c and num(c.get("n")) is not None})
         chance = next((num(c.get("chance")) for c in cells if c and num(c.get("chance")) is not None), None)
         majority = next((num(c.get("majority")) for c in cells if c and num(c.get("majority")) is not None), None)
         facts = (
-            ([f"n = {', '.join(str(n) for n in ns)}"] if ns else [])
+            ([f"n = {', '.join(str(int(n)) if n.is_integer() else str(n) for n in ns)}"] if ns else [])
             + ([f"chance {chance:.0f}%"] if chance is not None else [])
             + ([f"majority {majority:.0f}%"] if majority is not None else [])
         )
