@@ -19,7 +19,7 @@ LAB_PORT     ?= 8888
 LAB_ARGS     ?=
 LAB_ROOT     := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help setup lint format test test-fast test-slurm study bench lab kernel lock
+.PHONY: help setup lint format test test-fast test-slurm test-browser study bench lab kernel lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ test-fast: setup lint  ## lint, then the tests that train nothing
 
 test-slurm: setup  ## the Slurm hand-off against a real one-node Slurm on loopback (root; installs slurm-wlm, munge)
 	bash scripts/slurm_local_test.sh
+
+test-browser: setup  ## the report in headless Chromium: no injected script, no console error, every figure draws (installs chromium if missing, root)
+	$(PY) scripts/browser_check.py
 
 study: setup  ## run the embedded default study into outputs/smoke/ and render its report
 	$(VENV)/bin/vrft study $(STUDY_PARAMS) --out $(STUDY_OUT)

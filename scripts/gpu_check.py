@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -218,6 +219,8 @@ def profile_runs(ns) -> dict:
             trainer["max_completion_length"] = ns.max_completion_length
         if ns.accumulation:
             trainer["gradient_accumulation_steps"] = ns.accumulation
+            if trainer.get("steps_per_generation"):  # a divisor of the accumulation steps (on-policy)
+                trainer["steps_per_generation"] = math.gcd(trainer["steps_per_generation"], ns.accumulation)
         if ns.device == "cpu":
             trainer.pop("bf16", None)
         run.update(
@@ -449,7 +452,12 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=None, help="training steps (tiny: 30; 7b: 2)")
     p.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="--arch 7b-mini may run on cpu")
     p.add_argument("--max-completion-length", type=int, default=1024, help="GRPO completions and eval answers")
-    p.add_argument("--accumulation", type=int, default=None, help="override the profile's accumulation steps")
+    p.add_argument(
+        "--accumulation",
+        type=int,
+        default=None,
+        help="override the profile's accumulation steps (and keep its generation chunk a divisor of them)",
+    )
     p.add_argument("--image-size", type=int, default=840, help="synthetic image side (multiple of 28)")
     p.add_argument("--keep-model", action="store_true", help="keep the random model's folder")
     ns = p.parse_args(argv)

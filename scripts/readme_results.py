@@ -5,7 +5,7 @@
 
 Replaces the text between ``<!-- smoke-table:start -->`` and ``<!-- smoke-table:end -->``: Table 1
 (accuracy %, format compliance % in parentheses, ⚠ for a collapsed model, each benchmark's chance
-level), the verdicts on the paper's claims (from metrics.json) and where the numbers come from.
+level), the verdicts on the paper's claims and the study's own (from metrics.json) and where the numbers come from.
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ def section(study_dir: Path) -> str:
         records = list(csv.DictReader(f))
     metrics = json.loads((study_dir / "metrics.json").read_text()) if (study_dir / "metrics.json").is_file() else {}
     lines = [table1_markdown(records), ""]
-    claims = [c for c in metrics.get("findings") or [] if c.get("group") == "paper"]
-    if claims:
-        lines.append("The paper's claims on these numbers:")
-        lines += [f"- *{str(c['verdict']).replace('_', ' ')}*: {c['paper_claim']}" for c in claims]
-        lines.append("")
+    for group, title in (("paper", "The paper's claims on these numbers:"), ("study", "This study's own claims:")):
+        claims = [c for c in metrics.get("findings") or [] if c.get("group") == group]
+        if claims:
+            lines.append(title)
+            lines += [
+                f"- *{str(c['verdict']).replace('_', ' ')}*: {c.get('claim') or c['paper_claim']}" for c in claims
+            ]
+            lines.append("")
     prov = metrics.get("provenance") or {}
     commits = ", ".join(prov.get("git_commits") or {}) or "not recorded"
     lines.append(

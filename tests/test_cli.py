@@ -86,7 +86,10 @@ def test_console_summary_prints_table1_and_the_claims(tmp_path):
         }
         for (m, mode), acc in {("training_free", "no_think"): 40.0, ("sft", "think"): 33.0}.items()
     ]
-    claims = [{"group": "paper", "paper_claim": "thinking helps RFT", "verdict": "not_resolved"}]
+    claims = [
+        {"group": "paper", "paper_claim": "thinking helps RFT", "verdict": "not_resolved"},
+        {"group": "study", "claim": "SFT beats training-free", "verdict": "incomplete"},
+    ]
     (tmp_path / "metrics.json").write_text(json.dumps({"table1": rows, "findings": claims}))
     text = console_summary(tmp_path)
     lines = text.splitlines()
@@ -104,4 +107,5 @@ def test_console_summary_prints_table1_and_the_claims(tmp_path):
     ]
     assert lines[2].split() == ["SAT", "33", "40.0", "(100)", "—", "—", "33.0", "(100)!"]
     assert "not resolved  thinking helps RFT" in text
+    assert text.endswith("This study's own claims:\n  incomplete    SFT beats training-free")
     assert console_summary(tmp_path / "nothing") == ""

@@ -179,3 +179,82 @@ def test_answer_distribution_flags_one_answer_for_every_input():
     # A skewed truth is not a collapse: a model that answers the commonest class is right.
     skewed = [{"answer": "yes", "solution": "yes" if i < 27 else "no", "choices": []} for i in range(30)]
     assert answer_distribution(skewed, accuracy=0.9)["collapsed"] is False
+
+
+# The tokens each backend returns for three responses: stopped at end of turn (then padding), stopped
+# later, cut at the cap without a stop token. EOS, PAD: Qwen's <|im_end|> and <|endoftext|> stand-ins.
+EOS, PAD = 2, 0
+GENERATED = [[11, 12, 13, EOS, PAD, PAD], [21, 22, 23, 24, 25, EOS], [31, 32, 33, 34, 35, 36]]
+SETTINGS = {
+    "do_sample": False,
+    "temperature": 0.0,
+    "top_k": None,
+    "top_p": 1.0,
+    "repetition_penalty": 1.0,
+    "max_new_tokens": 6,
+    "stop_token_ids": [EOS, PAD],
+    "seed": 0,
+}
+
+
+def test_response_length_excludes_the_stop_token_and_what_follows():
+    from vrft_lib.evaluate import response_length
+
+    assert [response_length(ids, {EOS, PAD}) for ids in GENERATED] == [3, 5, 6]
+    assert response_length([EOS], {EOS}) == 0 and response_length([], {EOS}) == 0
+    assert response_length((7, EOS, 8, EOS), {EOS}) == 1  # the first stop ends it; a tuple as vLLM gives
+
+
+def test_hf_and_vllm_paths_count_response_tokens_alike(monkeypatch):
+    """Both generators on the same generated ids: HF's rows carry the stop token and padding, vLLM's
+    token_ids the stop token; both report the tokens before it (a stand-in vllm module: none is needed)."""
+    import sys
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import BatchFeature
+
+    from vrft_lib.evaluate import HFGenerator, VLLMGenerator
+
+    class Tokenizer:
+        pad_token_id, padding_side = PAD, "right"
+
+        def decode(self, ids, skip_special_tokens=True):
+            return " ".join(str(i) for i in ids if not (skip_special_tokens and i in (EOS, PAD)))
+
+    class Processor:
+        tokenizer = Tokenizer()
+
+        def apply_chat_template(self, messages, add_generation_prompt=True, tokenize=False):
+            return "prompt"
+
+        def __call__(self, text, images, return_tensors, padding):
+            return BatchFeature({"input_ids": torch.ones(len(text), 4, dtype=torch.long)})
+
+    class Model:
+        device, generation_config = "cpu", None
+
+        def generate(self, input_ids, generation_config):
+            return torch.cat([input_ids, torch.tensor(GENERATED)], dim=1)
+
+    batch = [{"messages": [], "row": {"images": []}} for _ in GENERATED]
+    hf = HFGenerator(Model(), Processor(), SETTINGS)(batch)
+
+    outs = [
+        SimpleNamespace(outputs=[SimpleNamespace(text=Tokenizer().decode(ids), token_ids=ids[: ids.index(EOS) + 1])])
+        if EOS in ids
+        else SimpleNamespace(outputs=[SimpleNamespace(text=Tokenizer().decode(ids), token_ids=ids)])
+        for ids in GENERATED
+    ]
+
+    class LLM:  # vLLM's engine, returning `outs`
+        def __init__(self, **kwargs):
+            pass
+
+        def generate(self, prompts, params, use_tqdm):
+            return outs
+
+    monkeypatch.setitem(sys.modules, "vllm", SimpleNamespace(LLM=LLM, SamplingParams=lambda **kw: kw))
+    vllm = VLLMGenerator("model", Processor(), SETTINGS)
+    assert [n for _, n in hf] == [n for _, n in vllm(batch)] == [3, 5, 6]
+    assert [t for t, _ in hf] == [t for t, _ in vllm(batch)] == ["11 12 13", "21 22 23 24 25", "31 32 33 34 35 36"]

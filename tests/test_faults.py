@@ -355,7 +355,7 @@ def test_sigterm_stops_a_study_like_ctrl_c_and_removes_the_kernel_files(tmp_path
 
 def test_temporary_files_of_a_killed_writer_are_removed_by_the_next_study(tmp_path, no_work):
     params, out = _study(tmp_path), tmp_path / "out"
-    left = out / "runs" / RUN / "eval" / ".metrics.json.k3j.tmp"
+    left = out / "runs" / RUN / "eval" / ".metrics.json.k3j_9z0a.vrft-tmp"
     left.parent.mkdir(parents=True)
     left.write_text('{"mo')
     runner.run_study(params, out=out)

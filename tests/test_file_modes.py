@@ -56,3 +56,44 @@ def test_saved_weights_get_the_same_mode(tmp_path):
 def test_the_lock_file_follows_the_umask(tmp_path):
     with umask(0o022), folder_lock(tmp_path / ".lock"):
         assert mode(tmp_path / ".lock") == 0o644
+
+
+def test_trainer_checkpoints_get_the_same_mode(tmp_path):
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from safetensors.torch import save_file
+
+    from vrft_lib.train import checkpoint_modes_callback
+
+    ckpt = tmp_path / "trainer" / "checkpoint-4"
+    ckpt.mkdir(parents=True)
+    with umask(0o027):
+        save_file({"w": torch.zeros(2)}, str(ckpt / "model.safetensors"))  # 0600, as the Trainer leaves it
+        torch.save({"step": 4}, ckpt / "optimizer.pt")
+        os.chmod(ckpt / "optimizer.pt", 0o600)
+        args, state = SimpleNamespace(output_dir=str(tmp_path / "trainer")), SimpleNamespace(global_step=4)
+        state.is_world_process_zero = True
+        checkpoint_modes_callback().on_save(args, state, None)  # what the Trainer calls after each save
+    assert mode(ckpt / "model.safetensors") == 0o640 and mode(ckpt / "optimizer.pt") == 0o640
+
+
+@pytest.mark.slow
+def test_a_training_runs_checkpoints_follow_the_umask(tmp_path, tiny_random):
+    from vrft_lib.train import train
+
+    cfg = {
+        "name": "m",
+        "method": "sft",
+        "model": str(tiny_random),
+        "output_dir": str(tmp_path / "run"),
+        "data": {"name": "synthetic_banner", "train_limit": 8},
+        "save_steps": 1,
+        "keep_checkpoints_when_done": True,
+        "trainer": {"max_steps": 2, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1},
+    }
+    with umask(0o022):
+        run = train(cfg)
+    files = [p for p in (run / "trainer").rglob("*") if p.is_file()] + list((run / "model").iterdir())
+    assert any(p.name == "model.safetensors" and "checkpoint-" in str(p) for p in files)
+    assert {str(p.relative_to(run)): mode(p) for p in files if mode(p) != 0o644} == {}

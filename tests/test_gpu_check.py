@@ -57,3 +57,24 @@ def test_scaled_down_arch_check_writes_the_figures(tmp_path):
     assert grpo["step_seconds"] > 0 and rows["sft"]["step_seconds"] > 0 and rows["sft"]["per_step"] == 4
     assert rows["eval"]["samples_per_second"] > 0 and rows["eval"]["generated_tokens"] == 32 * 8
     assert report["peak_rss_gb"] > 0 and not (out / "random-7b-mini").exists()
+
+
+def test_an_accumulation_override_keeps_generation_within_the_step(tmp_path):
+    """--accumulation N keeps the profile's generation chunks a divisor of N, so the check runs what
+    the profile would (on-policy) with fewer micro-batches."""
+    from argparse import Namespace
+
+    from vrft_lib.config import load_run_config
+    from vrft_lib.trainer_args import batch_summary, resolve_trainer_args
+
+    gc = _script()
+    for accumulation, steps_per_generation, calls in ((None, 8, 4), (1, 1, 1), (4, 4, 1), (6, 2, 3)):
+        ns = Namespace(out=str(tmp_path), image_size=56, device="cpu", steps=1, max_completion_length=8)
+        ns.accumulation = accumulation
+        run = gc.profile_runs(ns)["grpo"]
+        assert run["trainer"]["steps_per_generation"] == steps_per_generation
+        cfg = load_run_config(run)
+        summary = batch_summary(cfg, resolve_trainer_args(cfg))
+        assert summary["generate_calls_per_step"] == calls and summary["completions_per_generate_call"] == 8 * (
+            steps_per_generation
+        )

@@ -97,7 +97,12 @@ def test_the_wheel_ships_the_package_the_notebooks_and_the_params(installed):
         "report.ipynb",
         "explore_benchmark.ipynb",
     }
-    assert {p.name for p in (pkg / "params").glob("*.yaml")} >= {"smoke.yaml", "paper.yaml", "paper_single_gpu.yaml"}
+    assert {p.name for p in (pkg / "params").glob("*.yaml")} >= {
+        "smoke.yaml",
+        "paper.yaml",
+        "paper_single_gpu.yaml",
+        "paper_matched_freeze.yaml",
+    }
     assert (pkg / "params" / "accelerate" / "zero3.yaml").is_file()
     # every subpackage of the checkout is in the wheel
     for init in (CHECKOUT / "vrft_lib").rglob("__init__.py"):
@@ -116,7 +121,9 @@ def test_a_non_editable_install_dry_runs_the_kit_studies_from_any_folder(install
     zero3 = [r for r in json.loads(paper.stdout)["runs"] if r["parameters"]["run"].get("accelerate_config")]
     assert zero3 and all(r["parameters"]["run"]["accelerate_config"].startswith(str(site)) for r in zero3)
     missing = _vrft(venv, "study", "params/nope.yaml", "--dry-run", cwd=tmp_path)
-    assert missing.returncode == 2 and "kit's own studies (paper, paper_single_gpu, smoke)" in missing.stderr
+    assert missing.returncode == 2 and "kit's own studies (paper, paper_matched_freeze, paper_single_gpu, smoke)" in (
+        missing.stderr
+    )
 
 
 def test_a_non_editable_install_runs_a_study_and_its_report(installed, tmp_path, tiny_base):

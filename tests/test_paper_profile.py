@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "params" / "paper.yaml"
 SINGLE = ROOT / "params" / "paper_single_gpu.yaml"
+MATCHED = ROOT / "params" / "paper_matched_freeze.yaml"
 ACCELERATE = ROOT / "params" / "accelerate"
 
 PAPER_GRPO = dict(
@@ -26,8 +27,11 @@ PAPER_GRPO = dict(
     scale_rewards="group",
     max_completion_length=1024,
     learning_rate=1e-6,
+    lr_scheduler_type="linear",  # decays to 0 over the run, no warm-up (TRL's default, written out)
+    warmup_steps=0,
     max_steps=300,
     per_device_train_batch_size=8,  # 1 prompt x 8 rollouts per device
+    steps_per_generation=4,  # each GPU generates its 4 prompts x 8 rollouts in one call
     gradient_accumulation_steps=4,
     use_bias_correction_kl=False,
     top_k=50,
@@ -123,6 +127,56 @@ def test_sft_runs_train_for_300_steps(paper_plan):
         assert args["lr_scheduler_type"] == "cosine" and args["warmup_steps"] == 0.1
 
 
+@pytest.fixture(scope="module")
+def matched_plan():
+    return _dry_run(MATCHED)
+
+
+# What each trained variant freezes, per profile: (freeze_vision, freeze_projector), shown by the dry run.
+FROZEN = {
+    # the paper's tools: R1-V's GRPO code trains every weight, LLaMA-Factory's SFT freezes both
+    "paper": {"rft": (False, False), "rft_length": (False, False), "sft": (True, True)},
+    "matched": {"rft": (True, True), "rft_length": (True, True), "sft": (True, True)},
+    "single": {"rft": (True, True), "rft_length": (True, True), "sft": (True, True)},  # LoRA: language model only
+}
+
+
+@pytest.mark.parametrize("which", sorted(FROZEN))
+def test_the_dry_run_shows_what_each_method_freezes(which, paper_plan, matched_plan, single_plan):
+    plan = {"paper": paper_plan, "matched": matched_plan, "single": single_plan}[which]
+    for variant, frozen in FROZEN[which].items():
+        runs = _runs(plan, variant)
+        assert runs, variant
+        for r in runs:
+            run = r["parameters"]["run"]
+            assert (run["freeze_vision"], run["freeze_projector"]) == frozen, r["run_id"]
+            assert ("peft" in run) == (which == "single")
+
+
+def test_the_matched_profile_is_the_paper_profile_with_rft_frozen_as_sft():
+    """params/paper_matched_freeze.yaml differs from params/paper.yaml in its name, its description and
+    RFT's freezing only, so that the two studies compare what training the vision tower changes."""
+    import yaml
+
+    paper, matched = (yaml.safe_load(path.read_text()) for path in (PAPER, MATCHED))
+    assert matched["name"] == "paper_matched_freeze" and matched["description"] != paper["description"]
+    assert (paper["rft"]["freeze_vision"], paper["rft"]["freeze_projector"]) == (False, False)
+    for study in (paper, matched):
+        study.pop("name"), study.pop("description")
+        study["rft"].pop("freeze_vision"), study["rft"].pop("freeze_projector")
+    assert matched == paper
+
+
+def test_the_matched_profile_resolves_like_the_paper_profile(paper_plan, matched_plan):
+    assert {r["run_id"] for r in matched_plan["runs"]} == EXPECTED_RUNS
+    paper = {r["run_id"]: r for r in paper_plan["runs"]}
+    for r in matched_plan["runs"]:
+        keep = ("output_dir",)
+        ours = {k: v for k, v in (r["trainer_args"] or {}).items() if k not in keep}
+        theirs = {k: v for k, v in (paper[r["run_id"]]["trainer_args"] or {}).items() if k not in keep}
+        assert ours == theirs and r["batch"] == paper[r["run_id"]]["batch"], r["run_id"]
+
+
 @pytest.mark.parametrize("which", ["paper", "single"])
 def test_grpo_batch_arithmetic_holds(which, paper_plan, single_plan):
     plan = paper_plan if which == "paper" else single_plan
@@ -135,12 +189,53 @@ def test_grpo_batch_arithmetic_holds(which, paper_plan, single_plan):
         assert r["batch"]["prompts_seen"] == 32 * 300
 
 
-def test_trainer_args_are_fields_of_trls_configs(paper_plan):
+@pytest.mark.parametrize("which, chunk, calls", [("paper", 4, 1), ("single", 8, 4)])
+def test_generation_is_chunked(which, chunk, calls, paper_plan, single_plan):
+    """Each of the paper's 8 GPUs generates its 4 prompts x 8 rollouts in one call per step; one GPU
+    generates a step's 256 completions in 4 calls of 8 prompts x 8 rollouts (not one call of 256)."""
+    plan = paper_plan if which == "paper" else single_plan
+    for r in _runs(plan, "rft", "rft_length"):
+        assert r["trainer_args"]["steps_per_generation"] == chunk, r["run_id"]
+        assert r["batch"]["completions_per_generate_call"] == 8 * chunk
+        assert r["batch"]["generate_calls_per_step"] == calls
+        accumulation = r["trainer_args"]["gradient_accumulation_steps"]
+        assert accumulation % r["trainer_args"]["steps_per_generation"] == 0  # on-policy: within one step
+
+
+def test_rft_optimizer_schedule_and_update_are_the_documented_ones(paper_plan, tmp_path):
+    """docs/paper.md section 6: what GRPOConfig makes of a paper RFT run's arguments, TRL's defaults
+    included (one process here: the generation batch is one GPU's)."""
+    from trl import GRPOConfig
+
+    args = dict(_runs(paper_plan, "rft")[0]["trainer_args"], output_dir=str(tmp_path), bf16=False, use_cpu=True)
+    cfg = GRPOConfig(**args)
+    assert cfg.lr_scheduler_type == "linear" and cfg.warmup_steps == 0 and cfg.learning_rate == 1e-6
+    assert (
+        str(getattr(cfg.optim, "value", cfg.optim)).startswith("adamw")
+        and cfg.weight_decay == 0.0
+        and cfg.max_grad_norm == 1.0
+    )
+    assert (cfg.adam_beta1, cfg.adam_beta2) == (0.9, 0.999)
+    assert cfg.num_iterations == 1 and cfg.epsilon == 0.2  # one update per rollout batch: the clip never acts
+    assert cfg.steps_per_generation == 4 and cfg.generation_batch_size == 32  # one GPU's 4 prompts x 8
+
+
+def test_trls_own_config_accepts_the_single_gpu_generation_chunk(single_plan, tmp_path):
+    """GRPOConfig itself (one process, as the single-GPU profile runs) derives the same generation batch."""
+    from trl import GRPOConfig
+
+    args = dict(_runs(single_plan, "rft")[0]["trainer_args"], output_dir=str(tmp_path), bf16=False, use_cpu=True)
+    cfg = GRPOConfig(**args)
+    assert cfg.steps_per_generation == 8 and cfg.generation_batch_size == 64  # 8 per micro-batch x 8
+
+
+@pytest.mark.parametrize("which", ["paper", "single"])
+def test_trainer_args_are_fields_of_trls_configs(which, paper_plan, single_plan):
     import dataclasses
 
     from trl import GRPOConfig, SFTConfig
 
-    for r in paper_plan["runs"]:
+    for r in (paper_plan if which == "paper" else single_plan)["runs"]:
         if r["trainer_args"] is None:
             continue
         cls = SFTConfig if r["variant"] == "sft" else GRPOConfig

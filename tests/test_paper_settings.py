@@ -47,3 +47,30 @@ def test_freezing_leaves_the_language_model_trainable(tiny_random, projector):
     assert all(p.requires_grad != projector for n, p in visual.named_parameters() if n.startswith("merger."))
     assert all(p.requires_grad for p in model.model.language_model.parameters())
     assert apply_freezing(load_run_config({"name": "n", "method": "sft"}), model) == 0
+
+
+def test_generation_chunks_are_trl_fields_checked_against_the_accumulation():
+    from vrft_lib.trainer_args import batch_summary
+
+    base = {"name": "g", "method": "grpo", "device": "cpu", "trainer": {"gradient_accumulation_steps": 32}}
+
+    def resolved(**trainer):
+        cfg = load_run_config({**base, "trainer": {**base["trainer"], **trainer}})
+        return batch_summary(cfg, resolve_trainer_args(cfg))
+
+    assert (resolved()["completions_per_generate_call"], resolved()["generate_calls_per_step"]) == (256, 1)
+    chunked = resolved(steps_per_generation=4)
+    assert (chunked["completions_per_generate_call"], chunked["generate_calls_per_step"]) == (32, 8)
+    assert resolved(generation_batch_size=64)["generate_calls_per_step"] == 4
+    with pytest.raises(ConfigError, match="must divide gradient_accumulation_steps"):
+        resolved(steps_per_generation=5)
+    with pytest.raises(ConfigError, match="must divide gradient_accumulation_steps"):
+        resolved(steps_per_generation=64)  # spans two optimizer steps: off-policy
+    with pytest.raises(ConfigError, match="not both"):
+        resolved(steps_per_generation=4, generation_batch_size=32)
+    with pytest.raises(ConfigError, match="not a multiple"):
+        resolved(generation_batch_size=12)
+    with pytest.raises(ConfigError, match="at least 1"):
+        resolved(steps_per_generation=0)
+    with pytest.raises(ConfigError, match="steps_per_generation: expected an integer"):
+        resolved(steps_per_generation=[4])

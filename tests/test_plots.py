@@ -124,6 +124,22 @@ def test_image_grid_images_and_escaped_titles():
         plots.image_grid(imgs, ["only one"])
 
 
+def test_text_from_data_reaches_plotly_escaped():
+    """plotly draws some HTML in labels, names and ticks (<b>, <a href>, ...): text from a study shows as written."""
+    label, mark = "<b>SAT</b> <img src=x onerror=alert(1)>", "&lt;b&gt;SAT&lt;/b&gt; &lt;img src=x onerror=alert(1)&gt;"
+    table = _table().replace({"label": {"SAT": label}})
+    fig = plots.table1_figure(table)
+    assert all(list(t.x) == ["Banner-Analysis", mark] for t in fig.data)
+    curves = plots.training_curves({"<i>run</i>": _steps()}, smooth=3, columns=("loss", "<u>col</u>"))
+    assert {t.name for t in curves.data} == {"&lt;i&gt;run&lt;/i&gt;", "&lt;i&gt;run&lt;/i&gt; (raw)"}
+    fig2 = plots.length_reward_figure({label: {"<i>RFT</i>": _steps()}})
+    assert fig2.layout.annotations[0].text.startswith(mark) and fig2.data[1].name == "&lt;i&gt;RFT&lt;/i&gt;"
+    modes = {"<b>m</b>": {"accuracy": 0.5, "per_class_accuracy": {"<s>red</s>": 0.5}}}
+    fig = plots.accuracy_by_mode({"name": "<i>e</i>", "modes": modes})
+    assert [t.name for t in fig.data] == ["&lt;b&gt;m&lt;/b&gt;", "&lt;b&gt;m&lt;/b&gt; per class"]
+    assert list(fig.data[1].x) == ["&lt;s&gt;red&lt;/s&gt;"] and fig.layout.title.text.startswith("&lt;i&gt;e")
+
+
 def test_accuracy_by_mode():
     metrics = {
         "name": "rft",

@@ -97,12 +97,14 @@ def make_fake_study(
     seed_offsets=None,
     response_text=None,
     skip=(),
+    claims=None,
 ):
     """Write a study folder under ``tmp`` and return its path.
 
     ``acc``: overrides of DEFAULT_ACC, ``{(benchmark key, variant, mode): accuracy %}``.
     ``seed_offsets``: ``{seed: points}`` added to every accuracy of that seed.
     ``skip``: ``(key, variant, seed)`` runs left without a DONE file.
+    ``claims``: the study's own ``claims:`` (written into study.yaml).
     ``n``: items per evaluation; the predictions match the accuracies (see :func:`_item_outcomes`),
     with the items after the sixth in one shared order (so runs agree on the easy items and paired
     differences are clear) or, with ``independent``, in an order of their own per run and mode.
@@ -121,6 +123,8 @@ def make_fake_study(
     }
     if reference:
         study["reference"] = {"source": "arXiv 2504.05682 Table 1 (Qwen2.5-VL-7B-Instruct)", "table1": PAPER}
+    if claims:
+        study["claims"] = claims
     (root / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
     offsets = seed_offsets or {}
     for key in BENCHMARKS:
@@ -232,6 +236,36 @@ SPATIAL_EVAL = {
     "seed": 0,
 }
 EXAMPLE_ID = "synthetic_spatial-test-000002"
+# A study's own claims, in the full and the compact form: SFT beats training-free without think on every
+# benchmark (+10 each: a pair no finding makes, so the claim adds it); thinking helps SFT on SAT (it
+# hurts, by 8: contradicted); RFT w/ think beats both SFT cells on the reasoning benchmark (+23, +15).
+USER_CLAIMS = [
+    {
+        "id": "sft_beats_training_free",
+        "text": "SFT beats training-free without think",
+        "compare": [
+            {"a": {"variant": "sft", "mode": "no_think"}, "b": {"variant": "training_free", "mode": "no_think"}}
+        ],
+        "benchmarks": "all",
+        "sign": "a>b",
+        "quantifier": "every",
+    },
+    {
+        "id": "think_helps_sft_on_sat",
+        "text": "thinking helps SFT on SAT",
+        "compare": {"a": "sft/think", "b": "sft/no_think"},
+        "benchmarks": ["synthetic_spatial"],
+        "sign": "+",
+        "quantifier": "any",
+    },
+    {
+        "id": "rft_think_beats_sft",
+        "text": "RFT with think beats SFT in either mode on reasoning",
+        "compare": [{"a": "rft/think", "b": "sft/think"}, {"a": "rft/think", "b": "sft/no_think"}],
+        "benchmarks": {"task_kind": "reasoning"},
+        "sign": "a>b",
+    },
+]
 SCRIPT_TEXT = "<script>alert('x')</script> & more"
 
 
@@ -269,7 +303,7 @@ def _heading(page: str, level: int, text: str) -> bool:
 def rendered(tmp_path_factory):
     """The fake study rendered as `vrft study` renders it: the report notebook executed by papermill
     (kernel python3, cwd notebooks/) into report.ipynb and exported by nbconvert into report.html."""
-    root = make_fake_study(tmp_path_factory.mktemp("rendered"), response_text=SCRIPT_TEXT)
+    root = make_fake_study(tmp_path_factory.mktemp("rendered"), response_text=SCRIPT_TEXT, claims=USER_CLAIMS)
     _add_example_image(root)
     _add_eval_configs(root)
     html = render_report(root)
@@ -337,7 +371,7 @@ def test_flipped_numbers_flip_the_findings(tmp_path):
         "paper.length_reward_hurts_perception": "contradicted",
     }
     assert "3 contradict it" in _finding(found, "paper.think_hurts_sft")["text"]
-    assert "Verdict: contradicted." in _finding(found, "paper.think_hurts_sft")["text"]
+    assert "Verdict: contradicted (3 resolved benchmarks against it" in _finding(found, "paper.think_hurts_sft")["text"]
 
 
 def test_small_paired_difference_is_not_resolved(tmp_path):
@@ -350,9 +384,11 @@ def test_small_paired_difference_is_not_resolved(tmp_path):
     assert lo < 0 < hi and f["comparison"]["p_value"] > 0.05
     assert "includes 0, so the difference is not resolved" in f["text"]
     assert "excludes 0" in _finding(found, "think.rft.synthetic_aircraft")["text"]
+    # "thinking helps RFT" is a claim about every benchmark: one of three not resolved leaves it mixed
     claim = _finding(found, "paper.think_helps_rft")
-    assert claim["n_not_resolved"] == 1 and claim["n_supported"] == 2 and claim["verdict"] == "supported"
+    assert claim["n_not_resolved"] == 1 and claim["n_supported"] == 2 and claim["verdict"] == "mixed"
     assert "for 1 the 95% interval of the difference includes 0" in claim["text"]
+    assert "Verdict: mixed (2 of its 3 benchmarks resolved the expected way, 1 not resolved" in claim["text"]
 
 
 def test_claim_is_not_supported_when_every_interval_includes_0(tmp_path):
@@ -379,32 +415,34 @@ def test_claim_is_not_supported_when_every_interval_includes_0(tmp_path):
         assert evidence and all(_sign(e["difference"]) == claim["expected_sign"] for e in evidence), claim["id"]
         assert all(e["comparison"]["ci95"][0] < 0 < e["comparison"]["ci95"][1] for e in evidence), claim["id"]
         assert claim["verdict"] == "not_resolved" and claim["n_supported"] == 0, claim["id"]
-        assert "Verdict: not resolved." in claim["text"]
+        # the thinking and RFT-vs-SFT claims cover three benchmarks, the length-reward claims one each
+        reason = "none of its 3 benchmarks is resolved" if len(evidence) == 3 else "its one benchmark is not resolved"
+        assert f"Verdict: not resolved ({reason})." in claim["text"], claim["id"]
 
 
 def _sign(x):
     return (x > 0) - (x < 0)
 
 
-def test_claim_verdict_counts_only_resolved_differences(tmp_path):
-    # RFT beats SFT with think clearly on two benchmarks, and by 1 point (not resolved) on the third
+def test_a_claim_about_every_benchmark_needs_every_one_resolved(tmp_path):
+    # RFT beats SFT with think clearly on two benchmarks, and by 1 point (not resolved) on the third:
+    # "RFT beats SFT on every benchmark with think" is mixed, not supported
     acc = {("synthetic_spatial", "rft", "think"): 63.0}
     _, _, found = _analyse(make_fake_study(tmp_path, acc=acc, n=400, independent=True))
     claim = _finding(found, "paper.rft_beats_sft_with_think")
+    assert claim["quantifier"] == "every"
     assert (claim["n_supported"], claim["n_contradicted"], claim["n_not_resolved"]) == (2, 0, 1)
-    assert claim["verdict"] == "supported"
-    # a resolved difference against the paper makes it mixed
+    assert claim["verdict"] == "mixed" and [c["verdict"] for c in claim["comparisons"]][2] == "not_resolved"
+    # one resolved difference against it contradicts a claim about every benchmark
     acc = {("synthetic_spatial", "rft", "think"): 40.0}
-    _, _, found = _analyse(make_fake_study(tmp_path / "mixed", acc=acc, n=400, independent=True))
+    _, _, found = _analyse(make_fake_study(tmp_path / "against", acc=acc, n=400, independent=True))
     claim = _finding(found, "paper.rft_beats_sft_with_think")
-    assert (claim["n_supported"], claim["n_contradicted"]) == (2, 1) and claim["verdict"] == "mixed"
+    assert (claim["n_supported"], claim["n_contradicted"]) == (2, 1) and claim["verdict"] == "contradicted"
 
 
 def test_comparisons_without_predictions_have_no_interval(tmp_path):
-    root = make_fake_study(tmp_path)
-    for p in root.glob("runs/*/*/seed*/eval/predictions.jsonl"):
-        p.unlink()
-    _, _, found = _analyse(root)
+    collected = report.collect_study(make_fake_study(tmp_path))
+    found = report.findings(report.table1(collected), None, collected["study"])  # no runs: no predictions
     f = _finding(found, "think.rft.synthetic_spatial")
     assert f["difference"] == pytest.approx(10.0) and f["comparison"]["ci95"] is None
     assert f["comparison"]["p_value"] is None and f["comparison"]["n"] == 0 and f["verdict"] == "not_resolved"
@@ -427,9 +465,20 @@ def test_paper_own_numbers_reproduce_the_paper_claims(tmp_path):
     # none is resolved, so the claim that thinking hurts SFT is not supported by its own numbers.
     assert claims["paper.think_hurts_sft"] == "not_resolved"
     assert _finding(found, "paper.think_hurts_sft")["n_not_resolved"] == 3
-    for cid in ("paper.think_hurts_training_free", "paper.think_helps_rft", "paper.rft_beats_sft_with_think"):
-        assert claims[cid] == "supported", (cid, claims)
-    assert "contradicted" not in claims.values() and "mixed" not in claims.values()
+    # The other claims about every benchmark each have differences of one to five items of 200 (the
+    # banner's thinking differences, RFT's on SAT, RFT vs SFT on SAT): resolved on the others only, so
+    # mixed, not supported.
+    expected = {
+        "paper.think_hurts_training_free": (2, 1),
+        "paper.think_helps_rft": (1, 2),
+        "paper.rft_beats_sft_with_think": (2, 1),
+    }
+    for cid, counts in expected.items():
+        claim = _finding(found, cid)
+        assert claim["verdict"] == "mixed" and (claim["n_supported"], claim["n_not_resolved"]) == counts, cid
+    # a claim about some benchmark of a kind: FGVC-Aircraft -3.5 points with the length reward is enough
+    assert claims["paper.length_reward_hurts_perception"] == "supported"
+    assert "contradicted" not in claims.values()
     f = _finding(found, "think.sft.synthetic_aircraft")  # 75.84 vs 75.85
     assert f["direction"] == "down" and f["same_sign_as_paper"] is True and f["verdict"] == "not_resolved"
 
@@ -457,7 +506,7 @@ def test_rendered_page_has_every_section_and_the_numbers(rendered):
     assert "Every expected run finished." in page
     # findings, grouped, and the paper's claims with verdicts
     assert "thinking helps accuracy by 10.00 points" in page and "RFT beats SFT by 23.00 points" in page
-    assert "Comparison with the paper" in page and "the length reward helps the reasoning task (SAT)" in page
+    assert "The claims: the paper" in page and "the length reward helps the reasoning task (SAT)" in page
     assert page.count(">supported<") >= len(report.PAPER_CLAIMS)
     assert (
         "Paired comparisons" in page and "McNemar p" in page and "the 95% interval of the difference excludes 0" in page
@@ -467,7 +516,37 @@ def test_rendered_page_has_every_section_and_the_numbers(rendered):
     assert "mean response tokens (w/ think)" in page and f"97.00 [{100 * lo:.2f}, {100 * hi:.2f}]" in page
     assert "abc123 (11 runs)" in page and "torch" in page and "2.9.0" in page and "Total wall time" in page
     assert "0:22:00" in page and "Study parameters" in page and ">fake-study</span>" in page  # study.yaml
-    assert not list(root.glob(".*.tmp")) and not list(root.glob("*.tmp"))
+    assert not list(root.glob(".*.tmp")) and not list(root.glob("*.vrft-tmp"))
+
+
+def test_rendered_page_shows_the_studys_own_claims_beside_the_papers(rendered):
+    root, page = rendered["root"], rendered["page"]
+    metrics = json.loads((root / "metrics.json").read_text())
+    claims = {f["id"]: f for f in metrics["findings"] if f["group"] in ("paper", "study")}
+    assert list(claims)[-3:] == [
+        "study.sft_beats_training_free",
+        "study.think_helps_sft_on_sat",
+        "study.rft_think_beats_sft",
+    ]
+    own = claims["study.sft_beats_training_free"]
+    assert own["source"] == "study" and "paper_claim" not in own and own["verdict"] == "supported"
+    assert claims["study.think_helps_sft_on_sat"]["verdict"] == "contradicted"
+    # the claims table: whose claim, its quantifier, our numbers and the verdict, the study's after the paper's
+    table = page[page.index("The claims: the paper") :]
+    assert "this study" in table and "the paper" in table and "every comparison" in table and "any comparison" in table
+    i = table.index("SFT beats training-free without think")
+    assert table.index("the length reward hurts the perception task") < i
+    row = table[table.rindex("<tr", 0, i) : table.index("</tr>", i)]
+    assert "this study" in row and ">supported<" in row and "Banner-Analysis +10.00 [" in row
+    row = table[table.rindex("<tr", 0, table.index("thinking helps SFT on SAT")) :]
+    assert ">contradicted<" in row[: row.index("</tr>")]
+    # the pairs only a study claim asks for get findings of their own, and the key findings name the claims
+    assert "Other comparisons the claims make" in page
+    assert "SFT w/o think scores above Training-free w/o think by 10.00 points" in page
+    assert (
+        "This study&#x27;s own 3 claims on these numbers" in page
+        or "This study's own 3 claims on these numbers" in page
+    )
 
 
 def test_rendered_page_is_one_offline_file_with_plotly_figures(rendered):
@@ -549,6 +628,66 @@ def test_table1_csv_and_metrics_json(tmp_path):
     assert m["figure1"]["benchmark"] == "synthetic_spatial" and len(m["figure1"]["examples"]) == 4
 
 
+def test_study_claims_in_metrics_json_with_their_paired_statistics(tmp_path):
+    root = make_fake_study(tmp_path, claims=USER_CLAIMS)
+    m = json.loads(report.build_report(root)["metrics"].read_text())
+    found = {f["id"]: f for f in m["findings"]}
+    claim = found["study.sft_beats_training_free"]
+    assert claim["group"] == "study" and claim["claim"] == "SFT beats training-free without think"
+    assert claim["quantifier"] == "every" and claim["expected_sign"] == 1
+    assert claim["compare"] == [
+        {"a": {"variant": "sft", "mode": "no_think"}, "b": {"variant": "training_free", "mode": "no_think"}}
+    ]
+    assert [c["benchmark"] for c in claim["comparisons"]] == list(BENCHMARKS)
+    for c in claim["comparisons"]:
+        assert c["difference_points"] == pytest.approx(10.0) and c["ci95"][0] > 0 and c["p_value"] < 0.01
+        assert c["n"] == 200 and c["verdict"] == "supported" and c["finding"].startswith("pair.")
+    assert (claim["n_expected"], claim["n_supported"], claim["n_missing"]) == (3, 3, 0) and claim[
+        "verdict"
+    ] == "supported"
+    assert claim["text"].startswith("This study's claim (on every benchmark it covers): SFT beats training-free")
+    # its pairs are comparisons of metrics.json too, with a verdict for the claim's sign
+    pairs = [
+        c
+        for c in m["comparisons"]
+        if c["a"] == {"method": "sft", "mode": "no_think"} and c["b"]["method"] == "training_free"
+    ]
+    assert len(pairs) == 3 and all(c["verdict"] == "supported" for c in pairs)
+    assert len(m["comparisons"]) == 3 * 3 + 3 * 2 + 2 + 3 + 1
+    f = found["pair.synthetic_banner.sft.no_think.vs.training_free.no_think"]
+    assert f["expected_sign"] == 1 and "SFT w/o think scores above Training-free w/o think by 10.00 points" in f["text"]
+    # the same comparison as a paper claim's, judged by this claim's own sign: against it
+    claim = found["study.think_helps_sft_on_sat"]
+    assert claim["quantifier"] == "any" and claim["comparisons"][0]["finding"] == "think.sft.synthetic_spatial"
+    assert claim["comparisons"][0]["verdict"] == "contradicted" and claim["verdict"] == "contradicted"
+    assert found["think.sft.synthetic_spatial"]["verdict"] == "supported"  # for the paper's sign
+    # two pairs on the reasoning benchmark; the quantifier defaults to every
+    claim = found["study.rft_think_beats_sft"]
+    assert claim["quantifier"] == "every" and claim["n_expected"] == 2 and claim["verdict"] == "supported"
+    assert [c["difference_points"] for c in claim["comparisons"]] == pytest.approx([23.0, 15.0])
+    assert "SAT, RFT w/ think vs SFT w/o think +15.00" in claim["text"]
+    # the paper's claims keep their verdicts and are marked as the paper's
+    assert all(found[k]["verdict"] == "supported" and found[k]["source"] == "paper" for k in report.PAPER_CLAIMS)
+
+
+def test_a_study_claim_with_a_missing_benchmark(tmp_path):
+    # SFT's SAT run did not finish: the claim about every benchmark is incomplete, the one about any
+    # benchmark is supported by the two that are there
+    claims = [
+        dict(USER_CLAIMS[0], id="every"),
+        dict(USER_CLAIMS[0], id="any", quantifier="any"),
+        dict(USER_CLAIMS[1], id="only_sat"),
+    ]
+    root = make_fake_study(tmp_path, claims=claims, skip=[("synthetic_spatial", "sft", 0)])
+    _, _, found = _analyse(root)
+    every, any_, sat = (_finding(found, f"study.{k}") for k in ("every", "any", "only_sat"))
+    assert (every["n_supported"], every["n_missing"], every["verdict"]) == (2, 1, "incomplete")
+    assert "Verdict: incomplete (1 of its 3 benchmarks has no result (SAT)" in every["text"]
+    assert "checked on 2 of 3 benchmarks" in every["text"]
+    assert (any_["n_supported"], any_["n_missing"], any_["verdict"]) == (2, 1, "supported")
+    assert sat["verdict"] == "incomplete" and "cannot be checked, the needed results are missing" in sat["text"]
+
+
 def _with_missing_runs(tmp_path, **kwargs):
     root = make_fake_study(tmp_path, skip=[("synthetic_spatial", "sft", 0), ("synthetic_aircraft", "sft", 0)], **kwargs)
     shutil.rmtree(root / "runs" / "synthetic_banner" / "rft")
@@ -578,16 +717,20 @@ def test_missing_runs_are_listed_not_fatal(tmp_path):
     shown = "".join(_html(o) for o in report.missing_view(table, collected))
     assert "no DONE file" in shown and "no run folder" in shown and "CUDA out of memory &lt;oops&gt;" in shown
     assert "**Missing cells** (shown as —): Banner-Analysis / RFT / w/o think" in shown
-    assert ">—<" in report.table1_view(table, collected).to_html()
+    shown = report.table1_view(table, collected).to_html()
+    assert ">—<" in shown and "(n = 200; chance 50%" in shown  # n stays a count beside missing cells
     f = _finding(found, "think.sft.synthetic_spatial")
     assert f["difference"] is None and "cannot be compared" in f["text"]
     m = json.loads(paths["metrics"].read_text())
     assert len(m["missing"]) == 3 and len(m["missing_cells"]) == 6
     claim = _finding(found, "paper.rft_beats_sft_with_think")
-    assert claim["n_checked"] == 0 and claim["verdict"] == "not_resolved"
-    assert "cannot be checked" in claim["text"]
+    assert claim["n_checked"] == 0 and claim["n_missing"] == 3 and claim["verdict"] == "incomplete"
+    assert "cannot be checked, the needed results are missing" in claim["text"]
     claim = _finding(found, "paper.think_hurts_sft")
     assert claim["n_checked"] == 1 and "checked on 1 of 3 benchmarks" in claim["text"]
+    # two benchmarks missing: a claim about every benchmark is incomplete, whatever the third says
+    assert claim["n_supported"] == 1 and claim["n_missing"] == 2 and claim["verdict"] == "incomplete"
+    assert "2 of its 3 benchmarks have no result (FGVC-Aircraft; SAT)" in claim["text"]
 
 
 def test_empty_study_still_renders(tmp_path):
@@ -602,8 +745,16 @@ def test_empty_study_still_renders(tmp_path):
     assert "study.yaml has no reference numbers" in page and ">not resolved<" in page
     assert page.count("plotly.js v") == 1
     _no_network(page)
-    found = json.loads((root / "metrics.json").read_text())["findings"]
-    assert all(f["verdict"] == "not_resolved" and f["n_checked"] == 0 for f in found if f["group"] == "paper")
+    found = {f["id"]: f for f in json.loads((root / "metrics.json").read_text())["findings"] if f["group"] == "paper"}
+    assert all(f["n_checked"] == 0 for f in found.values())
+    # no run finished: the thinking claims lack all three cells' results; SAT runs no RFT + length reward
+    # and no perception benchmark, so the length-reward claims have nothing to check
+    assert (
+        found["paper.think_helps_rft"]["verdict"] == "incomplete" and found["paper.think_helps_rft"]["n_missing"] == 1
+    )
+    assert found["paper.length_reward_helps_reasoning"]["verdict"] == "not_resolved"
+    assert found["paper.length_reward_helps_reasoning"]["n_expected"] == 0
+    assert "the study runs none of the comparisons it needs" in found["paper.length_reward_hurts_perception"]["text"]
 
 
 def test_multiple_seeds_aggregate(tmp_path):

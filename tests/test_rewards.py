@@ -15,6 +15,7 @@ from vrft_lib.answers import (
     extract_think,
     lenient_correct,
     normalize_answer,
+    strip_think,
 )
 from vrft_lib.errors import ConfigError
 from vrft_lib.evaluate import score, summarize
@@ -81,6 +82,17 @@ def test_extract_answer_tag_free_response_is_read_in_both_modes():
     # ... and in think mode to what remains once the think block is removed
     assert extract_answer("<think>x</think> 737-300", "think") == "737-300"
     assert extract_answer("   ", "no_think") is None
+
+
+def test_a_lone_think_close_ends_the_reasoning_but_earns_no_format_reward():
+    lone = "The nose is short.\n</think>\n<answer>737-300</answer>"
+    assert strip_think(lone) == "\n<answer>737-300</answer>"
+    assert accuracy_reward([lone], solution=["737-300"], mode="think") == [1.0]
+    assert format_reward([lone], mode="think") == [0.0]  # the template needs its <think>
+    assert format_reward(["<think>\nThe nose is short.\n</think>\n<answer>737-300</answer>"]) == [1.0]
+    assert extract_think(lone) is None  # no think block: a think-scoped length reward counts 0
+    # no_think mode reads the response as given: a stray think tag with no answer block is no answer
+    assert extract_answer("reasons</think> 737-300", "no_think") is None
 
 
 def test_extract_think():
@@ -193,6 +205,12 @@ THINK_MODE_CASES = [
     ("<think>x</think><answer>737-300</answer><answer>737-400</answer>", None, 0.0),  # two answers remain
     ("<think>x</think> 737-300 ", "737-300", 1.0),  # tag-free remainder
     ("</think>x<think>y</think><answer>737-300</answer>", "737-300", 1.0),  # first well-formed block
+    # a lone </think> (the reasoning began without its tag) ends the reasoning, as in lmms-eval / VLMEvalKit
+    ("The nose is short.</think>\n737-300", "737-300", 1.0),
+    ("The nose is short.\n</think>\n<answer>737-300</answer>", "737-300", 1.0),
+    ("maybe <answer>737-400</answer></think><answer>737-300</answer>", "737-300", 1.0),  # inside: removed
+    ("maybe <answer>737-300</answer></think>", None, 0.0),  # only inside the reasoning
+    ("a</think>b</think> 737-300", None, 0.0),  # the first </think> ends it; a stray one remains
 ]
 
 
@@ -337,6 +355,17 @@ def test_accuracy_never_raises_on_odd_inputs():
         ("<answer>A</answer>", "the table", MC_CHOICES, 0.0, False),
         ("<answer>a lamp</answer>", "the chair", MC_CHOICES, 0.0, False),  # "a" is not the letter A here
         ("<answer>Option B</answer>", "the table", MC_CHOICES, 0.0, False),
+        # choice texts that are letters: a letter that is another choice's text designates that choice
+        ("<answer>A</answer>", "B", ["B", "A"], 0.0, False),  # the text of the second choice, not letter A
+        ("<answer>A.</answer>", "B", ["B", "A"], 0.0, False),
+        ("<answer>Answer: A</answer>", "B", ["B", "A"], 0.0, False),  # the "a" of "answer" is no choice
+        ("<answer>B</answer>", "B", ["B", "A"], 1.0, True),
+        ("<answer>A</answer>", "A", ["B", "A"], 1.0, True),
+        ("<answer>B. A</answer>", "A", ["A", "B"], 0.0, False),  # letter B, the wrong option
+        # one-character texts that are not letters count as separate words only
+        ("<answer>there are 3</answer>", "3", ["2", "3", "4"], 0.0, True),
+        ("<answer>13</answer>", "3", ["2", "3", "4"], 0.0, False),
+        ("<answer>B</answer>", "3", ["2", "3", "4"], 1.0, True),
     ],
 )
 def test_lenient_correct_beside_strict_accuracy(completion, solution, choices, strict, lenient):
@@ -350,6 +379,17 @@ def test_lenient_is_never_stricter_than_accuracy_on_tagged_answers():
     for a in answers:
         assert lenient_correct(think(a), "the table", MC_CHOICES), a
     assert lenient_correct(think("737-300"), "737-300") and not lenient_correct(None, "737-300")
+
+
+@pytest.mark.parametrize("choices", [["A", "B"], ["B", "A"], ["A", "B", "C"], ["C", "A", "B"], ["x", "A"]])
+def test_lenient_letter_answers_designate_one_option_when_texts_are_letters(choices):
+    """A bare letter (or a choice's whole text) designates one option, the one the strict rule reads."""
+    for answer in ("A", "B", "C", "(A)", "b.", "Answer: B"):
+        right = [sol for sol in choices if lenient_correct(f"<answer>{answer}</answer>", sol, choices)]
+        strict = [sol for sol in choices if accuracy_reward([f"<answer>{answer}</answer>"], [sol], [choices])[0]]
+        assert len(right) <= 1, (answer, right)
+        if answer != "Answer: B":
+            assert right == strict, (answer, right, strict)
 
 
 def test_evaluation_records_lenient_beside_strict():

@@ -82,18 +82,44 @@ def test_comparison_verdict(ci, sign, word):
     assert stats.comparison_verdict(ci, sign) == word
 
 
+S, C, N, M = "supported", "contradicted", "not_resolved", "missing"
+
+
 @pytest.mark.parametrize(
-    "verdicts, word",
+    "verdicts, every, any_",
     [
-        (["supported", "supported", "not_resolved"], "supported"),
-        (["contradicted", "not_resolved"], "contradicted"),
-        (["supported", "contradicted"], "mixed"),
-        (["not_resolved", "not_resolved"], "not_resolved"),
-        ([], "not_resolved"),
+        # all resolved the expected way
+        ([S, S, S], "supported", "supported"),
+        ([S], "supported", "supported"),
+        # one of three resolved, the others not: a claim about every benchmark is not supported
+        ([S, N, N], "mixed", "supported"),
+        ([S, S, N], "mixed", "supported"),
+        # none resolved
+        ([N, N, N], "not_resolved", "not_resolved"),
+        ([], "not_resolved", "not_resolved"),
+        # resolved against: one counterexample contradicts a claim about every benchmark
+        ([S, S, C], "contradicted", "mixed"),
+        ([C, N, N], "contradicted", "contradicted"),
+        ([C, C, C], "contradicted", "contradicted"),
+        ([C, M], "contradicted", "contradicted"),
+        # a missing benchmark (or run): a claim about every benchmark cannot be supported without it
+        ([S, S, M], "incomplete", "supported"),
+        ([S, M, M], "incomplete", "supported"),
+        ([N, M], "incomplete", "incomplete"),
+        ([M, M, M], "incomplete", "incomplete"),
     ],
 )
-def test_claim_verdict_rule(verdicts, word):
-    assert stats.claim_verdict(verdicts) == word
+def test_claim_verdict_rule(verdicts, every, any_):
+    assert stats.claim_verdict(verdicts, "every") == every
+    assert stats.claim_verdict(verdicts, "any") == any_
+    assert stats.claim_verdict(list(reversed(verdicts))) == every  # order does not matter; every is the default
+
+
+def test_claim_verdict_refuses_unknown_words():
+    with pytest.raises(ValueError, match="quantifier"):
+        stats.claim_verdict([S], "all")
+    with pytest.raises(ValueError, match="verdict"):
+        stats.claim_verdict(["a_higher"])
 
 
 def test_seed_interval_includes_the_seed_spread():

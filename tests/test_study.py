@@ -107,6 +107,16 @@ def test_reduced_study_reports_every_cell(mini_study):
         assert (d / "train" / "steps.csv").exists() and (d / "eval" / "metrics.json").exists()
     steps = pd.read_csv(out / "runs/synthetic_spatial/rft_length/seed0/train/steps.csv")
     assert steps["length_reward"].notna().all()
+    # every run recorded what it cost (training-free: its evaluation only), and the report states it
+    for run in sorted((out / "runs").glob("*/*/seed0")):
+        ev = json.loads((run / "eval" / "compute.json").read_text())
+        assert ev["requests"] == 16 * 2 and ev["tokens_generated"] > 0 and ev["device_hours"] > 0
+        assert (run / "train" / "compute.json").exists() == (run.parent.name != "training_free")
+    rft = json.loads((out / "runs/synthetic_spatial/rft/seed0/train/compute.json").read_text())
+    assert rft["steps"] == 3 and rft["completions"] == rft["prompts"] * 4 == 3 * 8
+    comps = metrics["compute"]["comparisons"]
+    assert {(c["benchmark"], c["a"], c["b"]) for c in comps} >= {("synthetic_spatial", "rft", "sft")}
+    assert "Accuracy against training compute" in html and "SFT's training tokens" in html
 
 
 @pytest.mark.slow

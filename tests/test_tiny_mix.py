@@ -32,11 +32,13 @@ def test_the_mix_holds_no_stand_in_question_image_or_class_name():
     assert not images & {_pixels(r["images"][0]) for r in mix}
     text = " ".join(r["question"] + " " + r["rationale"] + " " + " ".join(r["choices"]) for r in mix)
     assert not [name for name in synthetic.aircraft_classes(100) if name in text]
-    # Names in words ("red swept") are generic descriptions: the mix says them only of marks, never of an
-    # aircraft (no aircraft image, question or word in the mix).
+    # Names in words ("red swept") are generic descriptions: the mix says them only of marks (pair rows
+    # answered straight or swept are drawn as marks), never of an aircraft (no aircraft image, question
+    # or word in the mix).
     names = synthetic.aircraft_word_classes(10)
     worded = [r for r in mix if any(n in r["question"] + " " + r["solution"] for n in names)]
-    assert worded and {r["kind"] for r in worded} == {"pair"} and all("mark" in r["question"] for r in worded)
+    assert worded and {r["kind"] for r in worded} == {"pair"}
+    assert all(r["solution"].split()[-1] in ("straight", "swept") for r in worded)
     assert "aircraft" not in text.lower() and "wing" not in text.lower()
     assert {r["kind"] for r in mix} == set(instruct_mix.KINDS)
 

@@ -6,9 +6,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from vrft_lib.errors import ConfigError
@@ -66,6 +68,15 @@ def test_grpo_run_with_every_reward_leaves_a_complete_run_folder(tmp_path, tiny_
     assert prov["packages"]["trl"] and prov["seed"] == 0 and "hardware" in prov
     assert (run_dir / "model" / "model.safetensors").exists() and (run_dir / "model" / "tokenizer.json").exists()
     assert json.loads((run_dir / "DONE").read_text())["steps"] == 3
+    # what it cost: 3 steps of 8 completions = 2 prompts x 4 rollouts, every sampled token in the loss
+    compute = json.loads((run_dir / "compute.json").read_text())
+    assert compute["steps"] == 3 and compute["completions"] == compute["prompts"] * 4 == 3 * 8
+    assert compute["completions_generated"] == compute["completions"]
+    assert compute["tokens_generated"] == compute["tokens_trained"] > 0
+    assert compute["tokens_generated"] == round((steps["mean_completion_length"] * 8).sum())
+    assert compute["sequence_tokens"] > compute["tokens_generated"]  # the prompts, images included
+    assert compute["seconds"] > 0 and compute["device_hours"] > 0 and compute["device_hours_unit"] == "CPU-h"
+    assert compute["peak_rss_bytes"] > 0 and compute["cpu_seconds"] > 0
     # the run is finished: training again does nothing
     t = time.perf_counter()
     assert train(grpo_cfg(tmp_path, tiny_base)) == run_dir and time.perf_counter() - t < 5
@@ -94,6 +105,10 @@ def test_sft_run_trains_on_the_answer(tmp_path, tiny_base):
     assert len(steps) == 4 and steps["loss"].notna().all()
     args = json.loads((run_dir / "trainer_args.json").read_text())
     assert args["completion_only_loss"] is True
+    compute = json.loads((run_dir / "compute.json").read_text())
+    assert compute["method"] == "sft" and compute["steps"] == 4 and compute["examples"] == 4 * 8
+    assert 0 < compute["tokens_trained"] < compute["sequence_tokens"] and compute["tokens_generated"] == 0
+    assert compute["seconds"] > 0 and compute["device_hours"] > 0 and compute["peak_rss_bytes"] > 0
 
 
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, tiny_base):
@@ -117,6 +132,11 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, tiny_base):
     assert "resuming run 'g' from" in out.stdout
     done = json.loads((tmp_path / "run" / "DONE").read_text())
     assert done["steps"] == 8 and "checkpoint-" in done["resumed_from"]
+    # the cost of the steps kept, over both attempts (the first one's counts come from the checkpoint)
+    compute = json.loads((tmp_path / "run" / "compute.json").read_text())
+    assert compute["steps"] == 8 and compute["completions"] == 8 * 8 and compute["resumed_from"] == done["resumed_from"]
+    if compute["complete"]:  # unless the kill fell between the checkpoint's state and its counts
+        assert compute["attempts"] == 2 and compute["tokens_trained"] == compute["tokens_generated"] > 0
     ckpts = sorted(p.name for p in (tmp_path / "run" / "trainer").glob("checkpoint-*"))
     assert len(ckpts) <= 2  # bounded disk: keep_checkpoints
 
@@ -134,3 +154,43 @@ def test_two_process_accelerate_launch(tmp_path, tiny_base):
     assert "--num_processes 2" in text
     assert json.loads((run_dir / "provenance.json").read_text())["num_processes"] == 2
     assert json.loads((run_dir / "DONE").read_text())["steps"] == 2
+    # counted over both processes: 2 steps x 4 completions per device x 2 processes = 4 prompts x 4 rollouts
+    compute = json.loads((run_dir / "compute.json").read_text())
+    assert compute["num_processes"] == 2 and compute["completions"] == 16 and compute["prompts"] == 4
+    assert compute["tokens_trained"] == compute["tokens_generated"] > 0  # each process's batches, summed
+
+
+def test_grpo_generates_in_chunks_and_freezes_the_vision_tower_and_projector(tmp_path, tiny_random):
+    """A step of 4 micro-batches generated 2 at a time (steps_per_generation), with RFT freezing what the
+    paper profiles' SFT freezes: the language model learns, the vision tower and projector stay."""
+    from safetensors.torch import load_file
+
+    cfg = {
+        "name": "chunks",
+        "method": "grpo",
+        "model": str(tiny_random),
+        "device": "cpu",
+        "output_dir": str(tmp_path / "run"),
+        "data": {"name": "synthetic_spatial", "train_limit": 16},
+        "rewards": [{"name": "length", "target_length": 8, "unit": "chars"}],  # varies: non-zero advantages
+        "prompts_per_device": 1,
+        "freeze_vision": True,
+        "freeze_projector": True,
+        "trainer": {
+            "num_generations": 4,
+            "gradient_accumulation_steps": 4,
+            "steps_per_generation": 2,
+            "max_completion_length": 16,
+            "learning_rate": 1e-3,
+            "max_steps": 2,
+        },
+    }
+    run_dir = train(cfg)
+    args = json.loads((run_dir / "trainer_args.json").read_text())
+    assert (args["per_device_train_batch_size"], args["steps_per_generation"]) == (4, 2)
+    before = load_file(str(Path(tiny_random) / "model.safetensors"))
+    after = load_file(str(run_dir / "model" / "model.safetensors"))
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    visual = {k for k in before if k.startswith("visual.")}
+    assert visual and not changed & visual  # the blocks and the merger (projector) alike
+    assert changed - visual  # the language model trained

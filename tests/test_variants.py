@@ -17,7 +17,7 @@ from vrft_lib import report
 from vrft_lib.errors import ConfigError
 from vrft_lib.plan.spec import expand_study, expected_runs, load_study, resolve_plan, run_config_dict
 from vrft_lib.plan.variants import resolve_variants
-from vrft_lib.report.views import other_variants
+from vrft_lib.report.variant_views import other_variants
 from vrft_lib.rewards import build_rewards
 from vrft_lib.study import runner
 from vrft_lib.vocab import BUILTIN_VARIANTS, METHOD_OF, NOTEBOOK_OF, VARIANTS
@@ -384,6 +384,15 @@ def user_variant_study(tmp_path) -> Path:
         "rft_no_think": {"base": "rft", "label": "RFT trained w/o think", "train_mode": "no_think"},
         "sft_think": {"base": "sft", "label": "SFT on think targets", "benchmarks": ["synthetic_spatial"]},
     }
+    study["claims"] = [  # a study's own claim may judge its own variants
+        {
+            "id": "sft_think_beats_training_free",
+            "text": "SFT on think targets beats training-free with think",
+            "compare": {"a": "sft_think/think", "b": "training_free/think"},
+            "benchmarks": ["synthetic_spatial"],
+            "sign": "a>b",
+        }
+    ]
     (root / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
     definitions = resolve_variants(study["variants"], "s")
     for key in ("synthetic_banner", "synthetic_aircraft", "synthetic_spatial"):
@@ -415,6 +424,8 @@ def test_the_report_shows_the_studys_own_variants(tmp_path):
     assert len({t.marker.color for t in bars.data}) == 3  # one colour per variant
     definitions = report.variants_view(collected).to_html()
     assert "no_think" in definitions and "study" in definitions and "kit" in definitions
+    claim = next(f for f in report.findings(table, collected, collected["study"]) if f["group"] == "study")
+    assert claim["verdict"] == "supported", claim  # 62 % against 50 % on 200 paired items
     curves = report.training_figures(collected)
     names = {t.name for fig in curves for t in fig.data}
     assert {"RFT trained w/o think", "SFT on think targets"} <= names

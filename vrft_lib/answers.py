@@ -6,6 +6,7 @@ The rewards (:mod:`vrft_lib.rewards`), the prompts and the evaluation all read a
 
 from __future__ import annotations
 
+import re
 import string
 import unicodedata
 from typing import Any
@@ -73,12 +74,17 @@ def strip_think(text: Any) -> str | None:
 
     The think block is the first ``<think>`` and the first ``</think>`` after it; everything up to
     and including that ``</think>`` is removed (an answer written before or inside the reasoning is
-    removed with it). A response with no ``<think>`` is returned whole (it skipped the reasoning);
-    one whose first ``<think>`` is never closed gives ``None`` (a truncated or unfinished response).
+    removed with it). A response with no ``<think>`` but a ``</think>`` began its reasoning without
+    the opening tag: everything up to and including its first ``</think>`` is removed, as lmms-eval
+    and VLMEvalKit split there. A response with neither tag is returned whole (it skipped the
+    reasoning); one whose first ``<think>`` is never closed gives ``None`` (a truncated or unfinished
+    response).
 
     Example:
         >>> strip_think("<think>maybe <answer>A</answer></think>\\n<answer>B</answer>")
         '\\n<answer>B</answer>'
+        >>> strip_think("maybe A... </think> B")
+        ' B'
         >>> strip_think("<answer>B</answer>")
         '<answer>B</answer>'
         >>> strip_think("<think>never closed <answer>B</answer>") is None
@@ -88,7 +94,8 @@ def strip_think(text: Any) -> str | None:
         text = completion_text(text)
     start = text.find(THINK_OPEN)
     if start < 0:
-        return text
+        end = text.find(THINK_CLOSE)  # a lone </think>: the reasoning began without its tag
+        return text if end < 0 else text[end + len(THINK_CLOSE) :]
     end = text.find(THINK_CLOSE, start + len(THINK_OPEN))
     if end < 0:
         return None
@@ -120,10 +127,11 @@ def extract_answer(text: Any, mode: str | None = "think") -> str | None:
     nor think tags) is read whole: a model asked to answer directly sometimes drops the tags, and
     exact matching still rejects anything but the bare label.
 
-    ``think`` (and any other mode value): the think block is removed first (:func:`strip_think`),
-    and what remains is read exactly as a ``no_think`` response. So an answer inside the reasoning,
-    before it, or after an unclosed ``<think>`` gives ``None``; a response without a think block is
-    read on what it answered (the format reward records the skipped reasoning).
+    ``think`` (and any other mode value): the think block is removed first (:func:`strip_think`; a
+    lone ``</think>`` ends the reasoning too), and what remains is read exactly as a ``no_think``
+    response. So an answer inside the reasoning, before it, or after an unclosed ``<think>`` gives
+    ``None``; a response without a think block is read on what it answered (the format reward records
+    the skipped reasoning, or its missing ``<think>``).
 
     Args:
         text: the completion text (a completion in either format is accepted too).
@@ -275,12 +283,17 @@ def lenient_correct(text: Any, solution: Any, choices: list | None = None) -> bo
     2. it and the label are normalised (:func:`normalize_answer`);
     3. without choices (or when the solution is none of them) the response is right when the
        normalised label is non-empty and contained in the normalised answer text;
-    4. with choices it is right when the right choice's normalised text is contained in it, or
-       the answer text is the right letter (``B``, ``(B)``, ``B.``), or begins with that letter
-       and a ``.``, ``)``, ``:`` or ``]`` (``B. the table``).
+    4. with choices: an answer text that is the whole text of a choice designates that choice (as
+       in the strict rule, a text is read before a letter), and is right only when that is the
+       right choice; otherwise it is right when the right choice's normalised text is contained in
+       it (a one-character text only as a separate word: ``3`` is not in ``13``; a text that is
+       itself an option letter, choices ``["B", "A"]``, only whole, by the first reading), or the
+       answer text is the right letter (``B``, ``(B)``, ``B.``), or begins with that letter and a
+       ``.``, ``)``, ``:`` or ``]`` (``B. the table``).
 
     So hedges, superstrings and reasoning without an answer block may count (``737-300 or
-    737-400`` is right for ``737-300``); a prefix (``737``) does not.
+    737-400`` is right for ``737-300``); a prefix (``737``) does not, nor does a letter that is the
+    text of another choice (choices ``["B", "A"]``: ``A`` is the second choice, not the first).
 
     Example:
         >>> lenient_correct("<answer>Boeing 737-300 or 737-400</answer>", "737-300")
@@ -293,6 +306,8 @@ def lenient_correct(text: Any, solution: Any, choices: list | None = None) -> bo
         >>> answers = ("B", "(b) x", "on the table", "A")
         >>> [lenient_correct(f"<answer>{a}</answer>", "the table", choices) for a in answers]
         [True, True, True, False]
+        >>> [lenient_correct(f"<answer>{a}</answer>", "B", ["B", "A"]) for a in ("B", "A", "Answer: A")]
+        [True, False, False]
     """
     try:
         if not isinstance(text, str):
@@ -307,10 +322,17 @@ def lenient_correct(text: Any, solution: Any, choices: list | None = None) -> bo
         if k is None:
             label = normalize_answer(solution)
             return bool(label) and label in given
-        text_k = normalize_answer(choices[k])
-        letter = LETTERS[k].lower()
-        if text_k and text_k in given:
-            return True
+        texts = [normalize_answer(c) for c in choices]
+        named = [j for j, t in enumerate(texts) if t == given]
+        if named:  # the whole text of a choice: that choice, before any letter reading
+            return named == [k]
+        text_k, letter = texts[k], LETTERS[k].lower()
+        if len(text_k) > 1:
+            if text_k in given:
+                return True
+        elif text_k not in LETTERS[: len(choices)].lower():  # a text that is an option letter: whole only
+            if re.search(rf"(?<!\w){re.escape(text_k)}(?!\w)", given):  # "3", not the 3 of "13"
+                return True
         return given == letter or (given[0] == letter and len(given) > 1 and given[1:].lstrip()[:1] in tuple(".):]"))
     except Exception:
         return False

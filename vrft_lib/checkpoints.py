@@ -3,13 +3,13 @@ once a run is finished. File checks only: nothing here loads a tensor."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-import shutil
 import zipfile
 from pathlib import Path
 
-from .files import read_json
+from .files import read_json, read_text, remove_tree, write_text
 
 
 def _safetensors_problem(path: Path) -> str | None:
@@ -113,14 +113,14 @@ def drop_checkpoints(train_dir) -> int:
     # the newest readable log history; the weights are in model/ already, so a checkpoint whose
     # weights are damaged still gives its trainer_state.json
     for ckpt in sorted(trainer_dir.glob("checkpoint-*"), key=_checkpoint_step, reverse=True):
-        try:
-            if "global_step" in json.loads((ckpt / "trainer_state.json").read_text()):
-                shutil.copy2(ckpt / "trainer_state.json", train_dir / "trainer_state.json")
+        state = read_json(ckpt / "trainer_state.json")
+        if isinstance(state, dict) and "global_step" in state:
+            with contextlib.suppress(OSError):
+                write_text(read_text(ckpt / "trainer_state.json"), train_dir / "trainer_state.json")
                 break
-        except (OSError, ValueError):
-            continue
     freed = 0
     for ckpt in sorted(trainer_dir.glob("checkpoint-*")):
         freed += sum(f.stat().st_size for f in ckpt.rglob("*") if f.is_file())
-        shutil.rmtree(ckpt, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            remove_tree(ckpt)
     return freed

@@ -10,8 +10,10 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .errors import ConfigError, exit_code
-from .files import fault_error
+import yaml
+
+from .errors import ConfigError, VrftError, exit_code
+from .files import fault_error, input_error, shown_path
 
 # Each sub-command imports what it needs when it runs, so that `vrft --help`, `vrft data` and
 # `vrft study --dry-run` never pay for torch and TRL, which only training and evaluation load.
@@ -19,7 +21,9 @@ from .files import fault_error
 
 def _cmd_tiny_base(ns) -> int:
     from .tiny import ensure_tiny_base
+    from .tiny.resolve import check_cache_root
 
+    check_cache_root()
     print(ensure_tiny_base(force=ns.force))
     return 0
 
@@ -47,6 +51,7 @@ def _cmd_evaluate(ns) -> int:
 def _cmd_data(ns) -> int:
     from .config import load_yaml
     from .data import benchmark_info, list_benchmarks, load_benchmark
+    from .values import check_finite
 
     if not ns.name:
         print("\n".join(list_benchmarks()))
@@ -56,7 +61,11 @@ def _cmd_data(ns) -> int:
         if "=" not in kv:
             raise ConfigError(f"--option '{kv}': expected KEY=VALUE, e.g. --option num_classes=8.")
         k, v = kv.split("=", 1)
-        options[k] = load_yaml(v)
+        try:
+            options[k] = load_yaml(v)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--option '{shown_path(kv)}': the value is not valid YAML: {e}") from None
+        check_finite(options[k], f"--option {k}")
     ds = load_benchmark(ns.name, ns.split, root=ns.root, limit=ns.limit, seed=ns.seed, **options)
     info = benchmark_info(ds)
     classes = info.get("classes")
@@ -173,15 +182,24 @@ def batch_text(batch: dict | None) -> str:
 
     >>> batch_text({"prompts_per_step": 32, "completions_per_step": 256, "steps": 300, "prompts_seen": 9600})
     '300 steps x 32 prompts (256 completions) = 9600 prompts'
+    >>> batch_text({"prompts_per_step": 32, "completions_per_step": 256, "completions_per_generate_call": 32,
+    ...             "generate_calls_per_step": 8, "steps": 300, "prompts_seen": 9600})
+    '300 steps x 32 prompts (256 completions; per process 8 generate calls of 32) = 9600 prompts'
     >>> batch_text({"examples_per_step": 32, "steps": 300, "examples_seen": 9600, "epochs": 1.44})
     '300 steps x 32 examples = 9600 examples, 1.44 epochs'
     """
     if not batch:
         return "no training"
     if "prompts_per_step" in batch:
+        chunks = (
+            f"; per process {batch['generate_calls_per_step']} generate call"
+            f"{'s' if batch['generate_calls_per_step'] != 1 else ''} of {batch['completions_per_generate_call']}"
+            if "generate_calls_per_step" in batch
+            else ""
+        )
         text = (
             f"{batch['steps']} steps x {batch['prompts_per_step']} prompts ({batch['completions_per_step']} "
-            f"completions) = {batch['prompts_seen']} prompts"
+            f"completions{chunks}) = {batch['prompts_seen']} prompts"
         )
     else:
         text = f"{batch['steps']} steps x {batch['examples_per_step']} examples = {batch['examples_seen']} examples"
@@ -189,7 +207,11 @@ def batch_text(batch: dict | None) -> str:
 
 
 def _cmd_report(ns) -> int:
+    from .files import writing_under
+    from .locks import LOCK_FILE, folder_lock
     from .report.render import render_report
+    from .runfolder import check_owned, claim_study_folder
+    from .study.preflight import check_no_links
 
     out = Path(ns.study_dir).resolve()
     if not (out / "study.yaml").is_file():
@@ -197,7 +219,12 @@ def _cmd_report(ns) -> int:
             f"'{out}' is not a study folder (it has no study.yaml). Give the --out folder of a "
             "`vrft study` run, e.g. `vrft report outputs/smoke`."
         )
-    print(render_report(out))
+    check_owned(out, command="vrft report")
+    check_no_links(out, [])  # nothing the report writes is a link, before its notebook runs
+    # the study's own lock: no study, cluster job or other report writes the folder meanwhile
+    with writing_under(out), folder_lock(out / LOCK_FILE, what=f"the study folder '{out}'"):
+        claim_study_folder(out)
+        print(render_report(out))
     return 0
 
 
@@ -218,7 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("params", help="study YAML, e.g. params/smoke.yaml")
     s.add_argument("--out", help="output folder (default: outputs/<study name>)")
     s.add_argument("--only", help="run only the runs whose name matches this glob pattern")
-    s.add_argument("--force", action="store_true", help="recompute runs that already finished")
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute runs that already finished; also write into an --out folder that is not a study "
+        "folder of the kit (by default the kit writes only into a new or empty folder or one it made)",
+    )
     s.add_argument("--dry-run", action="store_true", help="print the plan; load no model")
     s.add_argument("--json", action="store_true", help="with --dry-run or --status: print JSON")
     s.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
@@ -310,10 +342,30 @@ def _on_sigterm(signum, frame):
     raise KeyboardInterrupt("SIGTERM")
 
 
+# the command-line arguments that name an input, as a message names them
+INPUT_ARGUMENTS = {
+    "params": "the study file",
+    "out": "--out",
+    "study_dir": "the study folder",
+    "config": "the config",
+    "output_dir": "--output-dir",
+    "root": "--root",
+}
+
+
+def command_inputs(ns) -> str:
+    """The files and folders a sub-command's arguments name, for a message about an input."""
+    named = [(label, getattr(ns, key, None)) for key, label in INPUT_ARGUMENTS.items()]
+    return ", ".join(f"{label} '{shown_path(value)}'" for label, value in named if isinstance(value, str))
+
+
 def guarded(func, ns, debug: bool = False) -> int:
     """Run a sub-command with SIGTERM handled like Ctrl-C (what a cluster's time limit or ``kill``
-    sends), and a fault of the machine (a full disk, a permission error) as one paragraph naming the
-    path (:func:`vrft_lib.files.fault_error`; with ``debug``, ``exit_code`` shows the traceback too)."""
+    sends), a fault of the machine (a full disk, a permission error) as one paragraph naming the
+    path (:func:`vrft_lib.files.fault_error`), and an input the kit cannot read (a path the file system
+    refuses, text that is not UTF-8, values nested too deep, an integer too long) as one paragraph naming
+    it, or the command's inputs (:func:`vrft_lib.files.input_error`). With ``debug``, ``exit_code`` shows
+    the traceback too. Any other exception keeps its traceback: it is a bug, not an input."""
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: leave the signals alone
@@ -328,11 +380,13 @@ def guarded(func, ns, debug: bool = False) -> int:
             file=sys.stderr,
         )
         return 130
-    except OSError as e:
-        fault = fault_error(e)
-        if fault is None:
+    except (OSError, UnicodeDecodeError, RecursionError, ValueError) as e:
+        # the machine refused a write, or an input cannot be read (a path the file system refuses, text that
+        # is not UTF-8, values nested too deep, an integer too long): a message; anything else, a traceback
+        error = None if isinstance(e, VrftError) else fault_error(e) or input_error(e, command_inputs(ns))
+        if error is None:
             raise
-        raise fault from e
+        raise error from e
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -30,10 +30,12 @@ from pathlib import Path
 import yaml
 
 from .data import list_benchmarks
+from .data.common import max_image_pixels
 from .errors import ConfigError, did_you_mean
 from .rewards import build_rewards
 from .values import MAX_YAML_ALIASES as MAX_YAML_ALIASES
 from .values import TYPE_NAMES as TYPE_NAMES
+from .values import check_finite, env_int, read_config_text, short_repr
 from .values import check_keys as check_keys
 from .values import check_plain as check_plain
 from .values import check_value as check_value
@@ -47,6 +49,7 @@ DEFAULT_REWARDS = [{"name": "accuracy", "weight": 1.0}, {"name": "format", "weig
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
 EVAL_BACKENDS = ("hf", "vllm")
+QWEN_PIXELS = "Qwen2.5-VL's own bounds are min_pixels 3,136 (56 x 56) and max_pixels 12,845,056 (28 x 28 x 16,384)."
 
 
 @dataclass
@@ -64,12 +67,27 @@ class ModelSpec:
                 f"{where}.dtype: unknown dtype '{self.dtype}'{did_you_mean(self.dtype, DTYPES)}; "
                 f"use one of {', '.join(DTYPES)}."
             )
+        bound = max_image_pixels()
         for key in ("min_pixels", "max_pixels"):
             value = getattr(self, key)
-            if value is not None and value < 1:
-                raise ConfigError(f"{where}.{key}: must be a positive number of pixels, got {value}.")
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(
+                    f"{where}.{key}: must be a whole, positive number of pixels, got {short_repr(value)}. {QWEN_PIXELS}"
+                )
+            if value > bound:
+                shown = f"{value:,}" if value < 10**12 else f"{value:.3g}"
+                raise ConfigError(
+                    f"{where}.{key}: {shown} pixels is above {bound:,}, the most pixels the kit reads "
+                    f"in one image (the image processor resizes every image to within these bounds). {QWEN_PIXELS} "
+                    "To go higher, raise the bound with the environment variable VRFT_MAX_IMAGE_PIXELS."
+                )
         if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
-            raise ConfigError(f"{where}: min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels}).")
+            raise ConfigError(
+                f"{where}: min_pixels ({self.min_pixels:,}) is above max_pixels ({self.max_pixels:,}); the image "
+                "processor needs min_pixels <= max_pixels."
+            )
 
 
 @dataclass
@@ -209,8 +227,9 @@ def build_config(cls, d, where: str):
     if d is None:
         d = {}
     if not isinstance(d, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys, got {d!r}.")
+        raise ConfigError(f"{where}: expected a mapping of keys, got {short_repr(d)}.")
     check_keys(d, [f.name for f in dataclasses.fields(cls)], where)
+    check_finite(d, where)  # also inside free-form fields (trainer, peft, rewards, loader options)
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
@@ -289,7 +308,10 @@ def load_eval_config(source, **overrides) -> EvalConfig:
         p = Path(source)
         if not p.exists():
             raise ConfigError(f"Eval config file '{p}' does not exist.")
-        d, where = load_yaml(p.read_text()) or {}, str(p)
+        try:
+            d, where = load_yaml(read_config_text(p, "Eval config file")) or {}, str(p)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"Eval config file '{p}' is not valid YAML: {e}") from None
     d.update(overrides)
     if "bootstrap" in d:
         raise ConfigError(
@@ -349,7 +371,7 @@ def load_run_config(source, where: str | None = None, **overrides) -> RunConfig:
         if not path.exists():
             raise ConfigError(f"Run config file '{path}' does not exist. Give the path of a YAML run config.")
         try:
-            d = load_yaml(path.read_text()) or {}
+            d = load_yaml(read_config_text(path, "Run config file")) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"Run config file '{path}' is not valid YAML: {e}") from None
         where = where or str(path)
@@ -435,8 +457,9 @@ def check_machine(cfg, device: str | None = None, where: str | None = None) -> N
     no GPU-only option (bf16/fp16/tf32, vLLM, FlashAttention) on a CPU.
 
     ``device`` is the device the work will use; None: the device ``cfg`` resolves to on this machine,
-    and then ``device: cuda`` must find a GPU here. Give it to check a config for another machine
-    (a login node planning GPU jobs).
+    and then ``device: cuda`` must find a GPU here and ``num_processes`` must not exceed the GPUs (on a
+    CPU: the cores) this machine has (:func:`check_processes`). Give it to check a config for another
+    machine (a login node planning GPU jobs).
     """
     is_eval = isinstance(cfg, EvalConfig)
     where = where or (f"eval '{cfg.name}'" if is_eval else f"run '{cfg.name}'")
@@ -450,6 +473,9 @@ def check_machine(cfg, device: str | None = None, where: str | None = None) -> N
                     "device). Use device: auto (or cpu) here, or run on a GPU node."
                 )
         device = detect_device(cfg.device)
+        # an evaluation on GPUs uses at most one process per visible GPU (vrft_lib.launch.eval_processes)
+        if not (is_eval and device == "cuda"):
+            check_processes(cfg.num_processes, device, where)
     if device == "cuda":
         return
     if cfg.model.attn_implementation in FLASH_ATTENTION:
@@ -467,6 +493,42 @@ def check_machine(cfg, device: str | None = None, where: str | None = None) -> N
                 f"{where}.trainer.{key}: needs a GPU, and this run is on the CPU. "
                 f"Remove '{key}' or run on a GPU node (device: cuda)."
             )
+
+
+MAX_PROCESSES_ENV = "VRFT_MAX_PROCESSES"  # the most processes a run may start here, over what is counted
+
+
+def processors_here(device: str) -> tuple[int, str]:
+    """What one process of a run takes on this machine, counted: ``(GPUs torch sees, "GPU")`` on
+    ``cuda``, else ``(CPU cores this process may run on, "CPU core")`` (its affinity: a Slurm job's
+    ``--cpus-per-task``, a container's cpuset)."""
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.device_count(), "GPU"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1, "CPU core"
+
+
+def check_processes(num_processes, device: str, where: str) -> None:
+    """Refuse ``num_processes`` above the GPUs (on a CPU: the cores) this machine has, unless
+    ``$VRFT_MAX_PROCESSES`` allows more (processes that span several machines: a multi-node accelerate
+    config). Run on the machine that does the work: ``vrft study`` before any run, and each Slurm job
+    on its node; ``--dry-run`` and ``--submit`` (a login node) do not count.
+    """
+    if not num_processes or num_processes <= 1:
+        return
+    present, unit = processors_here(device)
+    if num_processes <= env_int(MAX_PROCESSES_ENV, present, "processes"):
+        return
+    allowed = os.environ.get(MAX_PROCESSES_ENV, "").strip()
+    told = f"; {MAX_PROCESSES_ENV}={allowed} allows at most {allowed}" if allowed else ""
+    raise ConfigError(
+        f"{where}.num_processes: {num_processes} processes, one per {unit}, and this machine has {present} "
+        f"{unit}{'s' if present != 1 else ''}{told}. Lower num_processes (run_defaults.num_processes in a study) "
+        f"to {present} or fewer, or run on a machine with more. When the processes span several machines "
+        f"(a multi-node accelerate config), set {MAX_PROCESSES_ENV}={num_processes} where the run starts."
+    )
 
 
 def detect_device(requested: str = "auto") -> str:

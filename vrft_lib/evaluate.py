@@ -16,13 +16,15 @@ the N processes and the main process gathers and writes everything, in the same 
 the same responses as one process (:mod:`vrft_lib.parallel`).
 
 The output folder gets ``predictions.jsonl`` (id, mode, response, extracted answer, correct,
-lenient_correct, response length in tokens), ``metrics.json`` (the generation settings; per mode:
-accuracy with a 95% Wilson score interval, lenient_accuracy (the substring rule of Visual-RFT /
-CLS-RL, beside the strict one), n, format compliance, mean response length, per-class and mean
-per-class accuracy for classification, circular accuracy for multiple choice when asked, and
+lenient_correct, response length in tokens without the stop token: :func:`response_length`),
+``metrics.json`` (the generation settings; per mode: accuracy with a 95% Wilson score interval,
+lenient_accuracy (the substring rule of Visual-RFT / CLS-RL, beside the strict one), n, format
+compliance, mean response length, per-class and mean per-class accuracy for classification, circular
+accuracy for multiple choice when asked, and
 ``answers``: how the answers spread over the options, with ``collapsed`` set for a model that gives
 one answer for most inputs; ``num_processes``: how many processes shared the work),
-``config.yaml``, ``provenance.json`` and ``DONE`` (written last).
+``compute.json`` (what the evaluation cost: requests, tokens generated, seconds, device-hours, peak
+memory; :mod:`vrft_lib.compute`), ``config.yaml``, ``provenance.json`` and ``DONE`` (written last).
 """
 
 from __future__ import annotations
@@ -38,10 +40,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .answers import LETTERS, choice_index, extract_answer, lenient_correct, normalize_answer
+from .compute import COMPUTE_FILE, PhaseMeter, combine_usage, eval_record
 from .config import EvalConfig, check_machine, check_parallel, detect_device, load_eval_config
 from .data import benchmark_info, load_benchmark
 from .errors import exit_code
-from .files import atomic_path, dump_yaml, read_json, write_json
+from .files import atomic_path, dump_yaml, make_dirs, read_json, remove_file, write_json
 from .models import load_model_and_processor, load_processor
 from .parallel import Processes, vllm_engine_args
 from .prompts import build_messages, with_class_choices
@@ -252,6 +255,21 @@ def generation_settings(cfg: EvalConfig, tokenizer) -> dict:
     }
 
 
+def response_length(token_ids, stops) -> int:
+    """The response's length in tokens: the generated tokens before the first stop token (``stops``:
+    Qwen's end of turn and end of text, and the padding), the stop token itself not counted.
+
+    One count for both backends: HF ``generate`` returns the stop token and the batch's padding after
+    the response, vLLM the stop token at the end of ``token_ids``; neither is part of the text.
+
+    >>> response_length([11, 12, 13, 2, 0, 0], {2, 0}), response_length([11, 12, 13, 2], {2})
+    (3, 3)
+    >>> response_length([11, 12], {2}), response_length([2], {2}), response_length([], {2})
+    (2, 0, 0)
+    """
+    return next((i for i, t in enumerate(token_ids) if t in stops), len(token_ids))
+
+
 class HFGenerator:
     """Batched generation with ``model.generate`` and left padding, with exactly ``settings``
     (:func:`generation_settings`): the checkpoint's own generation config is set aside while it runs."""
@@ -293,7 +311,7 @@ class HFGenerator:
         tok = self.processor.tokenizer
         results = []
         for ids in gen.tolist():
-            n = next((i for i, t in enumerate(ids) if t in self.stops), len(ids))
+            n = response_length(ids, self.stops)
             results.append((tok.decode(ids[:n], skip_special_tokens=True), n))
         return results
 
@@ -310,6 +328,7 @@ class VLLMGenerator:  # pragma: no cover - needs a GPU and the gpu extra
         from vllm import LLM, SamplingParams
 
         self.processor = processor
+        self.stops = set(settings["stop_token_ids"])
         pixels = {k: v for k, v in {"min_pixels": min_pixels, "max_pixels": max_pixels}.items() if v is not None}
         self.llm = LLM(
             model=model_path,
@@ -338,7 +357,8 @@ class VLLMGenerator:  # pragma: no cover - needs a GPU and the gpu extra
             for q in batch
         ]
         outs = self.llm.generate(prompts, self.params, use_tqdm=False)
-        return [(o.outputs[0].text, len(o.outputs[0].token_ids)) for o in outs]
+        # vLLM keeps the stop token in token_ids (not in the text): counted as the HF path counts
+        return [(o.outputs[0].text, response_length(o.outputs[0].token_ids, self.stops)) for o in outs]
 
 
 def generation_order(requests) -> list[int]:
@@ -380,8 +400,9 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
         if stale is None:
             return read_json(out / "metrics.json")
         print(f"[vrft] eval '{cfg.name}' in {out} was finished, but {stale}: evaluating again.")
-        (out / "DONE").unlink()
+        remove_file(out / "DONE")
     t0 = time.perf_counter()
+    meter = PhaseMeter()  # this process's time, CPU time and peak memory from here
     d = cfg.data
     ds = load_benchmark(d.name, d.eval_split, root=d.root, limit=d.eval_limit, seed=cfg.seed, **d.options)
     info = benchmark_info(ds)
@@ -431,6 +452,7 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
     for i, p in procs.gather(mine if procs.index % tp == 0 else []):
         preds[i] = p
     gen_seconds = time.perf_counter() - t_gen  # every process's generation, as the main process waits for it
+    usage = procs.gather([meter.usage()])
     if not procs.is_main:
         procs.wait()  # the main process writes the files
         return procs.broadcast(None)
@@ -454,12 +476,16 @@ def evaluate(config, model=None, processor=None, **overrides) -> dict:
     metrics["samples_per_second"] = round(len(preds) / gen_seconds, 3) if gen_seconds else None
     metrics = json.loads(json.dumps(metrics))  # the same values a later reader of metrics.json gets
 
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out)
     dump_yaml(cfg.to_dict(), out / "config.yaml")
     with atomic_path(out / "predictions.jsonl") as tmp, open(tmp, "w", encoding="utf-8") as f:
         for p in preds:
             f.write(json.dumps(p) + "\n")
     write_json(metrics, out / "metrics.json")
+    gpus = cfg.tensor_parallel_size if cfg.backend == "vllm" and procs.count == 1 else None
+    write_json(
+        eval_record(preds, combine_usage(usage), device, procs.count, gen_seconds, gpus=gpus), out / COMPUTE_FILE
+    )
     write_json(
         provenance(eval=cfg.name, seed=cfg.seed, model_path=model_path, num_processes=procs.count),
         out / "provenance.json",

@@ -20,13 +20,16 @@ from pathlib import Path
 
 from traitlets import CaselessStrEnum
 
+from .files import open_append
+
 
 def kernel_manager_class(log_path=None):
     """The kernel manager class given to papermill (``kernel_manager_class=``): IPC where asked for.
 
     With ``log_path``, the kernel process's own output (its start-up warnings, such as the one about
     TCP, and anything written below Python's streams) is appended to that file instead of the console;
-    what the notebook's cells print still goes into the notebook.
+    what the notebook's cells print still goes into the notebook. The log is not opened through a link
+    (:func:`vrft_lib.files.open_append`).
     """
     from jupyter_client.manager import AsyncKernelManager
 
@@ -42,7 +45,7 @@ def kernel_manager_class(log_path=None):
 
     class LoggedKernelManager(base):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
-            with open(log_path, "ab") as log:  # the kernel keeps its own copy of the descriptor
+            with open_append(log_path) as log:  # the kernel keeps its own copy of the descriptor
                 kw.setdefault("stdout", log)
                 kw.setdefault("stderr", log)
                 await super()._async_launch_kernel(kernel_cmd, **kw)

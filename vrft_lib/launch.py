@@ -24,7 +24,7 @@ from pathlib import Path
 from .config import RunConfig, detect_device, load_run_config
 from .errors import ConfigError, VrftError
 from .evaluate import EvalConfig, evaluate, load_eval_config
-from .files import dump_yaml, read_json
+from .files import dump_yaml, make_dirs, read_json
 from .parallel import EVAL_PROCESSES_ENV, EXPECTED_PROCESSES_ENV
 from .runfolder import is_done
 from .train import train
@@ -104,8 +104,7 @@ def launch_training(config, stream=None, **overrides) -> Path:
     The resolved run config is written to ``<train_dir>/launch.yaml`` and handed to the child.
     """
     cfg = load_run_config(config, **overrides)
-    train_dir = cfg.train_dir
-    train_dir.mkdir(parents=True, exist_ok=True)
+    train_dir = make_dirs(cfg.train_dir)
     run_yaml = train_dir / "launch.yaml"
     dump_yaml(cfg.to_dict(), run_yaml)
     cmd = accelerate_command(cfg, run_yaml)
@@ -140,7 +139,7 @@ def launch_evaluation(config, num_processes: int, stream=None, **overrides) -> d
     out = cfg.eval_dir
     if is_done(out):
         return evaluate(cfg)  # a finished evaluation: its metrics, read in this process
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out)
     eval_yaml = out / "launch.yaml"
     dump_yaml(cfg.to_dict(), eval_yaml)  # the children count themselves (vrft_lib.parallel)
     device = detect_device(cfg.device)

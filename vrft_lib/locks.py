@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .errors import VrftError
-from .files import file_mode, now, read_json
+from .files import LinkError, file_mode, link_message, make_dirs, now, read_json, refuse_links
 
 LOCK_FILE = ".vrft-lock"
 LOCKS_DIR = ".vrft-locks"  # one lock file per run, beside (not in) the run folders --force deletes
@@ -37,7 +38,10 @@ def folder_lock(path, *, shared: bool = False, what: str = "folder"):
     An exclusive lock (the default) admits one holder; shared locks admit any number of shared holders
     and no exclusive one. A second process asking for a lock it cannot have gets :class:`FolderBusy`
     at once, naming the holder (PID, host, start time, command), which the lock file records. The lock
-    goes with the process (a killed holder leaves no stale lock). The last holder removes the file.
+    goes with the process (a killed holder leaves no stale lock). The last holder removes the file, and
+    the folder of run locks (:data:`LOCKS_DIR`) when it is left empty. The lock file is opened without
+    following a link (``O_NOFOLLOW``), and inside a write root no folder on the way may be a link
+    (:func:`vrft_lib.files.refuse_links`): the record is never written into another file.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / ".lock"
@@ -50,9 +54,17 @@ def folder_lock(path, *, shared: bool = False, what: str = "folder"):
     Another process is writing to the study: PID
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    refuse_links(path, "lock")
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())
+        make_dirs(path.parent)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, file_mode())
+        except FileNotFoundError:  # the folder of run locks was removed by a holder that left it empty
+            continue
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise LinkError(link_message(path, path, path.parent, "lock")) from None
+            raise
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -82,6 +94,9 @@ def folder_lock(path, *, shared: bool = False, what: str = "folder"):
         except OSError:
             pass
         os.close(fd)
+        if path.parent.name == LOCKS_DIR:
+            with contextlib.suppress(OSError):  # not empty: another run's lock is in it
+                os.rmdir(path.parent)
 
 
 def _command() -> str:

@@ -10,6 +10,7 @@ land under ``output_dir``::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +28,7 @@ def prepare(run: dict, evaluation: dict, output_dir) -> tuple[RunConfig, EvalCon
     reads the trained ``output_dir/train/model``. The eval inherits the run's model options and data
     (benchmark, root, options, eval split and limit) unless ``evaluation`` overrides them.
     """
-    out = Path(output_dir).resolve()
+    out = Path(os.path.abspath(output_dir))  # links not resolved: the writes below refuse them
     cfg = load_run_config(dict(run), output_dir=str(out / "train"))
     model = dict(vars(cfg.model))
     if cfg.method != "none":

@@ -2,7 +2,10 @@
 
 Every builder returns a ``plotly.graph_objects.Figure`` and never shows it; the caller decides
 (``fig.show()`` or the last expression of a notebook cell). Colours are the same
-everywhere: training-free grey, SFT blue, RFT orange, RFT with the length reward green.
+everywhere: training-free grey, SFT blue, RFT orange, RFT with the length reward green. plotly draws
+some HTML in titles, names, ticks and hover text (``<b>``, ``<a href>``, ``<br>``): every text that
+comes from a study (a benchmark label, a run or class name, a question) is HTML-escaped before it
+reaches a figure, so it shows as written.
 
 >>> import pandas as pd
 >>> steps = pd.DataFrame({"step": [1, 2, 3], "accuracy_reward": [0.2, 0.4, 0.5],
@@ -154,7 +157,7 @@ def training_curves(
     fig = make_subplots(
         rows=nrows,
         cols=ncols,
-        subplot_titles=[COLUMN_TITLES.get(c, c) for c in cols],
+        subplot_titles=[html.escape(COLUMN_TITLES.get(c, c)) for c in cols],
         horizontal_spacing=0.1,
         vertical_spacing=0.14 if nrows > 1 else 0.1,
     )
@@ -172,7 +175,7 @@ def training_curves(
                         x=x,
                         y=y,
                         mode="lines",
-                        name=f"{label} (raw)",
+                        name=html.escape(f"{label} (raw)"),
                         legendgroup=label,
                         showlegend=False,
                         opacity=_RAW_OPACITY,
@@ -187,7 +190,7 @@ def training_curves(
                     x=x,
                     y=y,
                     mode="lines",
-                    name=label,
+                    name=html.escape(label),
                     legendgroup=label,
                     showlegend=label not in shown,
                     line=dict(color=color, width=2),
@@ -197,7 +200,7 @@ def training_curves(
             )
             shown.add(label)
         fig.update_xaxes(title_text="training step", row=r + 1, col=c + 1)
-        fig.update_yaxes(title_text=COLUMN_TITLES.get(col, col), row=r + 1, col=c + 1)
+        fig.update_yaxes(title_text=html.escape(COLUMN_TITLES.get(col, col)), row=r + 1, col=c + 1)
     fig.update_layout(
         title=dict(text=html.escape(title)),
         height=300 * nrows + 80,
@@ -248,7 +251,7 @@ def length_reward_figure(
                         x=x,
                         y=y,
                         mode="lines",
-                        name=f"{label} (raw)",
+                        name=html.escape(f"{label} (raw)"),
                         legendgroup=label,
                         showlegend=False,
                         opacity=_RAW_OPACITY,
@@ -263,7 +266,7 @@ def length_reward_figure(
                         x=x,
                         y=y.rolling(int(window), min_periods=1).mean(),
                         mode="lines",
-                        name=label,
+                        name=html.escape(label),
                         legendgroup=label,
                         showlegend=label not in shown,
                         line=dict(color=color, width=2.5),
@@ -273,7 +276,7 @@ def length_reward_figure(
                 )
                 shown.add(label)
             fig.update_xaxes(title_text="training step", row=r, col=c)
-            fig.update_yaxes(title_text=COLUMN_TITLES.get(col, col), row=r, col=c)
+            fig.update_yaxes(title_text=html.escape(COLUMN_TITLES.get(col, col)), row=r, col=c)
     fig.update_layout(
         title=dict(
             text=f"Figure 2: accuracy and response length during RFT, with vs without the length "
@@ -307,6 +310,7 @@ def table1_figure(
     df["_bench"] = df["label"] if "label" in df else df["benchmark"]
     df = df[df["method"].isin(methods)]
     benches = list(dict.fromkeys(df["_bench"]))
+    ticks = [html.escape(str(b)) for b in benches]  # plotly draws some HTML in a label: show it as text
     has_paper = "paper_accuracy" in df and df["paper_accuracy"].notna().any()
     rows = 2 if has_paper else 1
     fig = make_subplots(
@@ -331,9 +335,9 @@ def table1_figure(
             )
             fig.add_trace(
                 go.Bar(
-                    x=benches,
+                    x=ticks,
                     y=acc,
-                    name=name,
+                    name=html.escape(name),
                     legendgroup=name,
                     offsetgroup=name,
                     marker=marker,
@@ -350,9 +354,9 @@ def table1_figure(
             if has_paper:
                 fig.add_trace(
                     go.Bar(
-                        x=benches,
+                        x=ticks,
                         y=sub["paper_accuracy"].astype(float),
-                        name=f"{name} (paper)",
+                        name=html.escape(f"{name} (paper)"),
                         legendgroup=name,
                         offsetgroup=name,
                         showlegend=False,
@@ -414,7 +418,7 @@ def image_grid(images: Sequence, titles: Sequence[str], cols: int = 4, title: st
     fig = make_subplots(rows=nrows, cols=cols, subplot_titles=wrapped, vertical_spacing=0.2 / nrows + 0.05)
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
-        fig.add_trace(go.Image(source=_png_data_uri(img), name=titles[i][:40]), row=r + 1, col=c + 1)
+        fig.add_trace(go.Image(source=_png_data_uri(img), name=html.escape(titles[i][:40])), row=r + 1, col=c + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_annotations(font=dict(size=11))
@@ -460,7 +464,7 @@ def accuracy_by_mode(metrics: dict) -> go.Figure:
             go.Bar(
                 x=x,
                 y=y,
-                name=label,
+                name=html.escape(label),
                 legendgroup=label,
                 marker_color=MODE_COLORS.get(mode),
                 marker_pattern_shape=MODE_PATTERNS.get(mode, ""),
@@ -473,9 +477,9 @@ def accuracy_by_mode(metrics: dict) -> go.Figure:
             pc = m["per_class_accuracy"]
             fig.add_trace(
                 go.Bar(
-                    x=list(pc),
+                    x=[html.escape(str(k)) for k in pc],
                     y=[100 * float(v) for v in pc.values()],
-                    name=f"{label} per class",
+                    name=html.escape(f"{label} per class"),
                     legendgroup=label,
                     showlegend=False,
                     marker_color=MODE_COLORS.get(mode),

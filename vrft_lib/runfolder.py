@@ -15,22 +15,48 @@ Every folder that can be finished (run, train, eval, the tiny base) is finished 
 atomically, so a reader never sees half of it.
 
 Every file is written atomically (:mod:`vrft_lib.files`); one writer per folder (:mod:`vrft_lib.locks`).
+
+The kit writes only into a study folder it owns (:func:`check_owned`): one that is absent or empty,
+that holds the marker :data:`STUDY_MARKER` (written by :func:`claim_study_folder` when the kit first
+writes there), or that a kit without the marker made (``study.yaml`` beside nothing but the names a
+study writes, :data:`STUDY_NAMES`); any other folder only with ``--force``.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 import yaml
 
 from .errors import ConfigError
-from .files import now, read_json, write_json
+from .files import TMP_NAME, now, read_json, read_text, remove_file, write_json
+from .locks import LOCK_FILE, LOCKS_DIR
 
 DONE = "DONE"
 RUNS = "runs"
 STUDY_FILE = "study.yaml"
 VARIANT_FILE = "variant.yaml"  # a run folder's record of its variant's resolved definition
+STUDY_MARKER = ".vrft-study"  # written into a study folder when the kit first writes there: the kit owns it
+# Every name the kit writes at the top of a study folder.
+STUDY_NAMES = (
+    STUDY_FILE,
+    STUDY_MARKER,
+    RUNS,
+    "report.html",
+    "report.ipynb",
+    "report-kernel.log",
+    ".report-inputs",
+    "table1.csv",
+    "metrics.json",
+    "last_invocation.json",
+    "organism_check.json",
+    "slurm",
+    LOCK_FILE,
+    LOCKS_DIR,
+)
 RUN_ID = re.compile(r"(?P<benchmark>[^/]+)/(?P<variant>[^/]+)/seed(?P<seed>\d+)")
 
 
@@ -98,6 +124,106 @@ def check_folder_name(name, where: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# whose folder: the kit writes only into a study folder it owns
+# ----------------------------------------------------------------------------------------------
+
+
+def _kind(path: Path) -> int:
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
+
+
+def foreign_entries(out) -> list[str]:
+    """What makes ``out`` a folder the kit does not own: its entries (a folder's name ends in ``/``),
+    or ``[]`` when the kit owns it. The kit owns a folder that
+
+    * is absent, or empty (the kit's lock files aside: another invocation may be starting there);
+    * holds the marker :data:`STUDY_MARKER` as a regular file;
+    * holds nothing but the names of :data:`STUDY_NAMES` and the kit's temporary files, among them
+      ``study.yaml`` as a regular file or a ``runs`` folder laid out as the kit lays it out (nothing
+      but ``runs/<benchmark>/<variant>/seed<k>/`` folders): a study folder written before the kit
+      wrote the marker.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "notes.txt").write_text("mine")
+    >>> foreign_entries(d), foreign_entries(d / "new")
+    (['notes.txt'], [])
+    >>> _ = (d / STUDY_MARKER).write_text("{}"); foreign_entries(d)
+    []
+    """
+    out = Path(out)
+    if not out.is_dir():
+        return []  # absent (or a file: the output folder check names that)
+    names = sorted(os.listdir(out))
+    if stat.S_ISREG(_kind(out / STUDY_MARKER)):
+        return []
+    extra = [n for n in names if n not in (LOCK_FILE, LOCKS_DIR)]
+    if not extra:
+        return []
+    if all(n in STUDY_NAMES or TMP_NAME.fullmatch(n) for n in names) and (
+        stat.S_ISREG(_kind(out / STUDY_FILE)) or _runs_layout(out / RUNS)
+    ):
+        return []
+    return [n + "/" if stat.S_ISDIR(_kind(out / n)) else n for n in extra]
+
+
+def _runs_layout(runs: Path) -> bool:
+    """Whether ``runs`` is a folder holding nothing but ``<benchmark>/<variant>/seed<k>/`` folders."""
+
+    def folders(path: Path, depth: int) -> bool:
+        if not stat.S_ISDIR(_kind(path)):
+            return False
+        if depth == 0:
+            return True
+        try:
+            names = os.listdir(path)
+        except OSError:
+            return False
+        return all((depth > 1 or seed_of(n) is not None) and folders(path / n, depth - 1) for n in names)
+
+    return folders(runs, 3)
+
+
+def check_owned(out, force: bool = False, command: str = "vrft study") -> None:
+    """Refuse to write into ``out`` unless the kit owns it (:func:`foreign_entries`) or ``force``.
+
+    Raises:
+        ConfigError: one paragraph naming what the folder holds and how to proceed.
+    """
+    found = foreign_entries(out)
+    if not found or force:
+        return
+    shown = ", ".join(found[:8]) + (f", ... ({len(found)} entries)" if len(found) > 8 else "")
+    marker = Path(out) / STUDY_MARKER
+    if command == "vrft study":
+        how = (
+            "Choose another --out (a new or empty folder), or pass --force to make this folder a study folder "
+            "anyway: the study then writes study.yaml, runs/, report.html, report.ipynb, table1.csv, metrics.json, "
+            "last_invocation.json and its hidden records (.vrft-study, .vrft-lock) there, replacing files of those "
+            "names, and leaves every other file alone"
+        )
+    else:
+        how = f"Give `{command}` the --out folder of a `vrft study` run"
+    raise ConfigError(
+        f"Output folder '{out}' is not a study folder of the kit: it holds {shown}, and no '{STUDY_MARKER}' "
+        "marker. The kit writes only into a new or empty folder, or into a study folder it made (holding the "
+        f"'{STUDY_MARKER}' marker it writes or, made before the marker, only the names a study writes, with its "
+        "study.yaml or runs/<benchmark>/<variant>/seed<k>/ folders), so that "
+        f"nothing of yours is overwritten or deleted. {how}. If it is a study folder of the kit to which you "
+        f"added files, mark it as one: `touch '{marker}'`."
+    )
+
+
+def claim_study_folder(out) -> None:
+    """Write the marker :data:`STUDY_MARKER` into ``out`` (kept when it is there): the kit owns it."""
+    marker = Path(out) / STUDY_MARKER
+    if not stat.S_ISREG(_kind(marker)):
+        write_json({"kit": "vrft", "created": now()}, marker)
+
+
+# ----------------------------------------------------------------------------------------------
 # the DONE marker
 # ----------------------------------------------------------------------------------------------
 
@@ -149,8 +275,8 @@ def config_diff(saved, new: dict, ignore=RESUMABLE_KEYS) -> list[str] | None:
     if not path.exists():
         return None
     try:
-        old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError):
+        old = yaml.safe_load(read_text(path)) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, OSError):  # OSError: not a regular file (a FIFO)
         old = {}
     if not isinstance(old, dict):
         old = {}
@@ -209,7 +335,7 @@ def reopen_run(run_dir, missing) -> list[Path]:
     markers = [run_dir / DONE, run_dir / "eval" / DONE] + ([run_dir / "train" / DONE] if "train" in rel else [])
     removed = [m for m in markers if m.is_file()]
     for m in removed:
-        m.unlink()
+        remove_file(m)
     return removed
 
 

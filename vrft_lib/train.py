@@ -14,7 +14,8 @@ The same code runs three ways::
 
 A train folder holds ``config.yaml`` (resolved), ``provenance.json``, ``trainer_args.json``, the final
 ``model/``, ``steps.csv`` (one row per optimizer step), ``completions.parquet`` (GRPO: every sampled
-completion with its rewards), ``trainer/checkpoint-*`` (the last few, for resuming) and ``DONE``, the
+completion with its rewards), ``compute.json`` (what the training cost: :mod:`vrft_lib.compute`),
+``trainer/checkpoint-*`` (the last few, for resuming) and ``DONE``, the
 completion marker written last. Running the same config again resumes from the last checkpoint, and
 does nothing when ``DONE`` exists.
 """
@@ -22,9 +23,9 @@ does nothing when ``DONE`` exists.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
-import shutil
 import sys
 import time
 import warnings
@@ -33,10 +34,11 @@ from pathlib import Path
 import pandas as pd
 
 from .checkpoints import drop_checkpoints, last_complete_checkpoint
+from .compute import COMPUTE_FILE, compute_callback
 from .config import RunConfig, check_report_to, detect_device, load_run_config
 from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, exit_code
-from .files import atomic_path, dump_yaml, plain_modes, write_json
+from .files import atomic_path, dump_yaml, make_dirs, plain_modes, refuse_links, remove_tree, write_json
 from .models import freeze_vision_tower, load_processor
 from .prompts import to_grpo_dataset, to_sft_dataset
 from .provenance import provenance
@@ -119,6 +121,22 @@ def progress_callback(path):
                 write_json({"step": int(state.global_step), "max_steps": int(state.max_steps)}, path)
 
     return Progress()
+
+
+def checkpoint_modes_callback():
+    """A TrainerCallback that gives every file of each checkpoint the Trainer saves the mode a plain
+    ``open()`` gives under the umask (:func:`vrft_lib.files.plain_modes`): safetensors writes its
+    weights 0600, unreadable to colleagues sharing a cluster folder (the main process only)."""
+    from transformers import TrainerCallback
+
+    class CheckpointModes(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                if folder.is_dir():
+                    plain_modes(folder)
+
+    return CheckpointModes()
 
 
 def steps_table(log_history, step_times=None):
@@ -303,7 +321,8 @@ def train(config, **overrides) -> Path:
     state = PartialState(cpu=detect_device(cfg.device) == "cpu")
     args = resolve_trainer_args(cfg, num_processes=state.num_processes)
     if state.is_main_process:
-        train_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(train_dir)
+        refuse_links(train_dir, inside=True)  # the Trainer and save_pretrained write with plain open()
         dump_yaml(cfg.to_dict(), train_dir / "config.yaml")
         write_json(args, train_dir / "trainer_args.json")
         write_json(
@@ -317,18 +336,26 @@ def train(config, **overrides) -> Path:
     processor = load_processor(model_path, min_pixels=cfg.model.min_pixels, max_pixels=cfg.model.max_pixels)
     dataset = train_dataset_for(cfg)
     timer = _StepTimer()
+    compute = compute_callback(train_dir / COMPUTE_FILE, cfg.method)
     trainer = build_trainer(
         cfg,
         model_path,
         processor,
         dataset,
         args,
-        callbacks=[timer.callback, progress_callback(train_dir / PROGRESS_FILE)],
+        callbacks=[
+            timer.callback,
+            progress_callback(train_dir / PROGRESS_FILE),
+            checkpoint_modes_callback(),
+            compute,
+        ],
     )
+    compute.watch(trainer)
     trainer_dir = Path(args["output_dir"])
     report = print if state.is_main_process else None
     resume = last_complete_checkpoint(trainer_dir, report=report) if trainer_dir.is_dir() else None
     if resume:
+        compute.resume(resume)
         _restore_weights(trainer, resume)
         if state.is_main_process:
             print(f"[vrft] resuming run '{cfg.name}' from {resume}")
@@ -355,7 +382,8 @@ def train(config, **overrides) -> Path:
         with atomic_path(train_dir / "steps.csv") as tmp:
             table.to_csv(tmp, index=False)
         _collect_completions(trainer_dir, train_dir / "completions.parquet")
-        shutil.rmtree(trainer_dir / "completions", ignore_errors=True)
+        with contextlib.suppress(OSError):
+            remove_tree(trainer_dir / "completions")
         times = [t for t in timer.times.values()]
         write_done(
             train_dir,

@@ -132,6 +132,7 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
     else:
         args.setdefault("bf16", True)
         args.setdefault("activation_checkpointing", True)
+    check_trainer_ranges(args, where)
     if cfg.method == "grpo":
         n_gen = args["num_generations"]
         if n_gen < 2:
@@ -139,8 +140,8 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
                 f"{where}.trainer.num_generations: GRPO needs at least 2 rollouts per prompt "
                 f"(group-normalised advantages), got {n_gen}."
             )
-        steps_per_gen = args.get("steps_per_generation") or args["gradient_accumulation_steps"]
-        gen_batch = args.get("generation_batch_size") or args["per_device_train_batch_size"] * nproc * steps_per_gen
+        steps_per_gen = generation_steps(args, nproc, where)
+        gen_batch = args["per_device_train_batch_size"] * nproc * steps_per_gen
         if gen_batch % n_gen:
             raise ConfigError(
                 f"{where}.trainer: the generation batch (processes {nproc} x per_device_train_batch_size "
@@ -148,28 +149,77 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
                 f"must be divisible by num_generations ({n_gen}). Raise per_device_train_batch_size or "
                 f"gradient_accumulation_steps, or lower num_generations."
             )
-    check_trainer_ranges(args, where)
     return args
+
+
+def generation_steps(args: dict, num_processes: int, where: str = "run") -> int:
+    """How many micro-batches one generation covers: TRL's ``steps_per_generation``, from it, from
+    ``generation_batch_size`` (a multiple of processes x per-device batch) or, with neither, the
+    accumulation steps (TRL's default: a whole optimizer step's completions in one ``generate``).
+
+    It must divide ``gradient_accumulation_steps``: a generation that spans two optimizer steps trains
+    some completions of an older policy (TRL then corrects them by importance sampling), and the
+    paper's GRPO is on-policy. Each process generates ``per_device_train_batch_size x`` this many
+    completions per call.
+
+    >>> args = {"per_device_train_batch_size": 8, "gradient_accumulation_steps": 32}
+    >>> generation_steps(args, 1), generation_steps({**args, "steps_per_generation": 4}, 1)
+    (32, 4)
+    >>> generation_steps({**args, "generation_batch_size": 64}, 1)
+    8
+    """
+    spg, gbs = args.get("steps_per_generation"), args.get("generation_batch_size")
+    accum, per_call = args["gradient_accumulation_steps"], args["per_device_train_batch_size"] * num_processes
+    if spg is not None and gbs is not None:
+        raise ConfigError(
+            f"{where}.trainer: give steps_per_generation or generation_batch_size, not both (one fixes the other)."
+        )
+    if gbs is not None:
+        if gbs % per_call:
+            raise ConfigError(
+                f"{where}.trainer.generation_batch_size: {gbs} is not a multiple of processes {num_processes} x "
+                f"per_device_train_batch_size {args['per_device_train_batch_size']} = {per_call}."
+            )
+        spg = gbs // per_call
+    spg = spg or accum
+    if accum % spg:
+        raise ConfigError(
+            f"{where}.trainer: steps per generation ({spg}) must divide gradient_accumulation_steps ({accum}): "
+            "a generation that spans two optimizer steps trains completions of an older policy, and the "
+            "paper's GRPO is on-policy. Use a divisor of the accumulation steps (1 generates each "
+            "micro-batch on its own)."
+        )
+    return spg
 
 
 def batch_summary(cfg: RunConfig, args: dict, num_processes: int | None = None, split_size: int | None = None) -> dict:
     """What one optimizer step and the whole run see, in the paper's units.
 
     GRPO: ``prompts_per_step`` and ``completions_per_step`` (processes x per-device completions x
-    accumulation), ``prompts_seen``; SFT: ``examples_per_step`` and ``examples_seen``. With the training
-    split's size (``split_size``), ``epochs`` over it.
+    accumulation), ``completions_per_generate_call`` and ``generate_calls_per_step`` (per process:
+    how :func:`generation_steps` chunks a step's generation), ``prompts_seen``; SFT:
+    ``examples_per_step`` and ``examples_seen``. With the training split's size (``split_size``),
+    ``epochs`` over it.
 
     >>> from vrft_lib.config import load_run_config
     >>> cfg = load_run_config({"name": "x", "method": "grpo", "device": "cpu", "num_processes": 8})
-    >>> batch_summary(cfg, resolve_trainer_args(cfg), split_size=6667)
-    {'prompts_per_step': 32, 'completions_per_step': 256, 'steps': 300, 'prompts_seen': 9600, 'epochs': 1.44}
+    >>> batch_summary(cfg, resolve_trainer_args(cfg), split_size=6667)  # doctest: +NORMALIZE_WHITESPACE
+    {'prompts_per_step': 32, 'completions_per_step': 256, 'completions_per_generate_call': 32,
+     'generate_calls_per_step': 1, 'steps': 300, 'prompts_seen': 9600, 'epochs': 1.44}
     """
     nproc = num_processes or cfg.num_processes
     per_step = args["per_device_train_batch_size"] * nproc * args["gradient_accumulation_steps"]
     steps = args.get("max_steps")
     out: dict[str, Any] = {}
     if cfg.method == "grpo":
-        out.update(prompts_per_step=per_step // args["num_generations"], completions_per_step=per_step, steps=steps)
+        spg = generation_steps(args, nproc, f"run '{cfg.name}'")
+        out.update(
+            prompts_per_step=per_step // args["num_generations"],
+            completions_per_step=per_step,
+            completions_per_generate_call=args["per_device_train_batch_size"] * spg,
+            generate_calls_per_step=args["gradient_accumulation_steps"] // spg,
+            steps=steps,
+        )
         seen = out["prompts_per_step"] * steps if steps and steps > 0 else None
         out["prompts_seen"] = seen
     else:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import copy
 import enum
+import math
+import os
 import re
 import types
 import typing
+from pathlib import Path
 
 import yaml
 
@@ -17,13 +20,19 @@ MAX_YAML_ALIASES = 100  # anchors referenced more than this: an alias bomb, not 
 # Values a document holds once every alias is expanded (each alias counts the size of what it refers
 # to): a few nested aliases can stand for billions of values, which every later walk would visit.
 MAX_YAML_VALUES = 100_000
+# Levels of nesting (mappings in lists in mappings...), aliases expanded: a config needs a handful; a few
+# hundred exhaust Python's recursion limit while the document is read or walked.
+MAX_YAML_DEPTH = 50
+# Digits of an integer: Python refuses to read one of more than 4300; a config's integers need 20 at most.
+MAX_INT_DIGITS = 100
 _NON_JSON_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
 
 
 class _Loader(yaml.SafeLoader):
     """``yaml.safe_load`` for the kit's files: JSON types only (no ``!!binary``, ``!!set``, ``!!omap``,
     ``!!pairs`` or ``!!timestamp``; an unquoted date stays a string), at most ``MAX_YAML_ALIASES``
-    aliases, and ``1e-4`` read as a number (YAML 1.1 reads it as a string)."""
+    aliases, at most ``MAX_YAML_DEPTH`` levels of nesting, integers of at most ``MAX_INT_DIGITS`` digits,
+    and ``1e-4`` read as a number (YAML 1.1 reads it as a string)."""
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -32,9 +41,50 @@ class _Loader(yaml.SafeLoader):
                 raise yaml.composer.ComposerError(
                     None, None, f"more than {MAX_YAML_ALIASES} aliases (*name): refused", self.peek_event().start_mark
                 )
-        node = super().compose_node(parent, index)
+        self.nesting = getattr(self, "nesting", 0) + 1
+        try:
+            if self.nesting > MAX_YAML_DEPTH:
+                raise self.too_deep(self.peek_event().start_mark)
+            node = super().compose_node(parent, index)
+        finally:
+            self.nesting -= 1
         self.expanded_size(node)
+        if self.expanded_depth(node) > MAX_YAML_DEPTH:  # an alias brings the depth of what it refers to
+            raise self.too_deep(node.start_mark)
         return node
+
+    @staticmethod
+    def too_deep(mark):
+        return yaml.composer.ComposerError(
+            None,
+            None,
+            f"values nested more than {MAX_YAML_DEPTH} levels deep (lists and mappings inside each other, aliases "
+            "expanded): refused; a config needs a few levels",
+            mark,
+        )
+
+    def expanded_depth(self, node) -> int:
+        """How many levels ``node`` nests with every alias expanded (a scalar: 1)."""
+        depths = self.__dict__.setdefault("depths", {})
+        if id(node) not in depths:
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            else:
+                children = node.value if isinstance(node, yaml.SequenceNode) else []
+            depths[id(node)] = 1 + max((depths.get(id(c), 1) for c in children), default=0)
+        return depths[id(node)]
+
+    def construct_yaml_int(self, node):
+        digits = str(node.value).replace("_", "").lstrip("+-")
+        if len(digits) > MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"an integer of {len(digits):,} digits is refused (at most {MAX_INT_DIGITS}; a config's integers "
+                "need 20 at most)",
+                node.start_mark,
+            )
+        return super().construct_yaml_int(node)
 
     def compose_document(self):
         node = super().compose_document()
@@ -72,6 +122,7 @@ def _refuse_tag(loader, node):
 
 for _tag in _NON_JSON_TAGS:
     _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 # unquoted dates stay strings (the implicit timestamp resolver is dropped from this loader only)
 _Loader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
@@ -102,6 +153,7 @@ def check_plain(value, where: str) -> None:
     vrft_lib.errors.ConfigError: study.peft.note: bytes is not a JSON value (a string, number, ...
     """
     if value is None or isinstance(value, (str, bool, int, float)):
+        check_finite(value, where)
         return
     if isinstance(value, dict):
         for k, v in value.items():
@@ -117,6 +169,92 @@ def check_plain(value, where: str) -> None:
         f"{where}: {type(value).__name__} is not a JSON value (a string, number, true/false, null, list or "
         "mapping); write it as one of those."
     )
+
+
+def yaml_number(value: float) -> str:
+    """A float as YAML spells it: ``.inf``, ``-.inf``, ``.nan``, else Python's repr."""
+    if math.isnan(value):
+        return ".nan"
+    return (".inf" if value > 0 else "-.inf") if math.isinf(value) else repr(value)
+
+
+def check_finite(value, where: str) -> None:
+    """Refuse an infinite or not-a-number float anywhere in ``value`` (mappings and lists walked), naming
+    the field: no setting of the kit or of TRL means anything at ``.inf`` or ``.nan``.
+
+    >>> check_finite({"trainer": {"learning_rate": 1e-6, "betas": [0.9, 0.99]}}, "run")
+    >>> check_finite({"trainer": {"learning_rate": float("inf")}}, "run")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: run.trainer.learning_rate: .inf is not a finite number; give a number ...
+    """
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(
+                f"{where}: {yaml_number(value)} is not a finite number; give a number (e.g. 1e-6), or remove the "
+                "field for its default."
+            )
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_finite(v, f"{where}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_finite(v, f"{where}[{i}]")
+
+
+def read_config_text(path, what: str, error: type[Exception] = ConfigError) -> str:
+    r"""The text of a config file (``what``: "Study file", "Run config file", ...), read as UTF-8 whatever
+    the locale; a file that is not UTF-8 is refused (an ``error``: a data file gives a ``DataError``) naming
+    the file, the byte, its line and column.
+
+    >>> import pathlib, tempfile
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "s.yaml"
+    >>> _ = bad.write_bytes(b"name: x\ndescription: caf\xe9\n")
+    >>> read_config_text(bad, "Study file")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: Study file '...s.yaml' is not UTF-8 text: byte 0xe9 at line 2, column 17 ...
+    """
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise error(
+            f"{what} '{path}' is not UTF-8 text: byte 0x{data[e.start]:02x} at line {line}, column {column} "
+            f"({e.reason}). Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 OLD > NEW`), or write that "
+            "character as plain ASCII."
+        ) from None
+
+
+def env_int(name: str, default: int, what: str) -> int:
+    """The environment variable ``name`` read as a whole number of at least 1 (``what`` says what it
+    counts), or ``default`` when it is unset or empty; anything else is refused naming the variable.
+
+    >>> env_int("VRFT_TEST_UNSET_VARIABLE", 5, "pixels")
+    5
+    >>> os.environ["VRFT_TEST_VARIABLE"] = "lots"
+    >>> env_int("VRFT_TEST_VARIABLE", 5, "pixels")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: The environment variable VRFT_TEST_VARIABLE is 'lots': expected a whole ...
+    >>> del os.environ["VRFT_TEST_VARIABLE"]
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text) if len(text) <= 20 else None
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= 10**18:
+        shown = text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
+        raise ConfigError(
+            f"The environment variable {name} is {shown!r}: expected a whole number of {what} from 1 to 10**18 "
+            f"(e.g. {default}). Set it to one (export {name}={default}), or unset it for the default ({default:,})."
+        )
+    return value
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
@@ -239,13 +377,26 @@ def numeric_string(value, annotation):
         if not isinstance(yaml.safe_load(value), str):
             return value
         number = load_yaml(value)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, RecursionError):  # ValueError: an integer past Python's digit limit
         return value
     if isinstance(number, float) and number.is_integer() and type_problem(number, annotation):
         number = int(number)  # "1e3" for an integer field
     if isinstance(number, bool) or not isinstance(number, (int, float)) or type_problem(number, annotation):
         return value
     return number
+
+
+def short_repr(value, limit: int = 200) -> str:
+    """``repr(value)``, cut to about ``limit`` characters (a value in a message is not a dump).
+
+    >>> short_repr("x" * 500, 10)
+    "'xxxxxxxx... (502 characters)"
+    """
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an integer past Python's digit limit, a list nested too deep
+        return f"a {type(value).__name__} too large to show"
+    return text if len(text) <= limit else f"{text[: limit - 1]}... ({len(text)} characters)"
 
 
 def check_value(value, annotation, where: str):
@@ -262,7 +413,8 @@ def check_value(value, annotation, where: str):
     value = numeric_string(value, annotation)
     problem = type_problem(value, annotation)
     if problem:
-        raise ConfigError(f"{where}: expected {problem}, got {value!r}.")
+        raise ConfigError(f"{where}: expected {problem}, got {short_repr(value)}.")
+    check_finite(value, where)
     if isinstance(value, str):
         for a in _union_args(annotation):
             if isinstance(a, type) and issubclass(a, enum.Enum):

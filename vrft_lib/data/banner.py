@@ -7,11 +7,13 @@ loader reads their images, the file check only checks that they exist.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
 
 from ..errors import DataError, did_you_mean
+from ..values import read_config_text
 from .common import (
     IMAGE_EXTENSIONS,
     ON_BAD_IMAGE,
@@ -84,8 +86,9 @@ def _read_manifest(path: Path) -> list[tuple[int, dict]]:
     """(line number, record) pairs of a .csv or .jsonl manifest."""
     suffix = path.suffix.lower()
     records = []
+    text = read_config_text(path, "Manifest", DataError) if suffix in (".csv", ".jsonl") else ""
     if suffix == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as fh:
+        with io.StringIO(text.removeprefix("\ufeff"), newline="") as fh:
             reader = csv.DictReader(fh)
             fields = [f.strip() for f in (reader.fieldnames or [])]
             missing = [f for f in ("image", "label", "split") if f not in fields]
@@ -97,7 +100,7 @@ def _read_manifest(path: Path) -> list[tuple[int, dict]]:
             for record in reader:
                 records.append((reader.line_num, {(k or "").strip(): v for k, v in record.items()}))
     elif suffix == ".jsonl":
-        with open(path, encoding="utf-8") as fh:
+        with io.StringIO(text, newline=None) as fh:
             for line_no, line in enumerate(fh, 1):
                 if not line.strip():
                     continue

@@ -18,17 +18,30 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
+from ..files import NotRegularFile, read_bytes, regular_file_problem
+from ..values import env_int
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 ON_BAD_IMAGE = ("error", "skip")  # the values of the loaders' on_bad_image option
 IMAGE_WORKERS = min(8, os.cpu_count() or 1)
 # The most pixels an image may have; its header is read before it is decoded, so a huge file is refused
 # without the memory its decoding takes (12000 x 12000 RGB: 430 MB, more while it is converted).
-MAX_IMAGE_PIXELS = int(os.environ.get("VRFT_MAX_IMAGE_PIXELS", 50_000_000))
+MAX_IMAGE_PIXELS = 50_000_000
+MAX_IMAGE_PIXELS_ENV = "VRFT_MAX_IMAGE_PIXELS"  # raises (or lowers) the bound
+
+
+def max_image_pixels() -> int:
+    """The most pixels an image may have: ``$VRFT_MAX_IMAGE_PIXELS``, else :data:`MAX_IMAGE_PIXELS`; a
+    value that is not a whole number is refused naming the variable.
+
+    >>> max_image_pixels() == MAX_IMAGE_PIXELS or "VRFT_MAX_IMAGE_PIXELS" in os.environ
+    True
+    """
+    return env_int(MAX_IMAGE_PIXELS_ENV, MAX_IMAGE_PIXELS, "pixels")
 
 
 class ImageTooLarge(ValueError):
-    """An image holds more pixels than :data:`MAX_IMAGE_PIXELS`."""
+    """An image holds more pixels than :func:`max_image_pixels`."""
 
 
 def printable(path) -> str:
@@ -139,13 +152,15 @@ def check_images_exist(name: str, paths: list, on_bad_image: str = "error") -> N
     missing = [p for p in paths if not Path(p).is_file()]
     if missing:
         more = f" (and {len(missing) - 1} more of the {len(paths)} images the run reads)" if len(missing) > 1 else ""
+        problem = regular_file_problem(missing[0])
+        problem = "does not exist" if problem in (None, "is missing") else problem
         raise DataError(
-            f"Image '{missing[0]}' of benchmark '{name}' does not exist{more}. Restore the file(s), or "
+            f"Image '{printable(missing[0])}' of benchmark '{name}' {problem}{more}. Restore the file(s), or "
             "set the benchmark's data option on_bad_image: skip to leave such rows out with a count."
         )
 
 
-def _process_image(data: bytes, crop_bottom: int = 0, max_side: int | None = None) -> bytes:
+def _process_image(data: bytes, crop_bottom: int = 0, max_side: int | None = None, max_pixels: int = MAX_IMAGE_PIXELS):
     """Decode (which validates) and, when asked, crop the bottom rows and/or downscale; re-encode."""
     try:
         opened = Image.open(io.BytesIO(data))
@@ -153,10 +168,10 @@ def _process_image(data: bytes, crop_bottom: int = 0, max_side: int | None = Non
         raise ImageTooLarge(f"above PIL's decompression-bomb bound ({exc})") from None
     with opened as img:
         width, height = img.size  # from the header: nothing is decoded yet
-        if width * height > MAX_IMAGE_PIXELS:
+        if width * height > max_pixels:
             raise ImageTooLarge(
                 f"{width} x {height} = {width * height / 1e6:.1f} million pixels, above the kit's bound of "
-                f"{MAX_IMAGE_PIXELS / 1e6:g} million pixels"
+                f"{max_pixels / 1e6:g} million pixels"
             )
         img.load()
         fmt = img.format
@@ -183,14 +198,17 @@ def load_images(benchmark: str, items, on_bad_image: str, crop_bottom: int = 0, 
     ``items``: (where, source) pairs: ``where`` names the image in messages, ``source`` is a path or
     encoded bytes. Returns a list of bytes, with None for bad images when ``on_bad_image == "skip"``.
     """
+    max_pixels = max_image_pixels()  # here, not in the workers: a bad VRFT_MAX_IMAGE_PIXELS is one error
 
     def one(item):
         where, source = item
         try:
-            data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
-            return _process_image(data, crop_bottom, max_side), None
+            data = read_bytes(source) if isinstance(source, (str, Path)) else bytes(source)
+            return _process_image(data, crop_bottom, max_side, max_pixels), None
         except FileNotFoundError:
             return None, f"{printable(where)}: file not found"
+        except NotRegularFile as exc:  # a FIFO would block the reader for ever: never opened for reading
+            return None, f"{printable(where)}: is {exc.strerror}, not a regular file"
         except ImageTooLarge as exc:
             return None, (
                 f"{printable(where)}: the image is {exc}. Downscale the file, or raise the bound with the "

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError, did_you_mean
+from ..values import read_config_text
 from .common import (
     ON_BAD_IMAGE,
     check_images_exist,
@@ -67,7 +68,8 @@ def read_class_list(path: Path) -> list[str]:
             f"FGVC-Aircraft class list '{path}' is missing; it should list one class name per line, as "
             f"in the fgvc-aircraft-2013b archive. Expected {FGVC_LAYOUT}."
         )
-    classes = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = read_config_text(path, "FGVC-Aircraft class list", DataError)
+    classes = [line.strip() for line in text.splitlines() if line.strip()]
     if not classes:
         raise DataError(f"FGVC-Aircraft class list '{path}' is empty; it should list one class name per line.")
     repeated = duplicates(classes)
@@ -95,7 +97,7 @@ def read_fgvc_split(root: Path, split: str, level: str) -> FgvcSplit:
             f"it, with lines '<image id> <{noun}>'. Expected {FGVC_LAYOUT}."
         )
     entries = []
-    for line_no, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(read_config_text(label_file, "FGVC-Aircraft label file", DataError).splitlines(), 1):
         if not line.strip():
             continue
         image_id, _, label = line.strip().partition(" ")  # labels may hold spaces: split once

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import datasets
 
 from ..errors import DataError, did_you_mean
-from .common import duplicates, is_int_in, require_root
+from .common import duplicates, is_int_in, max_image_pixels, require_root
 
 TASKS = ("binary", "classification", "multiple_choice")
 
@@ -161,6 +161,7 @@ def load_benchmark(
         DataError: unknown benchmark, split or option, missing root or files, malformed data.
     """
     loader, resolved = _check_request(name, split, limit, seed, options)
+    max_image_pixels()  # a bad VRFT_MAX_IMAGE_PIXELS is refused whichever benchmark loads
     if loader.needs_root:
         root = require_root(name, root, loader.layout)
     loaded = loader(split, root, None if limit is None else int(limit), int(seed), **resolved)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..answers import normalize_answer
 from ..errors import DataError
+from ..values import short_repr
 from .common import (
     ON_BAD_IMAGE,
     check_max_side,
@@ -82,13 +83,20 @@ def sat_answers(value, row: int, path: Path) -> list[str]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: lists nested thousands deep
             try:
                 value = ast.literal_eval(value)
-            except (ValueError, SyntaxError):
+            except (ValueError, SyntaxError, RecursionError, MemoryError):
                 value = None
-    if not isinstance(value, (list, tuple)) or not value:
-        raise DataError(f"Row {row} of '{path}' has answers {raw!r}; expected a non-empty list of choice strings.")
+    # each choice one string (or number); a list inside the list is no choice, however deep it nests
+    if (
+        not isinstance(value, (list, tuple))
+        or not value
+        or not all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in value)
+    ):
+        raise DataError(
+            f"Row {row} of '{path}' has answers {short_repr(raw)}; expected a non-empty list of choice strings."
+        )
     return [str(a) for a in value]
 
 

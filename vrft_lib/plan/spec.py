@@ -23,11 +23,14 @@ import yaml
 from ..config import check_keys, check_plain, check_value, deep_merge, load_yaml
 from ..data.synthetic import DEFAULT_NUM_SAMPLES
 from ..errors import ConfigError, did_you_mean
+from ..files import refuse_links, regular_file_problem
 from ..notebook import prepare
 from ..reference import REFERENCES
 from ..runfolder import check_folder_name, config_diff, is_done, missing_run_outputs, run_id, run_path
 from ..trainer_args import batch_summary, resolve_trainer_args
+from ..values import read_config_text
 from ..vocab import PROMPT_MODES, TASK_KINDS, VARIANTS
+from .claims import check_study_claims
 from .variants import (
     apply_overrides,
     length_reward_entry,
@@ -53,7 +56,10 @@ STUDY_KEYS = (
     "run_defaults",
     "reference",
     "slurm",
+    "claims",
 )
+# keys the runs do not depend on: a study folder whose study.yaml differs only in them is the same study
+REPORT_ONLY_KEYS = ("claims",)
 BENCHMARK_KEYS = ("label", "task_kind", "data", "length_reward", "rft", "sft", "evaluation", "run_defaults")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -74,6 +80,7 @@ STUDY_FIELD_TYPES = {
     "reference": str | dict | None,
     "slurm": dict | None,
     "seeds": list,
+    "claims": list | None,
 }
 BENCHMARK_FIELD_TYPES = {
     "label": str,
@@ -169,6 +176,18 @@ def check_modes(evaluation, where: str) -> None:
         raise ConfigError(f"{where}.modes: '{twice[0]}' is listed twice; list each prompt mode once.")
 
 
+def variant_names(study: dict) -> list[str]:
+    """The names of a study's variants (what a claim's cells and the run folders name): its
+    ``variants`` list, or every variant of the kit when it gives none. The one place that reads them
+    for a claim.
+
+    >>> variant_names({"variants": ["sft", "rft"]}), len(variant_names({}))
+    (['sft', 'rft'], 4)
+    """
+    variants = study.get("variants") or VARIANTS
+    return [str(v) for v in (variants.keys() if isinstance(variants, dict) else variants)]
+
+
 def kit_dir(name: str) -> Path:
     """A folder the kit ships (``notebooks`` or ``params``): inside the installed package, or beside it in a
     checkout."""
@@ -212,6 +231,11 @@ def find_study_file(path) -> Path:
     p = Path(path).expanduser()
     if p.is_file():
         return p
+    if p.exists() and not p.is_dir():  # a FIFO or a device: never read (a folder may name a shipped study)
+        raise ConfigError(
+            f"Study file '{p}' {regular_file_problem(p)}: a study file is a YAML file. Give a study YAML such as "
+            "params/smoke.yaml."
+        )
     shipped = kit_dir("params")
     for candidate in (shipped.parent / p, shipped / p.name, shipped / f"{p.name}.yaml"):
         if not p.is_absolute() and candidate.is_file():
@@ -227,13 +251,14 @@ def load_study(path) -> dict:
     """Read and check a study YAML (unknown keys, benchmarks, variants, seeds)."""
     p = find_study_file(path)
     try:
-        study = load_yaml(p.read_text()) or {}
+        study = load_yaml(read_config_text(p, "Study file")) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"Study file '{p}' is not valid YAML: {e}") from None
     if not isinstance(study, dict):
         raise ConfigError(f"Study file '{p}': expected a mapping of keys at the top level.")
     check_keys(study, STUDY_KEYS, str(p))
-    check_plain(study, str(p))  # data only: every value reaches a notebook's parameters cell
+    for key, value in study.items():  # data only, finite numbers: every value reaches a notebook's parameters
+        check_plain(value, f"{p}: {key}")
     check_study_fields(study, p)  # types of the study's own fields, before they are used
     study.setdefault("name", p.stem)
     check_folder_name(study["name"], f"{p}: name")
@@ -283,6 +308,8 @@ def load_study(path) -> dict:
                 f"use one of {', '.join(REFERENCES)} or a mapping {{source, table1}}."
             )
         study["reference"] = copy.deepcopy(REFERENCES[ref])
+    # the study's own claims: their cells, benchmarks, sign and quantifier (docs/report.md)
+    check_study_claims(study, str(p), variant_names(study), [(k, v) for k, v, _ in expected_runs(study)])
     study["_source"] = str(p.resolve())
     return study
 
@@ -384,6 +411,7 @@ def expand_study(study: dict, out_dir) -> list[PlannedRun]:
         b = study["benchmarks"][key]
         run_dir = run_path(out, key, variant, seed)
         if not run_dir.resolve().is_relative_to(out):  # checked by name already; never write outside
+            refuse_links(run_dir, root=out)  # a link on the way leads elsewhere: name it
             raise ConfigError(f"study '{study.get('name')}': run folder '{run_dir}' is not under '{out}'.")
         evaluation = deep_merge(study.get("evaluation") or {}, b.get("evaluation") or {})
         params = {
@@ -451,8 +479,11 @@ def train_split_size(cfg) -> int | None:
 
 
 def check_same_study(study: dict, out: Path) -> None:
-    """Refuse an output folder whose ``study.yaml`` holds a different study."""
-    diff = config_diff(Path(out) / "study.yaml", {k: v for k, v in study.items() if not k.startswith("_")}, ignore=())
+    """Refuse an output folder whose ``study.yaml`` holds a different study (its claims aside: they
+    change only the report, which is rendered again)."""
+    diff = config_diff(
+        Path(out) / "study.yaml", {k: v for k, v in study.items() if not k.startswith("_")}, ignore=REPORT_ONLY_KEYS
+    )
     if diff:
         raise ConfigError(
             f"Output folder '{out}' holds a different study (study.yaml differs in: {', '.join(diff)}). "

@@ -12,17 +12,22 @@ The package, by responsibility (this face only re-exports):
 
 * :mod:`~vrft_lib.report.analysis`: everything the report shows, computed once (:func:`analyse_study`),
   and the files it writes (:func:`write_outputs`);
-* :mod:`~vrft_lib.report.collect`: read a study folder (study.yaml, each run's files, provenance);
+* :mod:`~vrft_lib.report.collect`: read a study folder (study.yaml, each run's files, provenance),
+  each file checked as it is read against :mod:`~vrft_lib.report.schema` (what the report needs of it);
 * :mod:`~vrft_lib.report.findings`: Table 1 and the findings, by the rules of ``docs/report.md``;
 * :mod:`~vrft_lib.report.stats`: the intervals, the paired comparisons and the verdict rules;
 * :mod:`~vrft_lib.report.figures`: Figure 1 and Figure 2 (their data and their display);
 * :mod:`~vrft_lib.report.views`: the Markdown text and tables the notebook shows;
-* :mod:`~vrft_lib.report.setup`: how each run was trained (batch, SFT targets, frozen parts) and the
-  strict beside the lenient accuracy;
+* :mod:`~vrft_lib.report.variant_views`: Table 2 (the study's other variants) and their definitions;
+* :mod:`~vrft_lib.report.setup`: how each run was trained (batch, SFT targets, frozen parts, its
+  compute) and the strict beside the lenient accuracy;
+* :mod:`~vrft_lib.report.compute`: what the runs cost (their ``compute.json``), RFT's training compute
+  against SFT's per benchmark, and accuracy against training compute;
 * :mod:`~vrft_lib.report.render`: execute the notebook, export the page, and know whether the page is
   up to date (not imported here: the notebook's kernel needs none of it).
 
-Missing or unfinished runs never stop the report: their cells show "—" and they are listed.
+Missing, unfinished or unreadable runs (a file that fails its check) never stop the report: their
+cells show "—" and they are listed with why. A study.yaml that fails its check is a VrftError.
 """
 
 from .analysis import StudyReport, analyse_study, build_report, metrics_record, write_outputs
@@ -35,6 +40,7 @@ from .collect import (
     run_timings,
     task_kind,
 )
+from .compute import compute_comparisons, compute_figure, compute_markdown, compute_record, compute_table
 from .figures import (
     FIGURE1_EXAMPLES,
     figure1_display,
@@ -48,6 +54,7 @@ from .figures import (
 )
 from .findings import TIE_POINTS, comparisons, findings, paper_table, table1
 from .setup import strict_and_lenient, training_setup
+from .variant_views import table2_view, variants_view
 from .views import (
     claims_note,
     claims_view,
@@ -63,13 +70,16 @@ from .views import (
     summary_markdown,
     table1_note,
     table1_view,
-    table2_view,
     timings_markdown,
     timings_view,
-    variants_view,
 )
 
 __all__ = [
+    "compute_comparisons",
+    "compute_figure",
+    "compute_markdown",
+    "compute_record",
+    "compute_table",
     "strict_and_lenient",
     "training_setup",
     "FIGURE1_EXAMPLES",

@@ -14,6 +14,7 @@ import pandas as pd
 from .. import __version__
 from ..files import write_json, write_text
 from .collect import collect_study, provenance_summary, reference_of, run_timings
+from .compute import compute_record
 from .figures import curves_window, figure1_examples, length_curves
 from .findings import comparisons, findings, table1
 
@@ -79,9 +80,10 @@ def metrics_record(rep: StudyReport) -> dict:
     """What ``metrics.json`` holds: the study, its variants' definitions (``variants``), Table 1 (every
     variant's cells), the findings, the paired comparisons (one per finding with both cells:
     ``benchmark``, ``a``, ``b``, ``difference_points``, ``ci95``, ``p_value``, ``n``, ``verdict``; see
-    docs/report.md), every run's metrics (its ``done`` record holds its variant), the missing
-    runs and cells, Figure 1's examples (without images), Figure 2's benchmarks and window, provenance
-    and timings. Plain JSON values (NaN becomes null)."""
+    docs/report.md), every run's metrics (its ``done`` record holds its variant), the missing runs and
+    cells, Figure 1's examples (without images), Figure 2's benchmarks and window, provenance, timings
+    and ``compute`` (every run's compute records, their fields' definitions, and per benchmark RFT's
+    training compute against SFT's: report/compute.py). Plain JSON values (NaN becomes null)."""
     collected, table, fig1 = rep.collected, rep.table, rep.figure1
     return _jsonable(
         {
@@ -137,6 +139,7 @@ def metrics_record(rep: StudyReport) -> dict:
             "figure2": {"benchmarks": list(rep.curves), "window": curves_window(rep.curves)},
             "provenance": rep.provenance,
             "timings": rep.timings,
+            "compute": compute_record(collected),
             "generated": dt.datetime.now().isoformat(timespec="seconds"),
             "vrft_version": __version__,
         }

@@ -9,13 +9,17 @@ The layout (see :mod:`vrft_lib.runfolder`)::
                                           train/steps.csv, train/DONE
 
 The expected runs are :func:`vrft_lib.plan.spec.expected_runs` of the study; run folders found on
-disk beside them are listed too. Nothing here fails on a missing or unreadable run file: the run gets
-a status and a reason instead.
+disk beside them are listed too. Every file is checked as it is read, against what the report needs
+of it (one check per file, :mod:`.schema`). A study.yaml that fails its check is an error: there is
+no study to report on. A run file that fails its check makes the run ``unreadable``, with the file
+and why as its reason: the run is listed, and left out of every table, figure and statistic, while
+the rest of the report is made. A missing or unfinished run gets a status and a reason too.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -23,11 +27,25 @@ import pandas as pd
 import yaml
 
 from ..errors import VrftError
-from ..files import read_json
+from ..files import open_regular, regular_file_problem
+from ..files import read_text as read_regular_text
 from ..plan.spec import expected_runs
 from ..plan.variants import study_variants
 from ..runfolder import RUNS, STUDY_FILE, read_done, run_path, seed_of
+from ..values import load_yaml
 from ..vocab import BUILTIN_VARIANTS, METHOD_OF, NOTEBOOK_OF
+from .schema import (
+    DONE_FIELDS,
+    TRAIN_DONE_FIELDS,
+    last_invocation_problem,
+    metrics_problem,
+    phrase,
+    predictions_problem,
+    provenance_problem,
+    record_problem,
+    steps_problem,
+    study_problem,
+)
 
 # Fallbacks when study.yaml does not give a benchmark's label.
 DEFAULT_LABELS = {
@@ -39,6 +57,7 @@ DEFAULT_LABELS = {
     "synthetic_spatial": "SAT",
 }
 MISSING_FIELDS = ("benchmark", "label", "variant", "seed", "status", "reason", "path")
+UNREADABLE = "unreadable"  # the status of a run with a file that fails its check
 
 
 # The files of a finished run folder that the report reads: its up-to-date check covers each of them.
@@ -51,6 +70,8 @@ RUN_FILES_READ = (
     "eval/metrics.json",
     "eval/predictions.jsonl",
     "eval/provenance.json",
+    "train/compute.json",
+    "eval/compute.json",
 )
 
 
@@ -62,20 +83,58 @@ def files_read(study_dir) -> list[Path]:
     return [d / STUDY_FILE] + [marker.parent / name for marker in done for name in RUN_FILES_READ]
 
 
-def read_steps(path) -> pd.DataFrame | None:
-    """A ``train/steps.csv`` as a DataFrame; None when it is missing, unreadable or empty."""
+def read_text(path: Path) -> tuple[str | None, str | None]:
+    """A file's text, or None and why it cannot be read (``is missing``, not a regular file, not
+    UTF-8, ...). Only a regular file is read: a FIFO would block its reader for ever."""
+    if why := regular_file_problem(path):
+        return None, why
     try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.EmptyDataError):
-        return None
-    return df if not df.empty else None
+        return read_regular_text(path), None
+    except FileNotFoundError:
+        return None, "is missing"
+    except (OSError, UnicodeDecodeError) as e:
+        return None, f"cannot be read ({e})"
+
+
+def read_checked_json(path: Path, check) -> tuple[object, str | None]:
+    """A JSON file's value and why it cannot be used (None when it passes ``check``); a missing,
+    unreadable or cut-short file has a problem too."""
+    text, why = read_text(path)
+    if why:
+        return None, why
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        return None, f"is not valid JSON (cut short?): {e}"
+    return data, check(data)
+
+
+def read_steps(path) -> tuple[pd.DataFrame | None, str | None]:
+    """A ``train/steps.csv`` as a DataFrame of numbers (None when it is missing or empty) and why it
+    cannot be used (:func:`steps_problem`), or None."""
+    path = Path(path)
+    if why := regular_file_problem(path):
+        return None, None if why == "is missing" else why
+    try:
+        with open_regular(path) as f:
+            df = pd.read_csv(f)
+    except pd.errors.EmptyDataError:
+        return None, None
+    except (OSError, ValueError) as e:  # a ragged row, bytes that are not text
+        return None, f"cannot be read as CSV ({e})"
+    if df.empty:
+        return None, None
+    if why := steps_problem(df):
+        return None, why
+    return df.apply(pd.to_numeric), None
 
 
 def read_predictions(path) -> list[dict]:
-    """The rows of a ``predictions.jsonl`` (unreadable lines are skipped)."""
+    """The rows of a ``predictions.jsonl`` (unreadable lines are skipped; the report reads only files
+    that passed :func:`predictions_problem`)."""
     rows = []
     try:
-        with open(path, encoding="utf-8") as f:
+        with open_regular(path, "r", encoding="utf-8") as f:
             for line in f:
                 line = line.strip()
                 if not line:
@@ -164,9 +223,41 @@ def run_keys(study: dict, study_dir: Path, benchmarks, variants=None) -> list[tu
     return sorted(keys, key=lambda k: (bench.index(k[0]), order.index(k[1]), k[2]))
 
 
+PROVENANCE_FILES = ("eval/provenance.json", "provenance.json", "train/provenance.json")  # the first is used
+
+
+def _read_run_files(path: Path, finished: bool) -> tuple[dict, list[str]]:
+    """What a run folder holds for the report, each file checked as it is read: ``steps``,
+    ``train_done``, ``provenance`` and, for a finished run, ``metrics`` and ``predictions_path``
+    (None where absent or failing its check); and what is wrong with each file that fails its check."""
+    out, problems = {}, []
+    out["steps"], why = read_steps(path / "train" / "steps.csv")
+    problems += [phrase("train/steps.csv", why)] if why else []
+    train_done = read_done(path / "train")
+    why = record_problem(train_done, TRAIN_DONE_FIELDS) if train_done else None
+    out["train_done"] = None if why else train_done
+    problems += [phrase("train/DONE", why)] if why else []
+    found = [(name, *read_checked_json(path / name, provenance_problem)) for name in PROVENANCE_FILES]
+    found = [(name, data, why) for name, data, why in found if why != "is missing"]
+    problems += [phrase(name, why) for name, _, why in found if why]
+    out["provenance"] = next((data for _, data, why in found if not why), None)
+    if finished:
+        metrics, why = read_checked_json(path / "eval" / "metrics.json", metrics_problem)
+        out["metrics"] = None if why else metrics
+        problems += [phrase("eval/metrics.json", why)] if why else []
+        predictions = path / "eval" / "predictions.jsonl"
+        text, why = read_text(predictions)
+        why = why or predictions_problem(text)
+        out["predictions_path"] = None if why else str(predictions)
+        problems += [phrase("eval/predictions.jsonl", why)] if why else []
+    return out, problems
+
+
 def load_run(path: Path, info: dict, variant: str, seed: int, failures: dict) -> dict:
-    """One run's record: its status (``finished``, ``failed``, ``unfinished``, ``no eval``, ``not
-    started``), why, and what it wrote (metrics, provenance, steps, DONE markers)."""
+    """One run's record: its status (``finished``, ``failed``, ``unfinished``, ``unreadable``, ``not
+    started``), why, and what it wrote (metrics, provenance, steps, DONE markers). A finished run with
+    a file that fails its check (:mod:`.schema`) is ``unreadable``, its reason names the file and why,
+    and nothing of it is used; an unfinished one shows what it wrote that can be read."""
     key = info["key"]
     rec = {
         "benchmark": key,
@@ -188,15 +279,15 @@ def load_run(path: Path, info: dict, variant: str, seed: int, failures: dict) ->
     }
     if not path.is_dir():
         return rec
-    rec["steps"] = read_steps(path / "train" / "steps.csv")
-    rec["train_done"] = read_done(path / "train")
-    prov = (
-        read_json(path / "eval" / "provenance.json")
-        or read_json(path / "provenance.json")
-        or read_json(path / "train" / "provenance.json")
-    )
-    rec["provenance"] = prov if isinstance(prov, dict) else None
+    odd = [(name, regular_file_problem(path / name)) for name in RUN_FILES_READ if os.path.lexists(path / name)]
+    odd = [(name, problem) for name, problem in odd if problem and problem != "is missing"]
+    if odd:  # checked before any file is opened: a FIFO would block its reader for ever
+        rec["status"] = UNREADABLE
+        named = "; ".join(f"'{path / name}' {problem}" for name, problem in odd)
+        rec["reason"] = f"{named}: the report reads no file of this run (replace it, or run the run again)"
+        return rec
     done = read_done(path)
+    files, problems = _read_run_files(path, finished=done is not None)
     if done is None:
         logged = failures.get(f"{key}/{variant}/seed{seed}")
         if logged:
@@ -204,24 +295,33 @@ def load_run(path: Path, info: dict, variant: str, seed: int, failures: dict) ->
             rec["reason"] = f"failed in the last study invocation: {logged.get('error') or 'error'}"
         else:
             rec["status"], rec["reason"] = "unfinished", "no DONE file (still running, interrupted or failed)"
+        rec["reason"] += "".join(f"; unreadable: {p}" for p in problems)
+        return {**rec, **files}
+    why = record_problem(done, DONE_FIELDS)
+    problems = ([phrase("DONE", why)] if why else []) + problems
+    if problems:
+        rec["status"], rec["reason"] = UNREADABLE, "; ".join(problems)
         return rec
-    rec["done"] = done
-    rec["definition"] = done.get("variant") if isinstance(done.get("variant"), dict) else None
     wall = done.get("wall_seconds")
-    rec["wall_seconds"] = float(wall) if isinstance(wall, (int, float)) else None
-    metrics = read_json(path / "eval" / "metrics.json")
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("modes"), dict):
-        rec["status"], rec["reason"] = "no eval", "DONE but eval/metrics.json is missing or unreadable"
-        return rec
-    rec["metrics"] = metrics
-    if (path / "eval" / "predictions.jsonl").is_file():
-        rec["predictions_path"] = str(path / "eval" / "predictions.jsonl")
-    rec["status"], rec["reason"] = "finished", ""
-    return rec
+    return {
+        **rec,
+        **files,
+        "done": done,
+        "definition": done.get("variant") if isinstance(done.get("variant"), dict) else None,
+        "wall_seconds": None if wall is None else float(wall),
+        "status": "finished",
+        "reason": "",
+    }
 
 
-def read_study_yaml(study_dir: Path) -> tuple[dict, str]:
-    """The parsed study.yaml of a study folder and its text. Raises VrftError when there is none."""
+def read_study_yaml(study_dir) -> tuple[dict, str]:
+    """The parsed study.yaml of a study folder and its text.
+
+    Raises:
+        VrftError: there is none, or it fails its check (:func:`.schema.study_problem`): it is not
+            YAML, or a field the report reads has the wrong kind (``seeds`` not a list, ...).
+    """
+    study_dir = Path(study_dir)
     yml = study_dir / STUDY_FILE
     if not yml.is_file():
         raise VrftError(
@@ -229,13 +329,19 @@ def read_study_yaml(study_dir: Path) -> tuple[dict, str]:
             "runs/<benchmark>/<variant>/seed<k>/; create one with `vrft study params/<study>.yaml --out DIR`, "
             "then run `vrft report DIR`."
         )
-    text = yml.read_text(encoding="utf-8")
+    text, why = read_text(yml)
+    if why:
+        raise VrftError(f"'{yml}' {why}. Fix or regenerate the study folder.")
     try:
-        study = yaml.safe_load(text) or {}
+        study = load_yaml(text)
     except yaml.YAMLError as e:
         raise VrftError(f"'{yml}' is not valid YAML ({e}). Fix or regenerate the study folder.") from e
-    if not isinstance(study, dict):
-        raise VrftError(f"'{yml}' must hold a mapping (name, seeds, benchmarks, ...), not {type(study).__name__}.")
+    study = {} if study is None else study
+    if why := study_problem(study):
+        raise VrftError(
+            f"{phrase(repr(str(yml)), why)}: no report can be made from it. Fix that field, or write the study "
+            f"folder again with `vrft study PARAMS --out {study_dir}`."
+        )
     return study, text
 
 
@@ -249,16 +355,17 @@ def collect_study(study_dir) -> dict:
     ``predictions_path``, ``definition``: the variant's definition its DONE recorded; predictions are
     read on demand with :func:`read_predictions`), ``variants`` (``{name: definition}`` of every variant
     listed: study.yaml's, then those found on disk), ``missing`` (the runs that are not finished, with
-    why) and ``last_invocation``.
+    why), ``last_invocation`` and ``unreadable_files`` (the study-level files that fail their check and
+    are not used: ``FILE: why``).
 
     Raises:
-        VrftError: the folder has no readable study.yaml.
+        VrftError: the folder has no study.yaml, or one that fails its check (:func:`read_study_yaml`).
     """
     d = Path(study_dir)
     study, text = read_study_yaml(d)
     benchmarks = benchmarks_of(study, d / RUNS)
-    invocation = read_json(d / "last_invocation.json")
-    invocation = invocation if isinstance(invocation, dict) else None
+    invocation, why = read_checked_json(d / "last_invocation.json", last_invocation_problem)
+    invocation = None if why else invocation
     failures = {str(f.get("run_id")): f for f in (invocation or {}).get("failures") or [] if isinstance(f, dict)}
     defined = variants_of(study)
     keys = run_keys(study, d, benchmarks, defined)
@@ -267,7 +374,7 @@ def collect_study(study_dir) -> dict:
         for key, variant, seed in keys
     ]
     variants = {v: defined.get(v) or found_variant(v) for v in dict.fromkeys([*defined, *(k[1] for k in keys)])}
-    seeds = [int(s) for s in (study.get("seeds") or []) if isinstance(s, (int, float, str)) and str(s).isdigit()]
+    seeds = [int(s) for s in study.get("seeds") or []]
     model = study.get("model")
     if isinstance(model, dict):
         model = model.get("name_or_path") or model.get("name")
@@ -285,6 +392,7 @@ def collect_study(study_dir) -> dict:
         "variants": variants,
         "missing": [{k: r[k] for k in MISSING_FIELDS} for r in runs if r["status"] != "finished"],
         "last_invocation": invocation,
+        "unreadable_files": [] if why in (None, "is missing") else [phrase("last_invocation.json", why)],
     }
 
 

@@ -1,13 +1,15 @@
 """The study's result on the console: Table 1 as text (with RFT + length reward), the variants the study
-defines in a second table, and the verdicts on the paper's claims, read from the ``metrics.json`` that
-the report notebook wrote (what ``vrft study`` prints at the end)."""
+defines in a second table, the verdicts on the claims and the runs the report could not read, from the
+``metrics.json`` that the report notebook wrote (what ``vrft study`` prints at the end)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from ..files import read_text
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
+from .collect import UNREADABLE
 
 SHORT = {"training_free": "training-free", "sft": "SFT", "rft": "RFT", "rft_length": "RFT+len"}
 CONSOLE_TABLE1 = (*TABLE_VARIANTS, "rft_length")  # Table 1's columns on the console (and in the README)
@@ -65,11 +67,12 @@ def cells_text(records: list[dict], variants, names: dict) -> str:
 
 
 def console_summary(study_dir) -> str:
-    """What ``vrft study`` prints when the report is rendered: Table 1 as text, its legend, and the
-    verdict on each of the paper's claims. Empty when the study folder has no ``metrics.json``."""
+    """What ``vrft study`` prints when the report is rendered: Table 1 as text, its legend, the verdict
+    on each of the paper's claims and of the study's own, and the runs left out as unreadable, with why.
+    Empty when the study folder has no ``metrics.json``."""
     path = Path(study_dir) / "metrics.json"
     try:
-        metrics = json.loads(path.read_text())
+        metrics = json.loads(read_text(path))
     except (OSError, ValueError):
         return ""
     records = metrics.get("table1") or []
@@ -84,10 +87,20 @@ def console_summary(study_dir) -> str:
     if own and any(r.get("method") in own for r in records):
         names = {v: str((variants[v] or {}).get("label") or v) for v in own}
         lines += ["Table 2: the study's own variants (the same cells)", cells_text(records, own, names)]
-    claims = [f for f in metrics.get("findings") or [] if f.get("group") == "paper"]
-    if claims:
-        lines.append("The paper's claims on these numbers:")
-        lines += [f"  {str(c.get('verdict', '')).replace('_', ' '):13s} {c.get('paper_claim', '')}" for c in claims]
+    for group, title in (("paper", "The paper's claims on these numbers:"), ("study", "This study's own claims:")):
+        claims = [f for f in metrics.get("findings") or [] if f.get("group") == group]
+        if claims:
+            lines.append(title)
+            lines += [
+                f"  {str(c.get('verdict', '')).replace('_', ' '):13s} {c.get('claim') or c.get('paper_claim', '')}"
+                for c in claims
+            ]
+    unreadable = [r for r in metrics.get("runs") or [] if isinstance(r, dict) and r.get("status") == UNREADABLE]
+    if unreadable:
+        lines.append(f"{len(unreadable)} finished run(s) cannot be read, left out of every number (see Missing runs):")
+        lines += [
+            f"  {r.get('benchmark')}/{r.get('variant')}/seed{r.get('seed')}: {r.get('reason')}" for r in unreadable
+        ]
     return "\n".join(lines)
 
 

@@ -129,6 +129,29 @@ def _steps(variant: str) -> pd.DataFrame:
     return steps
 
 
+def _compute(variant: str, steps: pd.DataFrame, n: int) -> tuple[dict | None, dict]:
+    """Invented ``train/compute.json`` and ``eval/compute.json`` records (:mod:`vrft_lib.compute`)."""
+    cpu = {"device": "cpu", "num_processes": 1, "threads": 2, "gpus": 0, "device_hours_unit": "CPU-h"}
+    tokens = int(n * 2 * (60 if variant.startswith("rft") else 25))
+    ev = {"phase": "eval", **cpu, "requests": 2 * n, "tokens_generated": tokens, "seconds": 4.0}
+    ev.update(cpu_seconds=7.5, device_hours=4.0 * 2 / 3600, peak_rss_bytes=900 * 2**20, peak_rss_scope="phase")
+    if variant == "training_free":
+        return None, ev
+    k = len(steps)
+    if variant == "sft":
+        seen = {"examples": 16 * k, "completions_generated": 0, "tokens_generated": 0, "tokens_trained": 16 * k * 6}
+        seconds, sequence = 0.12 * k, 16 * k * 160
+    else:
+        generated = int(32 * steps["mean_completion_length"].sum())
+        seen = {"prompts": 4 * k, "completions": 32 * k, "completions_generated": 32 * k}
+        seen.update(tokens_generated=generated, tokens_trained=generated)
+        seconds, sequence = 0.3 * k, 32 * k * 150 + generated
+    train = {"phase": "train", "method": "sft" if variant == "sft" else "grpo", **cpu, "steps": k, **seen}
+    train.update(sequence_tokens=sequence, seconds=seconds, cpu_seconds=1.8 * seconds)
+    train.update(device_hours=seconds * 2 / 3600, peak_rss_bytes=1200 * 2**20, peak_rss_scope="phase")
+    return train, ev
+
+
 def write_example_study(root, n: int = N_ITEMS) -> Path:
     """Write the made-up study folder into ``root`` (created) and return it."""
     root = Path(root)
@@ -163,9 +186,12 @@ def write_example_study(root, n: int = N_ITEMS) -> Path:
             )
             data = {"name": key, "eval_split": "test", "eval_limit": n}
             (run / "eval" / "config.yaml").write_text(yaml.safe_dump({"data": data, "seed": 0}))
+            train, ev = _compute(variant, _steps(variant), n)
+            write_json(ev, run / "eval" / "compute.json")
             if variant != "training_free":
                 (run / "train").mkdir(parents=True, exist_ok=True)
                 _steps(variant).to_csv(run / "train" / "steps.csv", index=False)
+                write_json(train, run / "train" / "compute.json")
                 write_json({"steps": 40}, run / "train" / "DONE")
             write_json({"run_id": f"{key}/{variant}/seed0", "wall_seconds": 20.0}, run / "DONE")
     return root

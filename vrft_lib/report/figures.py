@@ -22,9 +22,11 @@ from IPython.display import Image, Markdown
 
 from .. import plots
 from ..data import load_benchmark
+from ..files import read_bytes, read_text
 from ..plots import METHOD_LABELS
 from .collect import finished_runs, read_predictions, variant_label
-from .views import md, other_variants, styled
+from .variant_views import other_variants
+from .views import md, styled
 
 FIGURE1_EXAMPLES = 4  # examples shown in Figure 1
 FIGURE1_IMAGE_WIDTH = 192  # pixels on the page
@@ -115,7 +117,7 @@ def by_id(predictions: list[dict], mode: str = "think") -> dict[str, dict]:
 def png_b64(path: Path) -> str | None:
     """A file's bytes in base64; None when it cannot be read."""
     try:
-        return base64.b64encode(path.read_bytes()).decode("ascii")
+        return base64.b64encode(read_bytes(path)).decode("ascii")
     except OSError:
         return None
 
@@ -127,9 +129,9 @@ def benchmark_inputs(run_dir: Path, ids: list[str]) -> dict[str, dict]:
     """
     try:
         if (run_dir / "eval" / "config.yaml").is_file():
-            cfg = yaml.safe_load((run_dir / "eval" / "config.yaml").read_text(encoding="utf-8")) or {}
+            cfg = yaml.safe_load(read_text(run_dir / "eval" / "config.yaml")) or {}
         else:  # what the study injected into the run's notebook
-            cfg = (yaml.safe_load((run_dir / "parameters.yaml").read_text(encoding="utf-8")) or {}).get("run") or {}
+            cfg = (yaml.safe_load(read_text(run_dir / "parameters.yaml")) or {}).get("run") or {}
         data = cfg.get("data") or {}
         name, limit = str(data.get("name", "")), data.get("eval_limit")
         if not name.startswith("synthetic_") and not (isinstance(limit, int) and limit <= LOOKUP_MAX_ROWS):

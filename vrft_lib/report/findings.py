@@ -4,22 +4,23 @@
 prompt mode, seeds aggregated; 95% Wilson or seed intervals); :func:`findings` compares its cells
 by the rules of ``docs/report.md`` (differences in percentage points, each with a paired bootstrap
 interval and an exact McNemar p-value from the runs' predictions, see :mod:`.stats`) and gives the
-paper's six claims a verdict: supported, contradicted, mixed or not resolved. The comparisons and
-the claims they check are the records of :mod:`.claims`.
+paper's six claims, and the study's own, a verdict: supported, contradicted, mixed, incomplete or not
+resolved. The comparisons and the claims they check are the records of :mod:`.claims`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from ..plots import METHOD_LABELS, MODE_LABELS, method_key, smoothing_window
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
-from .claims import PAPER, Claim, Comparison
+from .claims import Comparison, claim_finding, claims_of, pair_comparison
 from .collect import finished_runs, read_predictions, reference_of
-from .stats import claim_verdict, comparison_verdict, excludes_zero, paired_comparison, seed_interval
+from .stats import comparison_verdict, excludes_zero, paired_comparison, seed_interval
 
 TIE_POINTS = 0.005  # |difference| below this many points (i.e. 0.00 when printed): no difference
 
@@ -258,13 +259,14 @@ def paired(a: dict, b: dict) -> list[list[tuple[bool, bool]]]:
     return [[(a[s][i], b[s][i]) for i in sorted(set(a[s]) & set(b[s]))] for s in sorted(set(a) & set(b), key=str)]
 
 
-def _stats_clause(comp: dict | None, verdict: str) -> str:
+def _stats_clause(comp: dict | None, verdict: str, by: str | None = None) -> str:
     if comp is None:
         return "no paired predictions, so no interval: not resolved"
     lo, hi = comp["ci95"]
     seeds = f", {comp['n_seeds']} seeds" if comp["n_seeds"] > 1 else ""
     where = "excludes 0" if excludes_zero(comp["ci95"]) else "includes 0, so the difference is not resolved"
-    words = {"supported": " (as the paper says)", "contradicted": " (against the paper)"}.get(verdict, "")
+    whose = "the paper" if (by or "").startswith("paper.") else "this study's claim"
+    words = {"supported": f" (as {whose} says)", "contradicted": f" (against {whose})"}.get(verdict, "")
     return (
         f"paired difference {comp['difference_points']:+.2f} points, 95% interval [{lo:+.2f}, {hi:+.2f}] "
         f"({comp['n']} paired items{seeds}), McNemar p = {comp['p_value']:.3g}; "
@@ -281,11 +283,20 @@ def _paper_clause(paper_diff: float | None, diff: float) -> tuple[str, bool | No
 
 def _pair_finding(ctx, c: Comparison) -> dict:
     """The finding of one :class:`~.claims.Comparison` (difference A - B, in points); its
-    ``expected_sign`` is the paper's direction when a claim covers the pair (+1: A above B)."""
+    ``expected_sign`` is the direction of the first claim that covers the pair (+1: A above B), whose id
+    is ``expected_by``."""
     table, collected, cache = ctx
     key, a_name, b_name, sign = c.benchmark, c.a_name, c.b_name, c.sign
     a, b = cell(table, key, *c.a), cell(table, key, *c.b)
-    base = {"id": c.id, "group": c.group, "benchmark": key, "label": c.label, "expected_sign": sign, **c.extra}
+    base = {
+        "id": c.id,
+        "group": c.group,
+        "benchmark": key,
+        "label": c.label,
+        "expected_sign": sign,
+        "expected_by": c.claim,
+        **c.extra,
+    }
     if a is None or b is None:
         lacking = " and ".join(n for n, x in ((a_name, a), (b_name, b)) if x is None)
         return {
@@ -329,7 +340,7 @@ def _pair_finding(ctx, c: Comparison) -> dict:
     caveat_text = f" Caveat: {'; '.join(caveats)}." if caveats else ""
     return {
         **base,
-        "text": f"{c.subject}: {core}; {_stats_clause(stats, verdict)}.{paper_text}{caveat_text}",
+        "text": f"{c.subject}: {core}; {_stats_clause(stats, verdict, c.claim)}.{paper_text}{caveat_text}",
         "caveats": caveats,
         "values": {
             a_name: float(a["accuracy"]),
@@ -395,61 +406,6 @@ def _final_train_length(collected: dict | None, key: str, variant: str) -> float
             if len(s):
                 vals.append(float(s.tail(smoothing_window(len(s))).mean()))
     return float(np.mean(vals)) if vals else None
-
-
-def _claim(claim: Claim, evidence: list[dict], checked_of: int, synthetic: bool) -> dict:
-    """A paper claim's verdict from the findings of its comparisons (rule: :func:`~.stats.claim_verdict`)."""
-    usable = [f for f in evidence if f.get("difference") is not None]
-    paper = claim.paper
-    note = "different model and data: only the pattern is compared" if synthetic else None
-    verdicts = [f["verdict"] for f in usable]
-    counts = {v: verdicts.count(v) for v in ("supported", "contradicted", "not_resolved")}
-    verdict = claim_verdict(verdicts)
-    base = {
-        "id": claim.id,
-        "group": "paper",
-        "paper_claim": paper,
-        "expected_sign": claim.sign,
-        "evidence": [f["id"] for f in usable],
-        "n_checked": len(usable),
-        "n_supported": counts["supported"],
-        "n_contradicted": counts["contradicted"],
-        "n_not_resolved": counts["not_resolved"],
-        "verdict": verdict,
-        "note": note,
-    }
-    if not usable:
-        return {
-            **base,
-            "values": None,
-            "text": f"Paper: {paper}. Ours: cannot be checked, the needed results are missing: not resolved.",
-        }
-
-    def one(f):
-        c = f["comparison"]
-        ci = "no interval" if c["ci95"] is None else f"[{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}]"
-        return f"{f['label']} {c['difference_points']:+.2f} {ci}"
-
-    partial = f" (checked on {len(usable)} of {checked_of} benchmarks)" if len(usable) < checked_of else ""
-    flagged = [f for f in usable if f.get("caveats")]
-    caveat = (
-        f" {len(flagged)} of these compare a model that collapsed onto one answer or missed the format "
-        f"({'; '.join(c for f in flagged for c in f['caveats'])})."
-        if flagged
-        else ""
-    )
-    text = (
-        f"Paper: {paper}. Ours: {len(usable)} paired difference(s) ({'; '.join(one(f) for f in usable)}, "
-        f"points with 95% intervals){partial}: {counts['supported']} support the claim, "
-        f"{counts['contradicted']} contradict it, and for {counts['not_resolved']} the 95% interval of the "
-        f"difference includes 0 or is missing (not resolved). Verdict: {verdict.replace('_', ' ')}.{caveat}"
-    )
-    return {
-        **base,
-        "values": {f["label"]: f["comparison"] for f in usable},
-        "text": text,
-        "caveats": [c for f in flagged for c in f["caveats"]],
-    }
 
 
 def planned_comparisons(table: pd.DataFrame, benches: list[tuple[str, str, str]]) -> list[Comparison]:
@@ -541,6 +497,20 @@ def _length_finding(f: dict, table: pd.DataFrame, collected: dict | None) -> dic
     return f
 
 
+def _claim_comparisons(claims, benches, runs: set, planned: list[Comparison]) -> list[Comparison]:
+    """The comparisons the claims ask for that :func:`planned_comparisons` does not make (group ``pair``),
+    on each benchmark that a claim selects and that runs both of a pair's variants."""
+    known = {(c.benchmark, c.a, c.b) for c in planned}
+    extra = []
+    for claim in claims:
+        for key, label, kind in benches:
+            for a, b in claim.pairs:
+                if claim.selects(key, kind) and {(key, a[0]), (key, b[0])} <= runs and (key, a, b) not in known:
+                    known.add((key, a, b))
+                    extra.append(pair_comparison(key, label, a, b))
+    return extra
+
+
 def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | None = None) -> list[dict]:
     """Sentences generated from the numbers (rules in docs/report.md), each a dict with ``id``, ``group``,
     ``text``, ``values``, ``difference`` (points, from Table 1), ``comparison`` (the paired statistics
@@ -548,17 +518,29 @@ def findings(table: pd.DataFrame, collected: dict | None = None, study: dict | N
 
     Groups: ``think`` (think vs no think per method and benchmark), ``rft_vs_sft`` (per benchmark and
     mode), ``length_reward`` (RFT with vs without the length reward, think mode, per benchmark with an
-    ``rft_length`` variant) and ``paper`` (the paper's six claims of :data:`~.claims.PAPER`, each
-    checked on the comparisons it covers). Without ``collected`` (no predictions) no comparison has an
-    interval.
+    ``rft_length`` variant), ``pair`` (any other pair of cells a claim compares), ``paper`` (the paper's
+    six claims of :data:`~.claims.PAPER`) and ``study`` (the study's own ``claims:``), each claim checked
+    on the comparisons it expects: those of the benchmarks it selects that run both of a pair's
+    variants. Without ``collected`` (no predictions) no comparison has an interval.
     """
     study = study if study is not None else (collected or {}).get("study") or {}
     synthetic = bool(study.get("synthetic", (collected or {}).get("synthetic", False)))
     benches = list(dict.fromkeys(zip(table["benchmark"], table["label"], table["task_kind"]))) if len(table) else []
+    kinds = {key: kind for key, _, kind in benches}
+    runs = set(zip(table["benchmark"], table["method"])) if len(table) else set()  # the study's (benchmark, variant)
+    claims = claims_of(study)
+    planned = planned_comparisons(table, benches)
     ctx = (table, collected, {})
     done = []
-    for comp in planned_comparisons(table, benches):
+    for comp in planned + _claim_comparisons(claims, benches, runs, planned):
+        owner = next((c for c in claims if c.covers(comp.benchmark, kinds[comp.benchmark], comp.a, comp.b)), None)
+        comp = replace(comp, sign=owner and owner.sign, claim=owner and owner.id)
         f = _pair_finding(ctx, comp)
         done.append((comp, _length_finding(f, table, collected) if comp.group == "length_reward" else f))
-    claims = [_claim(c, [f for comp, f in done if c.covers(comp)], c.n_benchmarks(benches), synthetic) for c in PAPER]
-    return [f for _, f in done] + claims
+
+    def expected(claim, comp):
+        covered = claim.covers(comp.benchmark, kinds[comp.benchmark], comp.a, comp.b)
+        return covered and {(comp.benchmark, comp.a[0]), (comp.benchmark, comp.b[0])} <= runs
+
+    records = [claim_finding(c, [(comp, f) for comp, f in done if expected(c, comp)], synthetic) for c in claims]
+    return [f for _, f in done] + records

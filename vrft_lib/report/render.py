@@ -18,11 +18,11 @@ from pathlib import Path
 
 import jinja2
 
-from ..files import naming_path, write_text
+from ..files import NotRegularFile, naming_path, read_bytes, read_text, refuse_links, remove_file, write_text
 from ..kernel import kernel_manager_class, private_kernel_dir
 from ..plan.spec import notebooks_dir
 from ..vocab import REPORT_NOTEBOOK
-from .collect import files_read
+from .collect import files_read, read_study_yaml
 
 REPORT_HTML = "report.html"
 REPORT_STAMP = ".report-inputs"  # the fingerprint of what report.html was rendered from
@@ -78,6 +78,7 @@ def execute_report(out, kernel_name: str = "python3") -> Path:
     import papermill as pm
 
     out = Path(out).resolve()
+    refuse_links(out / REPORT_NOTEBOOK)  # papermill writes it with a plain open(): no link followed
     with private_kernel_dir(), naming_path(out / REPORT_NOTEBOOK):
         _execute(pm, out, kernel_name)
     return out / REPORT_NOTEBOOK
@@ -98,8 +99,14 @@ def _execute(pm, out: Path, kernel_name: str) -> None:
 
 
 def render_page(out, kernel_name: str = "python3") -> Path:
-    """Execute the report notebook on the study folder ``out`` and export ``out/report.html``."""
+    """Execute the report notebook on the study folder ``out`` and export ``out/report.html``.
+
+    Raises:
+        VrftError: ``out`` has no study.yaml, or one that fails its check (before anything is run or
+            written; a run whose files cannot be read is shown as such on the page instead).
+    """
     out = Path(out).resolve()
+    read_study_yaml(out)
     notebook = execute_report(out, kernel_name)
     return export_html(notebook, out / REPORT_HTML, title=f"{out.name}: study report")
 
@@ -136,17 +143,31 @@ def report_inputs(out) -> str:
     h = hashlib.sha256()
     for path in files_read(out):
         h.update(str(path.relative_to(out)).encode())
-        h.update(path.read_bytes() if path.exists() else b"-")
+        h.update(_content(path))
     for path in [*report_code(), notebooks_dir() / REPORT_NOTEBOOK]:
-        h.update(path.read_bytes() if path.exists() else b"-")
+        h.update(_content(path))
     return h.hexdigest()
+
+
+def _content(path: Path) -> bytes:
+    """A file's bytes for the fingerprint; a stand-in for one that is missing or not a regular file
+    (a FIFO is never opened for reading: it would block)."""
+    try:
+        return read_bytes(path)
+    except NotRegularFile as e:
+        return f"not a regular file: {e.strerror}".encode()
+    except OSError:
+        return b"-"
 
 
 def report_up_to_date(out) -> bool:
     """True when report.html exists and was rendered from exactly the study's present inputs."""
     out = Path(out)
-    stamp = out / REPORT_STAMP
-    return (out / REPORT_HTML).exists() and stamp.exists() and stamp.read_text().strip() == report_inputs(out)
+    try:
+        stamp = read_text(out / REPORT_STAMP).strip()
+    except OSError:  # missing, or not a regular file
+        return False
+    return (out / REPORT_HTML).exists() and stamp == report_inputs(out)
 
 
 def render_report(out, kernel_name: str = "python3") -> Path:
@@ -154,7 +175,7 @@ def render_report(out, kernel_name: str = "python3") -> Path:
     that :func:`report_up_to_date` can tell when it must be rendered again."""
     out = Path(out)
     fingerprint = report_inputs(out)
-    (out / REPORT_STAMP).unlink(missing_ok=True)
+    remove_file(out / REPORT_STAMP)
     page = render_page(out, kernel_name=kernel_name)
     write_text(fingerprint + "\n", out / REPORT_STAMP)
     return page

@@ -1,5 +1,5 @@
 """How each run was trained and scored, read from its own files: the training set-up (batch in the
-paper's units, SFT targets, what was frozen) and the strict beside the lenient accuracy."""
+paper's units, SFT targets, what was frozen, what it cost) and the strict beside the lenient accuracy."""
 
 from __future__ import annotations
 
@@ -10,27 +10,33 @@ import yaml
 
 from ..config import load_run_config
 from ..errors import VrftError
-from ..files import read_json
+from ..files import read_json, read_text
 from ..trainer_args import batch_summary
 from ..vocab import PROMPT_MODES
+from .collect import UNREADABLE
+from .compute import compute_text
 
 TARGETS = {"no_think": "answer only (<answer>LABEL</answer>)", "think": "reasoning + answer (<think>...<answer>)"}
 
 
 def _run_config(train_dir: Path) -> dict | None:
     try:
-        cfg = yaml.safe_load((train_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        cfg = yaml.safe_load(read_text(train_dir / "config.yaml"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return None
     return cfg if isinstance(cfg, dict) else None
 
 
 def training_setup(collected: dict) -> pd.DataFrame:
-    """One row per trained run: method, training prompt mode (for SFT: its targets), frozen parts, and
-    the batch in the paper's units (prompts or examples per optimizer step, steps, seen), from the run's
-    ``train/config.yaml``, ``train/trainer_args.json`` and ``train/provenance.json``."""
+    """One row per trained run: method, training prompt mode (for SFT: its targets), frozen parts, the
+    batch in the paper's units (prompts or examples per optimizer step, steps, seen), from the run's
+    ``train/config.yaml``, ``train/trainer_args.json`` and ``train/provenance.json``, and what it cost
+    (``compute``: from its ``train/compute.json`` and ``eval/compute.json``; see report/compute.py); not
+    of a run whose files cannot be read."""
     rows = []
     for r in collected["runs"]:
+        if r["status"] == UNREADABLE:
+            continue
         train_dir = Path(r["path"]) / "train"
         raw, args = _run_config(train_dir), read_json(train_dir / "trainer_args.json")
         if not raw or not isinstance(args, dict):
@@ -59,6 +65,7 @@ def training_setup(collected: dict) -> pd.DataFrame:
                 "per optimizer step": per_step,
                 "steps": batch["steps"],
                 "seen": batch.get("prompts_seen") or batch.get("examples_seen"),
+                "compute": compute_text(r),
             }
         )
     return pd.DataFrame(rows)

@@ -176,22 +176,50 @@ def comparison_verdict(ci, expected_sign: int | None = None) -> str:
     return "supported" if sign == expected_sign else "contradicted"
 
 
-def claim_verdict(verdicts) -> str:
-    """A claim's verdict from its comparisons' verdicts: ``supported`` when at least one is resolved and
-    every resolved one supports it, ``contradicted`` when at least one is resolved and every resolved
-    one contradicts it, ``mixed`` when resolved ones disagree, ``not_resolved`` when none is resolved.
+def claim_verdict(verdicts, quantifier: str = "every") -> str:
+    """A claim's verdict from the verdicts of the comparisons it expects, each ``supported``,
+    ``contradicted``, ``not_resolved`` (its interval includes 0, or there is none) or ``missing`` (a
+    cell has no result). Rules in docs/report.md.
 
-    >>> claim_verdict(["supported", "not_resolved"]), claim_verdict(["contradicted"])
-    ('supported', 'contradicted')
-    >>> claim_verdict(["supported", "contradicted"]), claim_verdict(["not_resolved"]), claim_verdict([])
-    ('mixed', 'not_resolved', 'not_resolved')
+    ``every`` (the claim holds on each of its comparisons): ``contradicted`` when a resolved one goes
+    the other way; else ``incomplete`` when one is missing; else ``supported`` when every one is
+    resolved the expected way; ``mixed`` when some are and the rest are not resolved; ``not_resolved``
+    when none is resolved.
+
+    ``any`` (the claim holds on at least one): ``mixed`` when resolved ones go both ways; else
+    ``supported`` when a resolved one goes the expected way; ``contradicted`` when a resolved one goes
+    the other way; else (none resolved) ``incomplete`` when one is missing, ``not_resolved`` otherwise.
+
+    A claim with no comparison to check is ``not_resolved``.
+
+    >>> claim_verdict(["supported", "not_resolved", "not_resolved"])
+    'mixed'
+    >>> claim_verdict(["supported", "supported", "missing"]), claim_verdict(["supported", "contradicted"])
+    ('incomplete', 'contradicted')
+    >>> claim_verdict(["supported", "not_resolved"], "any"), claim_verdict(["supported", "contradicted"], "any")
+    ('supported', 'mixed')
+    >>> claim_verdict([]), claim_verdict(["missing"], "any")
+    ('not_resolved', 'incomplete')
     """
+    if quantifier not in ("every", "any"):
+        raise ValueError(f"unknown quantifier {quantifier!r}: every or any")
     vs = list(verdicts)
-    sup, con = vs.count("supported"), vs.count("contradicted")
+    unknown = set(vs) - {"supported", "contradicted", "not_resolved", "missing"}
+    if unknown:
+        raise ValueError(f"unknown comparison verdict(s) {sorted(unknown)}")
+    sup, con, missing = vs.count("supported"), vs.count("contradicted"), vs.count("missing")
+    if quantifier == "every":
+        if con:
+            return "contradicted"
+        if missing:
+            return "incomplete"
+        if vs and sup == len(vs):
+            return "supported"
+        return "mixed" if sup else "not_resolved"
     if sup and con:
         return "mixed"
     if sup:
         return "supported"
     if con:
         return "contradicted"
-    return "not_resolved"
+    return "incomplete" if missing else "not_resolved"

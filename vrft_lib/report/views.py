@@ -13,13 +13,13 @@ import sys
 
 import pandas as pd
 import plotly
-import yaml
 from IPython.display import Markdown
 
 from .. import __version__
 from ..plots import METHOD_LABELS, MODE_LABELS
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
-from .collect import variant_label
+from .claims import CLAIM_GROUPS
+from .collect import UNREADABLE, variant_label
 from .findings import cell, cell_caveat, num
 
 MISSING = "—"
@@ -27,13 +27,16 @@ VERDICT_STYLE = {
     "supported": "color: #1a7f37; font-weight: bold",
     "contradicted": "color: #c62828; font-weight: bold",
     "mixed": "color: #b26a00; font-weight: bold",
+    "incomplete": "color: #b26a00",
     "not resolved": "color: #666",
 }
 FINDING_GROUPS = {
     "think": "Thinking (w/ think vs w/o think), per method",
     "rft_vs_sft": "RFT vs SFT, per benchmark and mode",
     "length_reward": "The length reward (RFT + length reward vs RFT, final evaluation)",
+    "pair": "Other comparisons the claims make",
 }
+WHOSE = {"paper": "the paper", "study": "this study"}  # whose claim a claim finding is
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 
 
@@ -113,6 +116,7 @@ def summary_markdown(collected: dict) -> Markdown:
         lines.append("The data are the real benchmarks.")
     if collected.get("description"):
         lines.append(f"*{md(collected['description'])}*")
+    lines += unreadable_lines(collected)
     lines.append(f"Generated {dt.datetime.now().isoformat(timespec='seconds')} from {md(collected['study_dir'])}.")
     return Markdown("\n\n".join(lines))
 
@@ -134,35 +138,23 @@ def variants_sentence(collected: dict) -> str:
     return (text or "No run is listed") + "."
 
 
-VARIANT_COLUMNS = ["variant", "label", "method", "base", "defined by", "what it sets"]
-_DEFINITION_KEYS = ("name", "label", "method", "notebook", "base", "defined_by")
-
-
-def variants_view(collected: dict):
-    """The definition of each variant of the study: its name, label, method, base, whether the kit or the
-    study defines it, and the settings it sets over its method's (what ``variant.yaml`` records)."""
-    rows = [
-        {
-            "variant": name,
-            "label": d.get("label") or name,
-            "method": d.get("method") or MISSING,
-            "base": d.get("base") or MISSING,
-            "defined by": d.get("defined_by") or MISSING,
-            "what it sets": "; ".join(f"{k}: {_plain(v)}" for k, v in d.items() if k not in _DEFINITION_KEYS)
-            or MISSING,
-        }
-        for name, d in (collected.get("variants") or {}).items()
-    ]
-    return styled(pd.DataFrame(rows, columns=VARIANT_COLUMNS))
-
-
-def _plain(value) -> str:
-    """A setting as short text: mappings and lists in YAML's flow style.
-
-    >>> _plain({"scope": "response"}), _plain(True), _plain([{"name": "accuracy"}])
-    ('{scope: response}', 'true', '[{name: accuracy}]')
-    """
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+def unreadable_lines(collected: dict) -> list[str]:
+    """The runs whose files cannot be read (left out of every number) and the study files that are not
+    used, each with the file and why."""
+    runs = [r for r in collected["runs"] if r["status"] == UNREADABLE]
+    lines = []
+    if runs:
+        names = [
+            f"{r['label']} / {variant_label(collected, r['variant'])} / seed {r['seed']} ({r['reason']})" for r in runs
+        ]
+        lines.append(
+            f"**{len(runs)} finished run{'s' if len(runs) > 1 else ''} cannot be read** and "
+            f"{'are' if len(runs) > 1 else 'is'} left out of every table, figure and statistic (listed under "
+            f"Missing runs): {md('; '.join(names))}."
+        )
+    for text in collected.get("unreadable_files") or []:
+        lines.append(f"**Not used, it cannot be read:** {md(text)}.")
+    return lines
 
 
 def seeds_text(seeds) -> str:
@@ -198,13 +190,14 @@ def key_findings(table: pd.DataFrame, collected: dict, found: list[dict]) -> Mar
             )
     if best:
         lines.append("**Best cell per benchmark:** " + "; ".join(best) + ".")
-    claims = [f for f in found if f["group"] == "paper"]
-    if claims:
-        by: dict[str, list[str]] = {}
-        for c in claims:
-            by.setdefault(verdict(c["verdict"]), []).append(c["paper_claim"])
-        parts = [f"{len(v)} {k} ({md('; '.join(v))})" for k, v in by.items()]
-        lines.append(f"**The paper's {len(claims)} claims on these numbers:** " + ", ".join(parts) + ".")
+    for group, title in (("paper", "The paper's"), ("study", "This study's own")):
+        claims = [f for f in found if f["group"] == group]
+        if claims:
+            by: dict[str, list[str]] = {}
+            for c in claims:
+                by.setdefault(verdict(c["verdict"]), []).append(c["claim"])
+            parts = [f"{len(v)} {k} ({md('; '.join(v))})" for k, v in by.items()]
+            lines.append(f"**{title} {len(claims)} claims on these numbers:** " + ", ".join(parts) + ".")
     flagged = [
         f"{md(cell_name(row, collected))}: {md(text)}"
         for row in table.to_dict(orient="records")
@@ -288,22 +281,6 @@ def table1_view(table: pd.DataFrame, collected: dict):
     return cells_view(table, collected, TABLE_VARIANTS, {m: METHOD_LABELS[m] for m in TABLE_VARIANTS}, paper=True)
 
 
-def other_variants(table: pd.DataFrame, collected: dict) -> list[str]:
-    """The study's variants outside Table 1's columns that have cells (``rft_length`` and the variants
-    the study defines), in the study's order: Table 2's columns."""
-    have = set(table["method"]) if len(table) else set()
-    return [v for v in collected.get("variants") or {} if v not in TABLE_VARIANTS and v in have]
-
-
-def table2_view(table: pd.DataFrame, collected: dict):
-    """Table 2: the cells of the study's other variants (:func:`other_variants`), laid out as Table 1's
-    *Ours* rows, each column named by the variant's label; a sentence when there is none."""
-    variants = other_variants(table, collected)
-    if not variants:
-        return Markdown("The study has no variant beside Table 1's three.")
-    return cells_view(table, collected, variants, {v: variant_label(collected, v) for v in variants}, paper=False)
-
-
 def cells_view(table: pd.DataFrame, collected: dict, variants, labels: dict, paper: bool):
     """Per benchmark a row *Ours* (the best cell bold) and, with ``paper`` and reference numbers, a row
     with the paper's; columns variant x prompt mode."""
@@ -316,11 +293,12 @@ def cells_view(table: pd.DataFrame, collected: dict, variants, labels: dict, pap
             continue
         cells = [cell(table, key, m, md_) for m in variants for md_ in PROMPT_MODES]
         best = max((c["accuracy"] for c in cells if c), default=None)
-        ns = sorted({c["n"] for c in cells if c and c.get("n") is not None})
+        # the sizes as floats (the column holds NaN for a missing cell), written as counts below
+        ns = sorted({num(c["n"]) for c in cells if c and num(c.get("n")) is not None})
         chance = next((num(c.get("chance")) for c in cells if c and num(c.get("chance")) is not None), None)
         majority = next((num(c.get("majority")) for c in cells if c and num(c.get("majority")) is not None), None)
         facts = (
-            ([f"n = {', '.join(str(n) for n in ns)}"] if ns else [])
+            ([f"n = {', '.join(str(int(n)) if n.is_integer() else str(n) for n in ns)}"] if ns else [])
             + ([f"chance {chance:.0f}%"] if chance is not None else [])
             + ([f"majority {majority:.0f}%"] if majority is not None else [])
         )
@@ -431,19 +409,29 @@ def verdict(word: str | None) -> str:
 
 
 def claims_view(found: list[dict]):
-    """The paper's claims checked on our numbers: the claim, our numbers, the counts and the verdict."""
+    """The claims checked on our numbers, the paper's then the study's own: whose, the claim, its
+    quantifier, our numbers, the counts and the verdict."""
     rows = [
         {
-            "paper's finding": c["paper_claim"],
+            "whose": WHOSE[c["group"]],
+            "claim": c["claim"],
+            "holds on": f"{c['quantifier']} comparison",
             "our numbers": c["text"],
-            "supported / contradicted / not resolved": f"{c['n_supported']} / {c['n_contradicted']} / "
-            f"{c['n_not_resolved']}",
+            "supported / contradicted / not resolved / missing": f"{c['n_supported']} / {c['n_contradicted']} / "
+            f"{c['n_not_resolved']} / {c['n_missing']}",
             "verdict": verdict(c["verdict"]),
         }
         for c in found
-        if c["group"] == "paper"
+        if c["group"] in CLAIM_GROUPS
     ]
-    cols = ["paper's finding", "our numbers", "supported / contradicted / not resolved", "verdict"]
+    cols = [
+        "whose",
+        "claim",
+        "holds on",
+        "our numbers",
+        "supported / contradicted / not resolved / missing",
+        "verdict",
+    ]
     return styled(pd.DataFrame(rows, columns=cols)).map(lambda v: VERDICT_STYLE.get(v, ""), subset=["verdict"])
 
 
@@ -482,11 +470,15 @@ def claims_note(collected: dict) -> Markdown:
     text = (
         "Each difference is paired: the same items answered by both cells (rotation 0), matched by id. "
         "Its 95% interval is a paired bootstrap (seeds resampled, then items), its p-value an exact "
-        "McNemar test. A difference *supports* a claim when it has the paper's sign and its interval "
+        "McNemar test. A difference *supports* a claim when it has the claim's sign and its interval "
         "excludes 0, *contradicts* it when it has the opposite sign and its interval excludes 0, and is "
-        "*not resolved* otherwise. A claim is *supported* when at least one of its differences is resolved "
-        "and every resolved one supports it, *contradicted* when every resolved one contradicts it, "
-        "*mixed* when they disagree, and *not resolved* when none is resolved."
+        "*not resolved* otherwise; it is *missing* when a cell has no result. A claim about *every* comparison "
+        "it covers is *supported* only when each one is there and resolved its way, *contradicted* when a "
+        "resolved one goes against it, *incomplete* when one is missing, *mixed* when some are resolved its "
+        "way and the rest are not, and *not resolved* when none is. A claim about *any* comparison is "
+        "*supported* when a resolved one goes its way and none against, *contradicted* when the resolved ones "
+        "all go against it, *mixed* when they go both ways, and otherwise *incomplete* (one is missing) or "
+        "*not resolved*. Claims marked *this study* are the study's own (its `claims:`), not the paper's."
     )
     if collected["synthetic"]:
         text += " Our numbers come from a different model and synthetic data, so only the pattern is compared."

@@ -5,7 +5,8 @@ process that runs ``vrft study``, before the first notebook starts: the run and 
 ranges, the TRL trainer fields, batch arithmetic), the data each run will read (dataset roots,
 annotation files, splits, class lists: file checks only, no image is decoded), the models (a hub id
 with no network and no local copy), what this machine allows (GPU-only options on a CPU) and the
-output folder (a different study, unfinished runs of a different config, write permission). Each
+output folder (whether the kit owns it, a symbolic link where the study writes, a different study,
+unfinished runs of a different config, write permission). Each
 problem is a :class:`~vrft_lib.errors.VrftError` whose one-paragraph message names the study file,
 the run, the field or path, what is wrong and how to fix it. Nothing here loads a model, and the
 checks are deterministic apart from a connection attempt to the hub for a hub id that is neither
@@ -46,10 +47,12 @@ from ..config import (
 )
 from ..data import check_benchmark_files
 from ..errors import ConfigError, DataError, ModelError, VrftError, did_you_mean
+from ..files import read_text, refuse_links
 from ..models import is_hub_id, locate_model
 from ..notebook import prepare
 from ..plan.spec import check_same_study, check_study_fields, notebooks_dir
-from ..runfolder import STUDY_FILE, config_diff
+from ..runfolder import STUDY_FILE, STUDY_NAMES, check_owned, config_diff
+from ..tiny.resolve import check_cache_root
 from ..trainer_args import resolve_trainer_args
 from ..vocab import TINY_MODEL
 
@@ -68,7 +71,8 @@ def validate_study(study: dict, runs: list, out_dir, *, force: bool = False, che
         runs: the runs to check (:func:`vrft_lib.study.expand_study`, maybe filtered by ``--only``).
         out_dir: the study's output folder.
         force: the runs will be recomputed (``--force``): finished run folders are replaced, so a
-            different study in ``out_dir`` is not an error.
+            different study in ``out_dir`` is not an error, nor a folder the kit does not own
+            (:func:`vrft_lib.runfolder.check_owned`).
         check_environment: also check what depends on this machine: the dataset files, the models
             (a local copy or hub access), that a GPU asked for exists, the notebooks and kernel, write
             permission. ``False`` checks only the configs and the output folder, which is what
@@ -91,6 +95,8 @@ def validate_study(study: dict, runs: list, out_dir, *, force: bool = False, che
     if check_environment:
         _check_notebooks(runs, src)
         _check_writable(out)
+    check_owned(out, force=force)
+    check_no_links(out, runs)
     check_study_file(out)
     if not force:
         check_same_study(study, out)
@@ -106,13 +112,23 @@ def validate_study(study: dict, runs: list, out_dir, *, force: bool = False, che
         )
 
 
+def check_no_links(out: Path, runs: list) -> None:
+    """Refuse a symbolic link where the study will write: a name the study writes at the top of ``out``
+    (:data:`vrft_lib.runfolder.STUDY_NAMES`), the folders on the way to each run folder, or anything
+    in a run folder of ``runs``. ``out`` itself may be a link (it was resolved)."""
+    for path in [Path(out) / name for name in STUDY_NAMES]:
+        refuse_links(path, root=out)
+    for run in runs:
+        refuse_links(run.run_dir, root=out, inside=True)
+
+
 def check_study_file(out: Path) -> None:
     """Refuse an output folder whose ``study.yaml`` cannot be read (garbled), naming the file."""
     path = Path(out) / STUDY_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(path))
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as e:
         problem = " ".join(str(e).split())
     else:
@@ -295,7 +311,11 @@ def _run_path(value, cwd, where: str) -> str:
 def _check_model_cached(name: str, where: str, cache: dict, cwd=None) -> None:
     """A model that is neither ``tiny`` nor loadable here (no local copy, no hub access) is an error."""
 
-    if name == TINY_MODEL or ("model", name) in cache:
+    if ("model", name) in cache:
+        return
+    if name == TINY_MODEL:
+        check_cache_root()  # the tiny base is built into $VRFT_CACHE: a folder, or a message now
+        cache[("model", name)] = True
         return
 
     if (

@@ -18,9 +18,7 @@ nbconvert, code hidden, into ``OUT/report.html``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import sys
 import threading
 import time
@@ -33,12 +31,18 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError, VrftError
 from ..files import (
+    LinkError,
     drop_truncated_notebook,
     dump_yaml,
     fault_error,
+    make_dirs,
     naming_path,
+    read_json,
+    refuse_links,
     remove_temporary_files,
+    remove_tree,
     write_json,
+    writing_under,
 )
 from ..kernel import kernel_manager_class, private_kernel_dir
 from ..locks import LOCK_FILE, folder_lock, run_lock_path
@@ -46,7 +50,16 @@ from ..plan.spec import PlannedRun, default_out, expand_study, load_study, noteb
 from ..provenance import peak_rss_mb
 from ..report.console import console_summary
 from ..report.render import render_report, report_up_to_date
-from ..runfolder import STUDY_FILE, VARIANT_FILE, is_done, missing_run_outputs, reopen_run, write_done
+from ..runfolder import (
+    RUNS,
+    STUDY_FILE,
+    VARIANT_FILE,
+    claim_study_folder,
+    is_done,
+    missing_run_outputs,
+    reopen_run,
+    write_done,
+)
 from ..tiny import ensure_tiny_base
 from ..tiny.base import cache_root
 from ..vocab import TINY_MODEL
@@ -72,8 +85,8 @@ def execute_run(run: PlannedRun, kernel_name: str = "python3") -> float:
     """Execute one run's notebook with papermill; return its wall time. Raises on failure."""
     import papermill as pm
 
-    run_dir = Path(run.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = make_dirs(run.run_dir)
+    refuse_links(run_dir, inside=True)  # the notebook, its kernel's log, train/ and eval/ land in the folder
     dump_yaml(run.parameters, run_dir / "parameters.yaml")
     if run.definition:
         dump_yaml(run.definition, run_dir / VARIANT_FILE)
@@ -131,9 +144,9 @@ def watch_progress(run: PlannedRun, bar, stop: threading.Event, every: float = 2
     path = Path(run.run_dir) / "train" / "progress.json"
     while not stop.wait(every):
         try:
-            p = json.loads(path.read_text())
+            p = read_json(path)
             bar.set_postfix_str(f"{run.run_id}: step {p['step']}/{p['max_steps']}")
-        except (OSError, ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             continue
 
 
@@ -186,10 +199,12 @@ def run_study(
     validate_study(study, [] if report_only else pending, out, force=force)
     steps: list[Step] = []  # what was run so far, also for the summary of a study that stops early
     with contextlib.ExitStack() as held:
+        held.enter_context(writing_under(out))  # nothing is written through a link below it
         _take_locks(held, out, [] if report_only else runs, shared=no_report)
         held.enter_context(private_kernel_dir())
         try:
-            out.mkdir(parents=True, exist_ok=True)
+            make_dirs(out)
+            claim_study_folder(out)
             dump_yaml({k: v for k, v in study.items() if not k.startswith("_")}, out / STUDY_FILE)
             t_start = time.perf_counter()
             if not report_only:
@@ -214,8 +229,8 @@ def _take_locks(held: contextlib.ExitStack, out: Path, runs: list, shared: bool)
     """One writer per folder: a study holds ``OUT/.vrft-lock`` alone; a ``--no-report`` invocation (a
     cluster job) shares it with the others and holds the lock of each run it may run."""
     held.enter_context(folder_lock(out / LOCK_FILE, shared=shared, what=f"the study folder '{out}'"))
-    if not shared:
-        remove_temporary_files(out)  # what writers killed mid-write left: no other writer is here
+    if not shared:  # what writers killed mid-write left (the kit's names only): no other writer is here
+        remove_temporary_files(out, subfolders=(RUNS, "slurm"))
         return
     for r in runs:
         held.enter_context(folder_lock(run_lock_path(out, r.run_id), what=f"run {r.run_id} in '{out}'"))
@@ -241,7 +256,7 @@ def _write_abort_summary(out: Path, study: dict, runs: list, steps: list[Step], 
     reason = "interrupted" if isinstance(e, KeyboardInterrupt) else str(fault or f"{type(e).__name__}: {e}")
     summary = {**_invocation(study, out, runs, steps), "stopped": reason}
     summary["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    with contextlib.suppress(OSError):  # a full disk may not take even this
+    with contextlib.suppress(OSError, LinkError):  # a full disk may not take even this
         write_json(summary, out / "last_invocation.json")
 
 
@@ -278,8 +293,7 @@ def _run_pending(study: dict, out: Path, runs: list, force: bool, fail_fast: boo
 def _needs_run(r: PlannedRun, force: bool, stream) -> bool:
     """Whether a run is to be run: not finished, forced (its folder is removed), or finished with an
     output lost since (its folder is reopened)."""
-    if force and Path(r.run_dir).exists():  # finished or not, of this config or another
-        shutil.rmtree(r.run_dir)
+    if force and remove_tree(r.run_dir):  # finished or not, of this config or another
         return True
     if not is_done(r.run_dir):
         return True
@@ -308,7 +322,7 @@ def _run_one(r: PlannedRun, bar, cost: float, stream) -> Step:
         seconds = execute_run(r)
     except Exception as e:  # noqa: BLE001 - a failed run is reported; the study goes on
         stop.set()
-        if fault_error(e):
+        if fault_error(e) or isinstance(e, LinkError):  # the folder's problem, not the run's: stop
             raise
         notebook = Path(r.run_dir) / "notebook.ipynb"
         print(

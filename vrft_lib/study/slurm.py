@@ -53,11 +53,11 @@ import time as _time
 from pathlib import Path
 
 from ..errors import ConfigError, VrftError
-from ..files import dump_yaml, write_json
+from ..files import dump_yaml, make_dirs, read_json, refuse_links, write_json, writing_under
 from ..models import is_hub_id
 from ..plan.jobs import JobSpec, format_plan, plan_jobs
 from ..plan.spec import check_same_study, default_out, expand_study, load_study, resolve_plan, select_runs
-from ..runfolder import DONE, is_done, parse_run_id, run_path
+from ..runfolder import DONE, STUDY_NAMES, check_owned, claim_study_folder, is_done, parse_run_id, run_path
 
 # Job states after which a run's job will not write anything any more (sacct / squeue vocabulary).
 ACTIVE_STATES = (
@@ -172,8 +172,8 @@ def _submit_one(executor, job: JobSpec, dependency: str | None):
 
 
 def _read_jobs(out: Path) -> dict:
-    path = out / "slurm" / "jobs.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    jobs = read_json(out / "slurm" / "jobs.json")
+    return jobs if isinstance(jobs, dict) else {}
 
 
 def _model_in_cache(model) -> bool | None:
@@ -220,6 +220,9 @@ def submit_study(
             f"'{all_runs[0].run_id}'; see `vrft study {params} --dry-run`."
         )
     resolve_plan(runs)  # every run valid before anything is queued
+    check_owned(out, force=force)  # a folder the kit does not own gets no job (nor with --dry-run)
+    for path in [out / name for name in STUDY_NAMES]:
+        refuse_links(path, root=out)
     previous = _read_jobs(out)
     states = query_states([v for k, v in previous.items() if k != "report"]) if previous and not dry_run else {}
     todo, waiting = [], []
@@ -254,8 +257,15 @@ def submit_study(
         return []
     if not force:
         check_same_study(study, out)
-    folder = out / "slurm"
-    folder.mkdir(parents=True, exist_ok=True)
+    with writing_under(out):  # nothing written through a link below it
+        return _submit_jobs(study, params, out, runs, todo, waiting, jobs, previous, executor, python, stream)
+
+
+def _submit_jobs(study, params, out: Path, runs, todo, waiting, jobs, previous, executor, python, stream) -> list[str]:
+    """Write the study's record and the plan into ``OUT``, then submit ``jobs``; return their ids."""
+    make_dirs(out)
+    claim_study_folder(out)
+    folder = make_dirs(out / "slurm")
     dump_yaml({k: v for k, v in study.items() if not k.startswith("_")}, out / "study.yaml")
     write_json(
         {
@@ -365,8 +375,8 @@ def study_status(out) -> list[dict]:
             run_ids = [r.run_id for r in expand_study(load_study(out / "study.yaml"), out)]
         except VrftError:  # e.g. a relative path in the study that does not resolve from here
             run_ids = []
-    if not run_ids and plan.exists():
-        run_ids = [j["run_id"] for j in json.loads(plan.read_text())["jobs"] if j["run_id"]]
+    if not run_ids and isinstance(planned := read_json(plan), dict):
+        run_ids = [j["run_id"] for j in planned.get("jobs") or [] if isinstance(j, dict) and j.get("run_id")]
     run_ids += [k for k in jobs if k != "report" and k not in run_ids]
     states = query_states(jobs.values())
     rows = []

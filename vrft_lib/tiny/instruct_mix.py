@@ -30,6 +30,7 @@ COLOURS = {
     "white": (250, 250, 250),
 }
 SHAPES = ("circle", "square", "triangle")
+THINGS = ("shape", "mark", "sign", "figure", "object", "thing")  # what a two-word question calls its subject
 NUMBER_WORDS = {1: "1", 2: "2", 3: "3", 4: "4"}
 KINDS = (
     *("colour", "shape", "count", "yes_no", "either_or", "options"),
@@ -151,6 +152,22 @@ def _colour_count_image(rng, size, counts: dict):
     return img
 
 
+def _amount_shapes_image(rng, size, big: str, small: str):
+    """One to three shapes of each of two colours, one per cell of a 2x2 grid: those of ``big`` drawn
+    large and those of ``small`` small, so that ``big`` covers more of the picture whatever the counts."""
+    img = Image.new("RGB", (size, size), _background(rng))
+    d = ImageDraw.Draw(img)
+    cell = size // 2
+    n_big = rng.randint(1, 3)
+    n_small = rng.randint(1, 4 - n_big)
+    items = [big] * n_big + [small] * n_small
+    for c, (cx, cy) in zip(items, rng.sample([(0, 0), (0, 1), (1, 0), (1, 1)], len(items))):
+        s = rng.randint(cell - 8, cell - 3) if c == big else rng.randint(cell // 5, cell // 3)
+        x, y = cx * cell + rng.randint(1, cell - s - 1), cy * cell + rng.randint(1, cell - s - 1)
+        _draw_shape(d, rng.choice(SHAPES), (x, y, x + s, y + s), COLOURS[c])
+    return img
+
+
 BRIGHT, DARK = ("yellow", "white", "orange"), ("black", "purple", "blue")
 WARM, COOL = ("red", "orange", "yellow"), ("blue", "green", "purple")
 
@@ -260,14 +277,15 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         # Two facts in one answer of two words: the colour, then one of two words the question offers.
         # A mark's arms, straight across it or swept back: the words of the aircraft stand-in's
         # names, said of a mark that is not an aircraft (docs/data.md).
-        thing, pick = "shape", rng.random()
+        # The thing is named by any of a few nouns, whatever it is, so that the two words offered are
+        # what tells which second word to write, not the noun.
+        thing, pick = rng.choice(THINGS), rng.random()
         if pick < 1 / 3:
             second, words = ("round" if shape == "circle" else "angular"), ["round", "angular"]
         elif pick < 2 / 3:
             second, words = rng.choice(["big", "small"]), ["big", "small"]
             img = _one_shape_image(rng, size, colour, shape, big=second)
         else:
-            thing = "mark"
             second, words = rng.choice(["straight", "swept"]), ["straight", "swept"]
             img = _mark_image(rng, size, colour, second == "swept")
         rng.shuffle(words)
@@ -300,15 +318,18 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         c1, c2 = rng.sample(["red", "blue", "green", "yellow"], 2)
         img = Image.new("RGB", (size, size), _background(rng))
         d = ImageDraw.Draw(img)
-        if rng.random() < 0.5:  # two areas of colour, one of them larger
+        form = rng.random()
+        if form < 1 / 3:  # two areas of colour, one of them larger
             cut = round(size * rng.uniform(0.6, 0.8))
             d.rectangle((0, 0, size, size), fill=COLOURS[c2])
             sides = [(0, 0, cut, size), (size - cut, 0, size, size), (0, 0, size, cut), (0, size - cut, size, size)]
             d.rectangle(rng.choice(sides), fill=COLOURS[c1])
-        else:  # one large blot of one colour, a small one of the other, anywhere
+        elif form < 2 / 3:  # one large blot of one colour, a small one of the other, anywhere
             for c, s in ((c1, rng.randint(size // 2, size - 6)), (c2, rng.randint(size // 6, size // 4))):
                 x, y = rng.randint(2, size - s - 2), rng.randint(2, size - s - 2)
                 d.ellipse((x, y, x + s, y + s), fill=COLOURS[c])
+        else:  # a few shapes of each colour, those of one colour large, of the other small
+            img = _amount_shapes_image(rng, size, c1, c2)
         x, y = rng.sample([c1, c2], 2)
         a = c1
         q = f"Which colour covers more of this picture: {x} or {y}?"

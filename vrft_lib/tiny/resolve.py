@@ -1,15 +1,55 @@
 """Where a run's model name becomes a loadable path: ``tiny`` is the cached tiny instruct base (built
-on first use), anything else is checked by :func:`vrft_lib.models.locate_model`."""
+on first use), anything else is checked by :func:`vrft_lib.models.locate_model`; and the check of the
+cache folder the tiny base is built into (``$VRFT_CACHE``)."""
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..files import shown_path
 from ..models import locate_model
 from ..vocab import TINY_MODEL
-from .base import ensure_tiny_base
+from .base import cache_root, ensure_tiny_base
+
+CACHE_ENV = "VRFT_CACHE"
+
+
+def check_cache_root() -> Path:
+    """The kit's cache folder (``$VRFT_CACHE``, default ``~/.cache/vrft``), refused before anything is
+    built into it when it cannot be a folder: a part of it is a file, or a name in it is too long.
+
+    >>> check_cache_root() == cache_root()
+    True
+    """
+    root = cache_root()
+    named = (
+        f"{CACHE_ENV} is '{shown_path(root)}'"
+        if os.environ.get(CACHE_ENV)
+        else (f"The kit's cache folder '{shown_path(root)}' ({CACHE_ENV} unset)")
+    )
+    fix = f"Point {CACHE_ENV} at a folder (export {CACHE_ENV}=/path/to/folder), or unset it for ~/.cache/vrft."
+    for part in (root, *root.parents):  # the nearest part that exists must be a folder
+        try:
+            mode = os.stat(part).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as e:
+            if e.errno != errno.ENAMETOOLONG:
+                raise
+            raise ConfigError(f"{named}: a name in it is longer than the file system allows. {fix}") from None
+        if not stat.S_ISDIR(mode):
+            raise ConfigError(f"{named}, but '{shown_path(part)}' is a file, not a folder. {fix}")
+        return root
+    return root
 
 
 def resolve_model_path(name_or_path: str) -> str:
     """A loadable local path or hub id for a run's model: ``tiny`` means the cached tiny instruct base."""
     if name_or_path == TINY_MODEL:
+        check_cache_root()
         return ensure_tiny_base()
     return locate_model(name_or_path)
