@@ -23,7 +23,7 @@ from vrft_lib.study import runner
 from vrft_lib.vocab import BUILTIN_VARIANTS, METHOD_OF, NOTEBOOK_OF, VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ("smoke", "paper", "paper_single_gpu")
+SHIPPED = ("smoke", "paper", "paper_single_gpu", "paper_matched_freeze")
 
 
 def vrft(*args, timeout=600):
