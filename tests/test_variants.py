@@ -489,6 +489,11 @@ sft:
   trainer: {max_steps: 2, per_device_train_batch_size: 8, gradient_accumulation_steps: 1, learning_rate: 1.0e-4}
 evaluation: {modes: [no_think, think], max_new_tokens: 32, batch_size: 16}
 run_defaults: {keep_checkpoints: 1, save_steps: 2}
+claims:
+  - id: rft_no_think_beats_sft_think
+    text: RFT trained without think beats SFT on think targets, each without think
+    compare: {a: rft_no_think/no_think, b: sft_think/no_think}
+    sign: a>b
 """
 
 
@@ -514,3 +519,12 @@ def test_a_reduced_study_runs_two_variants_of_its_own_and_reports_them(tmp_path,
     page = (out / "report.html").read_text()
     assert "Table 2" in page and "RFT trained w/o think" in page and "SFT on think targets" in page
     assert "Table 2: the study's own variants" in proc.stdout and "SFT on think targets w/" in proc.stdout
+    # the study's own claim on its own variants, with the paired statistics of its one comparison
+    (claim,) = [f for f in metrics["findings"] if f["group"] == "study"]
+    assert claim["id"] == "study.rft_no_think_beats_sft_think" and claim["n_expected"] == 1
+    (pair,) = claim["comparisons"]
+    assert pair["a"] == {"method": "rft_no_think", "mode": "no_think"} and pair["n"] == 8
+    assert pair["ci95"] is not None and pair["p_value"] is not None
+    assert claim["verdict"] in ("supported", "contradicted", "not_resolved")
+    assert "RFT trained without think beats SFT on think targets" in page
+    assert "This study's own claims:" in proc.stdout
