@@ -87,6 +87,22 @@ def cell_label(c: tuple[str, str]) -> str:
     return f"{METHOD_LABELS.get(c[0], c[0])} {MODE_LABELS.get(c[1], c[1])}"
 
 
+def comparison_record(comp: Comparison, stats: dict | None, difference: float | None, verdict: str) -> dict:
+    """What ``metrics.json`` records of a paired comparison: its benchmark and cells, the difference
+    A - B in points (from ``stats``, else ``difference``), the paired interval, p-value and n, and
+    its ``verdict``."""
+    return {
+        "benchmark": comp.benchmark,
+        "a": {"method": comp.a[0], "mode": comp.a[1]},
+        "b": {"method": comp.b[0], "mode": comp.b[1]},
+        "difference_points": stats["difference_points"] if stats else difference,
+        "ci95": stats["ci95"] if stats else None,
+        "p_value": stats["p_value"] if stats else None,
+        "n": stats["n"] if stats else 0,
+        "verdict": verdict,
+    }
+
+
 def pair_comparison(key: str, label: str, a: tuple[str, str], b: tuple[str, str]) -> Comparison:
     """A comparison that only a claim asks for (group ``pair``): A against B on one benchmark.
 
@@ -158,22 +174,9 @@ def claim_finding(claim: Claim, evidence: list[tuple[Comparison, dict]], synthet
     per = []
     for comp, f in evidence:
         c = f.get("comparison")
-        per.append(
-            {
-                "finding": f["id"],
-                "benchmark": comp.benchmark,
-                "label": comp.label
-                if len(claim.pairs) == 1
-                else f"{comp.label}, {cell_label(comp.a)} vs {cell_label(comp.b)}",
-                "a": {"method": comp.a[0], "mode": comp.a[1]},
-                "b": {"method": comp.b[0], "mode": comp.b[1]},
-                "difference_points": c["difference_points"] if c else None,
-                "ci95": c["ci95"] if c else None,
-                "p_value": c["p_value"] if c else None,
-                "n": c["n"] if c else 0,
-                "verdict": "missing" if c is None else comparison_verdict(c["ci95"], claim.sign),
-            }
-        )
+        label = comp.label if len(claim.pairs) == 1 else f"{comp.label}, {cell_label(comp.a)} vs {cell_label(comp.b)}"
+        verdict = "missing" if c is None else comparison_verdict(c["ci95"], claim.sign)
+        per.append({"finding": f["id"], "label": label, **comparison_record(comp, c, None, verdict)})
     verdicts = [c["verdict"] for c in per]
     counts = {v: verdicts.count(v) for v in ("supported", "contradicted", "not_resolved", "missing")}
     verdict = claim_verdict(verdicts, claim.quantifier)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..plots import METHOD_LABELS, MODE_LABELS, method_key, smoothing_window
 from ..vocab import PROMPT_MODES, TABLE_VARIANTS
-from .claims import Comparison, claim_finding, claims_of, pair_comparison
+from .claims import Comparison, claim_finding, claims_of, comparison_record, pair_comparison
 from .collect import finished_runs, read_predictions, reference_of
 from .stats import comparison_verdict, excludes_zero, paired_comparison, seed_interval
 
@@ -315,16 +315,7 @@ def _pair_finding(ctx, c: Comparison) -> dict:
     pairs = paired(outcomes(collected, key, *c.a, cache), outcomes(collected, key, *c.b, cache))
     stats = paired_comparison(pairs)
     verdict = comparison_verdict(stats["ci95"] if stats else None, sign)
-    comp = {
-        "benchmark": key,
-        "a": {"method": c.a[0], "mode": c.a[1]},
-        "b": {"method": c.b[0], "mode": c.b[1]},
-        "difference_points": stats["difference_points"] if stats else diff,
-        "ci95": stats["ci95"] if stats else None,
-        "p_value": stats["p_value"] if stats else None,
-        "n": stats["n"] if stats else 0,
-        "verdict": verdict,
-    }
+    comp = comparison_record(c, stats, diff, verdict)
     pa, pb = num(a.get("paper_accuracy")), num(b.get("paper_accuracy"))
     paper_diff = pa - pb if pa is not None and pb is not None else None
     up, down, tie = c.verbs
