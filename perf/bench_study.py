@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from perf.common import BENCH_DIR, ROOT, TreeMemory, print_table, verdict, write_result
+from vrft_lib.runfolder import claim_study_folder
 
 TARGETS = {"wall_minutes": 15.0, "peak_memory_gb": 4.0, "overhead_fraction": 0.30}
 
@@ -144,6 +145,7 @@ def main(argv=None) -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     marker.write_text("made by perf.bench_study; emptied at each run\n")
+    claim_study_folder(out)  # the study's own marker: the kit writes into a folder it owns only
     env = dict(os.environ)
     cache = None
     if not ns.reuse_tiny_base:
