@@ -8,6 +8,7 @@ import copy
 
 import pytest
 import yaml
+from test_report import USER_CLAIMS
 
 from vrft_lib.errors import ConfigError
 from vrft_lib.plan.claims import PAPER, PAPER_CLAIMS_YAML, parse_claims
@@ -25,16 +26,7 @@ BASE = {
     "length_reward": {"name": "length", "target_length": 64, "scope": "think"},
 }
 GOOD = [
-    {
-        "id": "sft_beats_training_free",
-        "text": "SFT beats training-free without think",
-        "compare": [
-            {"a": {"variant": "sft", "mode": "no_think"}, "b": {"variant": "training_free", "mode": "no_think"}}
-        ],
-        "benchmarks": "all",
-        "sign": "a>b",
-        "quantifier": "every",
-    },
+    USER_CLAIMS[0],  # the full form: SFT beats training-free without think, on every benchmark
     {
         "id": "length_on_count",
         "text": "the length reward helps counting",

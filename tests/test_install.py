@@ -121,9 +121,8 @@ def test_a_non_editable_install_dry_runs_the_kit_studies_from_any_folder(install
     zero3 = [r for r in json.loads(paper.stdout)["runs"] if r["parameters"]["run"].get("accelerate_config")]
     assert zero3 and all(r["parameters"]["run"]["accelerate_config"].startswith(str(site)) for r in zero3)
     missing = _vrft(venv, "study", "params/nope.yaml", "--dry-run", cwd=tmp_path)
-    assert missing.returncode == 2 and "kit's own studies (extend, paper, paper_matched_freeze, paper_single_gpu, smoke)" in (
-        missing.stderr
-    )
+    own = "kit's own studies (extend, paper, paper_matched_freeze, paper_single_gpu, smoke)"
+    assert missing.returncode == 2 and own in missing.stderr
 
 
 def test_a_non_editable_install_runs_a_study_and_its_report(installed, tmp_path, tiny_base):

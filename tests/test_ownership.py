@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_faults import RUN, STUDY
 
 from vrft_lib import cli
 from vrft_lib.checkpoints import drop_checkpoints
@@ -37,13 +38,6 @@ from vrft_lib.report.collect import collect_study
 from vrft_lib.runfolder import STUDY_MARKER, foreign_entries, write_done
 from vrft_lib.study import runner
 
-STUDY = {
-    "name": "o",
-    "model": "tiny",
-    "benchmarks": {"synthetic_banner": {"data": {"name": "synthetic_banner", "eval_limit": 4}}},
-    "variants": ["training_free"],
-}
-RUN = "synthetic_banner/training_free/seed0"
 FOREIGN = "is not a study folder of the kit"
 
 
