@@ -27,8 +27,7 @@ import pandas as pd
 import yaml
 
 from ..errors import VrftError
-from ..files import open_regular, regular_file_problem
-from ..files import read_text as read_regular_text
+from ..files import NotRegularFile, open_regular, read_text, regular_file_problem
 from ..plan.spec import expected_runs
 from ..plan.variants import study_variants
 from ..runfolder import RUNS, STUDY_FILE, read_done, run_path, seed_of
@@ -83,15 +82,16 @@ def files_read(study_dir) -> list[Path]:
     return [d / STUDY_FILE] + [marker.parent / name for marker in done for name in RUN_FILES_READ]
 
 
-def read_text(path: Path) -> tuple[str | None, str | None]:
+def text_of(path: Path) -> tuple[str | None, str | None]:
     """A file's text, or None and why it cannot be read (``is missing``, not a regular file, not
-    UTF-8, ...). Only a regular file is read: a FIFO would block its reader for ever."""
-    if why := regular_file_problem(path):
-        return None, why
+    UTF-8, ...). Only a regular file is read (:func:`~vrft_lib.files.read_text`): a FIFO would block
+    its reader for ever."""
     try:
-        return read_regular_text(path), None
+        return read_text(path), None
     except FileNotFoundError:
         return None, "is missing"
+    except NotRegularFile as e:
+        return None, f"is {e.strerror}, not a regular file"
     except (OSError, UnicodeDecodeError) as e:
         return None, f"cannot be read ({e})"
 
@@ -99,7 +99,7 @@ def read_text(path: Path) -> tuple[str | None, str | None]:
 def read_checked_json(path: Path, check) -> tuple[object, str | None]:
     """A JSON file's value and why it cannot be used (None when it passes ``check``); a missing,
     unreadable or cut-short file has a problem too."""
-    text, why = read_text(path)
+    text, why = text_of(path)
     if why:
         return None, why
     try:
@@ -246,7 +246,7 @@ def _read_run_files(path: Path, finished: bool) -> tuple[dict, list[str]]:
         out["metrics"] = None if why else metrics
         problems += [phrase("eval/metrics.json", why)] if why else []
         predictions = path / "eval" / "predictions.jsonl"
-        text, why = read_text(predictions)
+        text, why = text_of(predictions)
         why = why or predictions_problem(text)
         out["predictions_path"] = None if why else str(predictions)
         problems += [phrase("eval/predictions.jsonl", why)] if why else []
@@ -329,7 +329,7 @@ def read_study_yaml(study_dir) -> tuple[dict, str]:
             "runs/<benchmark>/<variant>/seed<k>/; create one with `vrft study params/<study>.yaml --out DIR`, "
             "then run `vrft report DIR`."
         )
-    text, why = read_text(yml)
+    text, why = text_of(yml)
     if why:
         raise VrftError(f"'{yml}' {why}. Fix or regenerate the study folder.")
     try:
