@@ -134,6 +134,10 @@ class RunConfig:
     # SFT: this share of the training rows comes from the tiny base's generic instruction mix, in both
     # prompt modes, so that fine-tuning on answer-only targets does not erase the think format (0: none)
     replay: float = 0.0
+    # GRPO: take the training prompts in an order that cycles through the answers (each class's rows
+    # shuffled with the seed), instead of TRL's shuffle, so that every step's prompts hold the answers in
+    # equal shares (2 + 2 on a binary task with 4 prompts per step); false: TRL's shuffle (the paper)
+    balanced_batches: bool = False
     # GRPO: prompts per device per micro-batch, each with num_generations rollouts (None: the paper's 1,
     # unless trainer.per_device_train_batch_size gives the batch in TRL's unit, completions)
     prompts_per_device: int | None = None
@@ -191,6 +195,15 @@ class RunConfig:
         if self.replay and self.method != "sft":
             raise ConfigError(
                 f"{where}.replay: only SFT replays the instruction mix; remove it from a {self.method} run."
+            )
+        if self.balanced_batches and self.method != "grpo":
+            raise ConfigError(
+                f"{where}.balanced_batches: only GRPO orders its prompts by answer; remove it from a {self.method} run."
+            )
+        if self.balanced_batches and "shuffle_dataset" in self.trainer:
+            raise ConfigError(
+                f"{where}: balanced_batches sets the order of the prompts itself; remove trainer.shuffle_dataset "
+                "or set balanced_batches: false."
             )
         for key in ("keep_checkpoints", "save_steps"):
             if getattr(self, key) < 1:

@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import glob
 import json
+import random
 import sys
 import time
 import warnings
@@ -285,7 +286,32 @@ def train_dataset_for(cfg: RunConfig):
     data = convert(ds, cfg.train_mode, classes=classes)
     if cfg.method == "sft" and cfg.replay:
         data = with_replay(data, cfg.replay, cfg.seed)
+    if cfg.method == "grpo" and cfg.balanced_batches:
+        data = data.select(balanced_order(data["solution"], cfg.seed))
     return data
+
+
+def balanced_order(solutions, seed: int) -> list[int]:
+    """Row indices that cycle through the answers: each round takes one row of every answer that has
+    rows left, in an order drawn anew per round, and each answer's rows are shuffled with ``seed``.
+    Every run of ``k`` consecutive prompts then holds each of ``k`` answers at most once more than another
+    (binary: 2 + 2 of 4), so that a step whose prompts mostly share one answer cannot pull the whole policy
+    towards it (GRPO from a base whose answers barely depend on the image swung between the two answers).
+
+    >>> balanced_order(["a", "a", "a", "b", "b", "b"], seed=0)[:4]
+    [0, 3, 2, 5]
+    """
+    rng = random.Random(seed)
+    by_answer: dict[str, list[int]] = {}
+    for i, s in enumerate(solutions):
+        by_answer.setdefault(str(s), []).append(i)
+    queues = [rng.sample(rows, len(rows)) for _, rows in sorted(by_answer.items())]
+    order = []
+    while any(queues):
+        live = [q for q in queues if q]
+        rng.shuffle(live)
+        order += [q.pop() for q in live]
+    return order
 
 
 def with_replay(data, share: float, seed: int):

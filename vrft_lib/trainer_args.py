@@ -109,6 +109,8 @@ def resolve_trainer_args(cfg: RunConfig, device: str | None = None, num_processe
     )
     if cfg.method == "grpo":
         args.update(log_completions=True, num_completions_to_print=4)
+        if cfg.balanced_batches:  # the order is made by vrft_lib.train.balanced_order; TRL keeps it
+            args.update(shuffle_dataset=False)
         if cfg.use_vllm:
             args.update(use_vllm=True, vllm_mode="colocate", **GRPO_VLLM_PAPER)
     else:
