@@ -102,7 +102,32 @@ def _one_shape_image(rng, size, colour, shape, big=None):
         s = rng.randint(int(size * 0.7), size - 6) if big == "big" else rng.randint(size // 5, size // 3)
     x, y = rng.randint(2, size - s - 2), rng.randint(2, size - s - 2)
     _draw_shape(d, shape, (x, y, x + s, y + s), COLOURS[colour])
+    if rng.random() < 0.5:
+        _details(rng, d, (x, y, x + s, y + s), colour)
     return img
+
+
+def _details(rng, draw, box, colour):
+    """Small parts of other colours on a thing (dots, a tab at one side), as real things have: the
+    thing's colour is the colour of its body, not of every part of it."""
+    x0, y0, x1, y1 = box
+    s = x1 - x0
+    others = [c for c in COLOURS if c != colour]
+    for _ in range(rng.randint(1, 2)):  # dots inside the body
+        r = max(1, s // 10)
+        cx, cy = rng.uniform(x0 + s / 3, x1 - s / 3), rng.uniform(y0 + s / 3, y1 - s / 3)
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=COLOURS[rng.choice(others)])
+    if rng.random() < 0.5:  # a tab at one side
+        t = max(2, s // 5)
+        side = rng.choice(["left", "right", "top", "bottom"])
+        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+        tab = {
+            "left": (x0 - t / 2, my - t, x0 + t / 2, my + t),
+            "right": (x1 - t / 2, my - t, x1 + t / 2, my + t),
+            "top": (mx - t, y0 - t / 2, mx + t, y0 + t / 2),
+            "bottom": (mx - t, y1 - t / 2, mx + t, y1 + t / 2),
+        }[side]
+        draw.rectangle(tab, fill=COLOURS[rng.choice(others)])
 
 
 def _count_image(rng, size, n):
@@ -136,6 +161,9 @@ def _mark_image(rng, size, colour, swept: bool):
     for side in (1, -1):
         tip = at(-0.75 * r, side * 0.8 * r) if swept else at(0.1 * r, side * 0.9 * r)
         d.line([at(0.25 * r if swept else 0.1 * r, 0), tip], fill=ink, width=w)
+    if rng.random() < 0.5:  # a small part of another colour at one end of the stem
+        ex, ey = at(rng.choice([-r, r]), 0)
+        d.ellipse((ex - w, ey - w, ex + w, ey + w), fill=COLOURS[rng.choice([c for c in COLOURS if c != colour])])
     return img
 
 
@@ -153,16 +181,25 @@ def _colour_count_image(rng, size, counts: dict):
 
 
 def _amount_shapes_image(rng, size, big: str, small: str):
-    """One to three shapes of each of two colours, one per cell of a 2x2 grid: those of ``big`` drawn
-    large and those of ``small`` small, so that ``big`` covers more of the picture whatever the counts."""
+    """Shapes of two colours, one per cell of a 2x2 grid, so that ``big`` covers more of the picture:
+    either one to three of each, those of ``big`` drawn large and those of ``small`` small, whatever the
+    counts; or all of about one size, more of ``big`` than of ``small``."""
     img = Image.new("RGB", (size, size), _background(rng))
     d = ImageDraw.Draw(img)
     cell = size // 2
-    n_big = rng.randint(1, 3)
-    n_small = rng.randint(1, 4 - n_big)
+    same_size = rng.random() < 0.5
+    if same_size:
+        n_big = rng.randint(2, 3)
+        n_small = rng.randint(1, min(n_big - 1, 4 - n_big))
+    else:
+        n_big = rng.randint(1, 3)
+        n_small = rng.randint(1, 4 - n_big)
     items = [big] * n_big + [small] * n_small
     for c, (cx, cy) in zip(items, rng.sample([(0, 0), (0, 1), (1, 0), (1, 1)], len(items))):
-        s = rng.randint(cell - 8, cell - 3) if c == big else rng.randint(cell // 5, cell // 3)
+        if same_size:
+            s = rng.randint(cell - 12, cell - 6)
+        else:
+            s = rng.randint(cell - 8, cell - 3) if c == big else rng.randint(cell // 5, cell // 3)
         x, y = cx * cell + rng.randint(1, cell - s - 1), cy * cell + rng.randint(1, cell - s - 1)
         _draw_shape(d, rng.choice(SHAPES), (x, y, x + s, y + s), COLOURS[c])
     return img
