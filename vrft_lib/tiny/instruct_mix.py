@@ -31,6 +31,7 @@ COLOURS = {
 }
 SHAPES = ("circle", "square", "triangle")
 THINGS = ("shape", "mark", "sign", "figure", "object", "thing")  # what a two-word question calls its subject
+MARK_PARTS = ("arms", "strokes", "lines", "sides")  # what a mark's straight or swept parts are called
 NUMBER_WORDS = {1: "1", 2: "2", 3: "3", 4: "4"}
 KINDS = (
     *("colour", "shape", "count", "yes_no", "either_or", "options"),
@@ -327,10 +328,14 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
             img = _mark_image(rng, size, colour, second == "swept")
         rng.shuffle(words)
         a = f"{colour} {second}"
-        q = f"What colour is the {thing}, and is it {words[0]} or {words[1]}?"
+        # a mark's arms may be asked about as its parts: "are its arms straight or swept?"
+        part = rng.choice(MARK_PARTS) if words[0] in ("straight", "swept") and rng.random() < 0.5 else None
+        ask = f"are its {part} {words[0]} or {words[1]}" if part else f"is it {words[0]} or {words[1]}"
+        q = f"What colour is the {thing}, and {ask}?"
         if rng.random() < 0.5:
-            q = f"Which {thing} is this: what colour is it, and is it {words[0]} or {words[1]}?"
-        why = f"The {thing} is {colour}, and it is {second}, so the answer is {a}."
+            q = f"Which {thing} is this: what colour is it, and {ask}?"
+        said = f"its {part} are {second}" if part else f"it is {second}"
+        why = f"The {thing} is {colour}, and {said}, so the answer is {a}."
     elif kind == "count_colour":
         # Counting the shapes of one named colour, among shapes of two colours.
         c1, c2 = rng.sample(["red", "blue", "green", "yellow"], 2)
