@@ -34,11 +34,11 @@ RECIPE = {
     "version": 1,
     "seed": 0,
     "arch": None,  # None: vrft_lib.tiny.model.TINY_ARCH
-    "instruct_rows": 4096,  # rows of the instruction mix, each used in both prompt modes
+    "instruct_rows": 6144,  # rows of the instruction mix, each used in both prompt modes
     "image_size": 56,
     "freeze_vision": False,
     "sft": {  # SFTConfig overrides; the random model needs a high learning rate
-        "max_steps": 1280,
+        "max_steps": 1920,
         "per_device_train_batch_size": 16,
         "learning_rate": 1e-3,  # 3e-3 blew up the vision features (colours collapsed)
         "lr_scheduler_type": "cosine",
