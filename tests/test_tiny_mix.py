@@ -62,3 +62,38 @@ def test_the_banner_words_come_only_with_signs_and_the_two_common_knowledge_colo
     moods = {(r["rationale"].split()[4].rstrip(","), r["solution"]) for r in worded if r["kind"] == "mood"}
     assert moods == {("green", "positive"), ("red", "negative")}
     assert not any("banner" in (r["question"] + r["rationale"]).lower() for r in mix)
+
+
+def _colour_pixels(img) -> dict[str, int]:
+    """How many pixels of each of the mix's colours an image holds (within a small distance)."""
+    px = np.asarray(img.convert("RGB")).astype(int).reshape(-1, 3)
+    return {
+        name: int((np.abs(px - np.array(rgb)).sum(axis=1) < 40).sum()) for name, rgb in instruct_mix.COLOURS.items()
+    }
+
+
+def test_a_thing_is_named_by_the_colour_of_its_body_not_of_its_small_parts():
+    rows = instruct_mix.generate("train", limit=len(instruct_mix.KINDS) * 60)
+    named = [r for r in rows if r["kind"] == "colour"]
+    with_parts = 0
+    for r in named:
+        counts = _colour_pixels(r["images"][0])
+        assert max(counts, key=counts.get) == r["solution"], (r["id"], counts)
+        with_parts += sum(n > 0 for c, n in counts.items() if c != r["solution"]) > 0
+    assert 0.3 * len(named) < with_parts < 0.8 * len(named)  # about half of the things carry parts of other colours
+
+
+def test_the_colour_answered_to_an_amount_row_covers_more_of_the_picture():
+    rows = [r for r in instruct_mix.generate("train", limit=len(instruct_mix.KINDS) * 80) if r["kind"] == "amount"]
+    assert len(rows) >= 100
+    for r in rows:
+        other = next(w for w in r["question"].rstrip("?").split(": ")[1].split(" or ") if w != r["solution"])
+        counts = _colour_pixels(r["images"][0])
+        assert counts[r["solution"]] > counts[other], (r["id"], counts)
+
+
+def test_only_a_marks_parts_are_asked_straight_or_swept():
+    rows = [r for r in instruct_mix.generate("train", limit=len(instruct_mix.KINDS) * 80) if r["kind"] == "pair"]
+    parts = [r for r in rows if " are its " in r["question"]]
+    assert parts and all(r["solution"].split()[-1] in ("straight", "swept") for r in parts)
+    assert all(f"its {r['question'].split(' are its ')[1].split()[0]} are " in r["rationale"] for r in parts)
