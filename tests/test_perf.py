@@ -194,3 +194,17 @@ def test_organism_check_flags_the_collapsed_cell_and_writes_its_findings(tmp_pat
     assert {r["seed"] for r in results} == {"seed0"}
     assert organism_check.main([str(study)]) == 1
     assert "FAIL" in capsys.readouterr().out and (study / "organism_check.json").is_file()
+
+
+def test_base_probe_scores_each_stand_in_in_both_modes(tiny_base, tmp_path, monkeypatch, capsys):
+    from perf import probe_base
+
+    monkeypatch.setattr("perf.common.BENCH_DIR", tmp_path)
+    assert probe_base.main(["--base", tiny_base, "--rows", "4"]) == 0
+    result = json.loads((tmp_path / "probe_base.json").read_text())
+    cells = {(c["stand_in"], c["mode"]) for c in result["cells"]}
+    assert cells == {(s, m) for s in probe_base.STAND_INS for m in ("no_think", "think")}
+    for c in result["cells"]:
+        assert c["rows"] == 4 and 0 <= c["accuracy"] <= 1 and 0.25 <= c["top_share"] <= 1
+        assert sum(n for _, n in c["answers"]) <= 4
+    assert "synthetic_count" in capsys.readouterr().out

@@ -289,18 +289,6 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         s = rng.randint(size // 6, size // 3)
         x, y = rng.randint(2, size - s - 2), rng.randint(2, size - s - 2)
         _draw_shape(ImageDraw.Draw(img), shape, (x, y, x + s, y + s), COLOURS[rng.choice(["white", "black"])])
-        # Half of the pictures also hold a band of another colour at one side: "mostly green" still feels
-        # positive with something else in the picture. Drawn from a generator of its own, so that every
-        # other row of the mix stays as it was.
-        own = random.Random(f"mood-band-{index}")
-        if own.random() < 0.5:
-            cut = round(size * own.uniform(0.15, 0.3))
-            band = own.choice(
-                [(0, 0, cut, size), (size - cut, 0, size, size), (0, 0, size, cut), (0, size - cut, size, size)]
-            )
-            ImageDraw.Draw(img).rectangle(
-                band, fill=COLOURS[own.choice(["blue", "yellow", "purple", "orange", "white"])]
-            )
         a = "positive" if fill == "green" else "negative"
         q = rng.choice(
             ["Does this picture feel positive or negative?", "Is the mood of this colour positive or negative?"]
