@@ -204,7 +204,7 @@ def loss_on_the_bar(trainer) -> None:
 
 
 def ensure_tiny_base(recipe: dict | None = None, force: bool = False) -> str:
-    """Path of the cached tiny instruct base, built on first use (about 3-4 minutes on 2 cores)."""
+    """Path of the cached tiny instruct base, built on first use (about 5-6 minutes on 2 cores)."""
     key = recipe_key(recipe)
     final = cache_root() / f"tiny-instruct-{key}"
     model_dir = final / "model"
