@@ -120,19 +120,26 @@ def _generator(model, processor, **decoding):
     return HFGenerator(model, processor, generation_settings(SimpleNamespace(seed=0, **decoding), processor.tokenizer))
 
 
-def _scored(generate, rows, mode: str) -> list[float]:
-    """The accuracy rewards of ``generate``'s answers to ``rows`` in ``mode``, as the evaluation asks them."""
+def _answered(generate, rows, mode: str) -> tuple[list[str], list[float]]:
+    """``generate``'s responses to ``rows`` in ``mode``, asked as the evaluation asks them, and their
+    accuracy rewards."""
     from vrft_lib.rewards import accuracy_reward
 
     shown = [prompts.with_class_choices(r, instruct_mix.option_classes(r)) for r in rows]
     requests = [{"row": r, "messages": prompts.build_messages(r, mode, instruct_mix.option_classes(r))} for r in shown]
-    answers = [text for text, _ in generate(requests)]
-    return accuracy_reward(
-        [[{"role": "assistant", "content": a}] for a in answers],
+    texts = [text for text, _ in generate(requests)]
+    rewards = accuracy_reward(
+        [[{"role": "assistant", "content": a}] for a in texts],
         solution=[r["solution"] for r in shown],
         choices=[r["choices"] for r in shown],
         mode=[mode] * len(shown),
     )
+    return texts, rewards
+
+
+def _scored(generate, rows, mode: str) -> list[float]:
+    """The accuracy rewards of ``generate``'s answers to ``rows`` in ``mode``."""
+    return _answered(generate, rows, mode)[1]
 
 
 def _back_to_training(model, processor) -> None:

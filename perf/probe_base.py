@@ -1,7 +1,8 @@
 """What a built tiny base does on the embedded study's stand-ins before any fine-tuning: greedy answers
 to each stand-in, in both prompt modes, asked as ``params/smoke.yaml`` asks them, with the answers it
-gives most often. One minute on 2 cores for 120 rows; the embedded study's training-free runs measure
-the same on 200 rows per seed, this is the quick look at a candidate base (docs/data.md).
+gives most often and whether they collapsed (the report's rule). One minute on 2 cores for 120 rows;
+the embedded study's training-free runs measure the same on 200 rows per seed, this is the quick look
+at a candidate base (docs/data.md).
 
     python -m perf.probe_base                          # the cached base of this checkout (built if missing)
     python -m perf.probe_base --base PATH --rows 60    # another base
@@ -12,41 +13,41 @@ Writes ``outputs/bench/probe_base.json``.
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 
-from perf.bench_skills import STAND_INS, _generator, stand_in_rows
+from perf.bench_skills import STAND_INS, _answered, _generator, stand_in_rows
 from perf.common import print_table, write_result
-from vrft_lib import prompts
 from vrft_lib.answers import extract_answer
-from vrft_lib.rewards import accuracy_reward
+from vrft_lib.evaluate import answer_distribution
 from vrft_lib.vocab import PROMPT_MODES
 
 
 def probe(model, processor, rows_per_stand_in: int = 120, seed: int = 0) -> list[dict]:
-    """Per stand-in and mode: accuracy (the reward's rule), the share of the commonest answer and the
-    three commonest answers, on the first ``rows_per_stand_in`` test rows."""
+    """Per stand-in and mode: accuracy (the reward's rule), the share of the commonest answer, whether the
+    answers collapsed by the report's rule, and the three commonest answers, on the first
+    ``rows_per_stand_in`` test rows."""
     generate = _generator(model, processor, do_sample=False, temperature=0.0, max_new_tokens=64)
     out = []
     for name in STAND_INS:
         rows = stand_in_rows(name, rows_per_stand_in, seed, "test")
         for mode in PROMPT_MODES:
-            requests = [{"row": r, "messages": prompts.build_messages(r, mode, r.get("options"))} for r in rows]
-            texts = [text for text, _ in generate(requests)]
-            right = accuracy_reward(
-                [[{"role": "assistant", "content": t}] for t in texts],
-                solution=[r["solution"] for r in rows],
-                choices=[r["choices"] for r in rows],
-                mode=[mode] * len(rows),
+            texts, right = _answered(generate, rows, mode)
+            accuracy = sum(right) / len(rows)
+            spread = answer_distribution(
+                [
+                    {"answer": extract_answer(t, mode), "choices": r["choices"], "solution": r["solution"]}
+                    for t, r in zip(texts, rows)
+                ],
+                accuracy,
             )
-            answers = Counter(str(extract_answer(t, mode)) for t in texts)
             out.append(
                 {
                     "stand_in": name,
                     "mode": mode,
                     "rows": len(rows),
-                    "accuracy": round(sum(right) / len(rows), 3),
-                    "top_share": round(answers.most_common(1)[0][1] / len(rows), 3),
-                    "answers": answers.most_common(3),
+                    "accuracy": round(accuracy, 3),
+                    "top_share": round(spread["top_share"], 3),
+                    "collapsed": spread["collapsed"],
+                    "answers": list(spread["counts"].items())[:3],
                     "example": texts[0],
                 }
             )

@@ -294,9 +294,11 @@ def train_dataset_for(cfg: RunConfig):
 def balanced_order(solutions, seed: int) -> list[int]:
     """Row indices that cycle through the answers: each round takes one row of every answer that has
     rows left, in an order drawn anew per round, and each answer's rows are shuffled with ``seed``.
-    Every run of ``k`` consecutive prompts then holds each of ``k`` answers at most once more than another
-    (binary: 2 + 2 of 4), so that a step whose prompts mostly share one answer cannot pull the whole policy
-    towards it (GRPO from a base whose answers barely depend on the image swung between the two answers).
+    A step made of whole rounds holds every answer equally (binary, 4 prompts: 2 + 2); in any run of
+    consecutive prompts, while every answer has rows left, the counts of two answers differ by at most
+    two (the partial rounds at its ends). So a step whose prompts mostly share one answer cannot pull the
+    whole policy towards it (GRPO from a base whose answers barely depend on the image swung between the
+    two answers).
 
     >>> balanced_order(["a", "a", "a", "b", "b", "b"], seed=0)[:4]
     [0, 3, 2, 5]
