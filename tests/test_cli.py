@@ -109,3 +109,18 @@ def test_console_summary_prints_table1_and_the_claims(tmp_path):
     assert "not resolved  thinking helps RFT" in text
     assert text.endswith("This study's own claims:\n  incomplete    SFT beats training-free")
     assert console_summary(tmp_path / "nothing") == ""
+
+
+def test_tiny_base_seed_builds_another_draw_of_the_same_recipe(monkeypatch, tmp_path, capsys):
+    from vrft_lib import tiny
+    from vrft_lib.tiny.base import RECIPE, recipe_key
+
+    monkeypatch.setenv("VRFT_CACHE", str(tmp_path / "cache"))
+    asked = []
+    monkeypatch.setattr(tiny, "ensure_tiny_base", lambda recipe=None, force=False: asked.append(recipe) or "path")
+    assert main(["tiny-base", "--seed", "2"]) == 0
+    assert asked == [{**RECIPE, "seed": 2}] and capsys.readouterr().out.strip() == "path"
+    assert recipe_key(asked[0]) != recipe_key()  # cached apart from the default base
+    assert main(["tiny-base"]) == 0 and asked[-1] is None  # the default recipe
+    assert main(["tiny-base", "--seed", "-1"]) == 2
+    assert "--seed -1" in capsys.readouterr().err and len(asked) == 2

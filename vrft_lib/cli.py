@@ -24,7 +24,16 @@ def _cmd_tiny_base(ns) -> int:
     from .tiny.resolve import check_cache_root
 
     check_cache_root()
-    print(ensure_tiny_base(force=ns.force))
+    if ns.seed is None:
+        print(ensure_tiny_base(force=ns.force))
+        return 0
+    from .tiny.base import RECIPE
+
+    if ns.seed < 0:
+        raise ConfigError(f"--seed {ns.seed}: a build seed is a whole number from 0 (0 is the default base's).")
+    # Another draw of the same recipe (initialisation, the mix's rows, their order), cached under a key
+    # of its own; a study runs on it with `model: <the printed path>`.
+    print(ensure_tiny_base({**RECIPE, "seed": ns.seed}, force=ns.force))
     return 0
 
 
@@ -311,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("tiny-base", help="build (once) the tiny instruct base and print its path", parents=[debug])
     s.add_argument("--force", action="store_true", help="rebuild even when cached")
+    s.add_argument(
+        "--seed",
+        type=int,
+        help="build the same recipe with another seed (another draw of the base) and print its path; "
+        "use it as a study's `model:` (default: the recipe's seed, 0)",
+    )
     s.set_defaults(func=_cmd_tiny_base)
     return p
 
