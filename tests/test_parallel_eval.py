@@ -127,3 +127,35 @@ def test_bench_summary_shows_the_one_and_two_process_figures():
     assert "1 vs 2 processes" in row[0] and "10.0 vs 18.0 samples/s (1.80x)" in row[1] and row[3] == "met"
     bad = summary.rows({"eval_processes": {"runs": runs, "identical_predictions": False, "speedup": 1.8}})[0]
     assert bad[3] == "NOT met" and "differ" in bad[0]
+
+
+def test_leaving_the_process_group_destroys_the_one_this_process_joined(tmp_path):
+    """The launched entry points leave their group before exit (an alive gloo group can abort the
+    interpreter's shutdown); leaving twice, or with no group, is a no-op."""
+    import torch.distributed as dist
+
+    from vrft_lib.parallel import leave_process_group
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    assert dist.is_initialized()
+    leave_process_group()
+    assert not dist.is_initialized()
+    leave_process_group()
+
+
+def test_a_failed_launch_names_the_childs_cause_printed_before_torchruns_summary(tmp_path):
+    """The error of a failed launch quotes the lines that look like the cause, however early they came."""
+    import sys
+
+    from vrft_lib.launch import LaunchError, stream_command
+
+    script = (
+        "print('terminate called after throwing gloo::IoException')\n"
+        "for i in range(100): print('line', i)\n"
+        "raise SystemExit(3)"
+    )
+    with open(tmp_path / "log.txt", "w") as f, pytest.raises(LaunchError) as err:
+        stream_command([sys.executable, "-c", script], {}, f, "run 'x'")
+    text = str(err.value)
+    assert "exit code 3" in text and "terminate called after throwing gloo::IoException" in text
+    assert "line 99" in text and "line 10\n" not in text

@@ -46,7 +46,7 @@ from .data import benchmark_info, load_benchmark
 from .errors import exit_code
 from .files import atomic_path, dump_yaml, make_dirs, read_json, remove_file, write_json
 from .models import load_model_and_processor, load_processor
-from .parallel import Processes, vllm_engine_args
+from .parallel import Processes, leave_process_group, vllm_engine_args
 from .prompts import build_messages, with_class_choices
 from .provenance import provenance
 from .rewards import accuracy_reward, format_reward
@@ -508,7 +508,10 @@ def main(argv=None) -> int:
         if os.environ.get("RANK", "0") == "0":  # the main process (or the only one)
             print(json.dumps({m: {"accuracy": v["accuracy"], "n": v["n"]} for m, v in metrics["modes"].items()}))
 
-    return exit_code(run, debug=ns.debug)
+    try:
+        return exit_code(run, debug=ns.debug)
+    finally:
+        leave_process_group()
 
 
 if __name__ == "__main__":

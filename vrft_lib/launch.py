@@ -17,6 +17,7 @@ gloo group), and ``VRFT_NUM_PROCESSES=N``, which the children check (:mod:`vrft_
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,12 +91,37 @@ def stream_command(cmd: list[str], env: dict, stream, what: str) -> None:
     print("[vrft] " + " ".join(cmd), file=stream, flush=True)
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1) as proc:
         tail: list[str] = []
+        clues: list[str] = []
         for line in proc.stdout:
             print(line, end="", file=stream, flush=True)
             tail = (tail + [line])[-30:]
+            if len(clues) < 10 and CLUE.search(line):
+                clues.append(line)
         code = proc.wait()
     if code != 0:
-        raise LaunchError(f"{what} failed in accelerate launch (exit code {code}); its last lines:\n{''.join(tail)}")
+        raise LaunchError(failure_message(what, code, tail, clues))
+
+
+# Lines of a child's output that say why it failed; torchrun's own summary (the last lines) names only
+# the signal, and the cause (a C++ abort's message, a Python error) is often printed long before it.
+CLUE = re.compile(r"terminate called|what\(\)|Traceback|Error\b|Exception\b|Aborted|Fatal|Killed")
+
+
+def failure_message(what: str, code: int, tail: list[str], clues: list[str]) -> str:
+    """The error for a failed launch: the first lines that looked like causes, then the last lines.
+
+    >>> print(failure_message("run 'g'", 1, ["b\\n"], ["terminate called ...\\n", "b\\n"]))
+    run 'g' failed in accelerate launch (exit code 1); the first lines that look like causes:
+    terminate called ...
+    its last lines:
+    b
+    <BLANKLINE>
+    """
+    earlier = [line for line in clues if line not in tail]
+    head = f"{what} failed in accelerate launch (exit code {code}); "
+    if earlier:
+        head += "the first lines that look like causes:\n" + "".join(earlier)
+    return head + "its last lines:\n" + "".join(tail)
 
 
 def launch_training(config, stream=None, **overrides) -> Path:

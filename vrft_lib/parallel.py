@@ -15,6 +15,7 @@ case and imports nothing heavy.
 from __future__ import annotations
 
 import os
+import sys
 
 from .errors import VrftError
 
@@ -27,6 +28,20 @@ class WorldSizeError(VrftError, RuntimeError):
 
 
 SIZE_VARS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")  # torchrun, MPI
+
+
+def leave_process_group() -> None:
+    """Destroy this process's process group, if it joined one, before the interpreter shuts down.
+
+    A process of a launch that exits with its gloo group still alive can abort (SIGABRT) while the
+    interpreter is torn down: gloo's worker threads release tensors that need the GIL. PyTorch's own
+    shutdown advice is to call ``destroy_process_group()`` at the end of every process's main; the
+    launched entry points (``vrft_lib.train``, ``vrft_lib.evaluate``) do, whatever their outcome.
+    A process that never imported ``torch.distributed`` joined nothing, and nothing is imported.
+    """
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def launched_world_size() -> int:

@@ -41,6 +41,7 @@ from .data import benchmark_info, load_benchmark
 from .errors import ConfigError, exit_code
 from .files import atomic_path, dump_yaml, make_dirs, plain_modes, refuse_links, remove_tree, write_json
 from .models import freeze_vision_tower, load_processor
+from .parallel import leave_process_group
 from .prompts import to_grpo_dataset, to_sft_dataset
 from .provenance import provenance
 from .runfolder import config_diff, is_done, write_done
@@ -436,7 +437,10 @@ def main(argv=None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for configuration errors")
     ns = parser.parse_args(argv)
     overrides = {"output_dir": ns.output_dir} if ns.output_dir else {}
-    return exit_code(lambda: print(json.dumps({"train_dir": str(train(ns.config, **overrides))})), debug=ns.debug)
+    try:
+        return exit_code(lambda: print(json.dumps({"train_dir": str(train(ns.config, **overrides))})), debug=ns.debug)
+    finally:
+        leave_process_group()
 
 
 if __name__ == "__main__":
