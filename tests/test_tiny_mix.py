@@ -1,6 +1,7 @@
 """The tiny base's instruction mix teaches generic skills, never a stand-in's examples."""
 
 import io
+import re
 
 import numpy as np
 
@@ -59,9 +60,21 @@ def test_the_banner_words_come_only_with_signs_and_the_two_common_knowledge_colo
     assert worded and {r["kind"] for r in worded} == {"sign", "mood"}
     assert {r["solution"] for r in worded} == {"positive", "negative"}
     # the mood of a colour only for green (positive) and red (negative), never a banner's other colours
-    moods = {(r["rationale"].split()[4].rstrip(","), r["solution"]) for r in worded if r["kind"] == "mood"}
+    moods = {(re.search(r"mostly (\w+)", r["rationale"])[1], r["solution"]) for r in worded if r["kind"] == "mood"}
     assert moods == {("green", "positive"), ("red", "negative")}
     assert not any("banner" in (r["question"] + r["rationale"]).lower() for r in mix)
+
+
+def test_a_rationale_opens_with_the_two_words_its_question_offers():
+    """Reasoning set by what is asked: "... positive or negative?" is reasoned "The choice is positive or
+    negative. ..."; a question that offers no two words gets no such opening."""
+    mix = instruct_mix.generate("train", limit=len(instruct_mix.KINDS) * 10)
+    offered = [r for r in mix if re.search(r"\w+ or \w+\?$", r["question"])]
+    assert {r["kind"] for r in offered} >= {"sign", "mood", "amount", "more", "mark", "pair", "either_or", "yes_no"}
+    for r in offered:
+        x, y = re.search(r"(\w+) or (\w+)\?$", r["question"]).groups()
+        assert r["rationale"].startswith(f"The choice is {x} or {y}. "), r
+    assert not any(r["rationale"].startswith("The choice") for r in mix if r not in offered)
 
 
 def _colour_pixels(img) -> dict[str, int]:

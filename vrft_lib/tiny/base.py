@@ -32,7 +32,11 @@ from .model import TINY_ARCH, TINY_MARKER, build_tiny_model
 
 RECIPE = {
     "version": 1,
-    "seed": 0,
+    # The recipe's draw: which seed builds the default base. Builds of one recipe differ by up to 20
+    # points on a stand-in before any fine-tuning; seed 1 is the build of this mix whose training-free
+    # answers fell inside the organism's bounds in all six cells of the probe (perf.probe_base, chosen
+    # before any fine-tuning); builds 0 and 2 are reported beside it (docs/data.md, design d16).
+    "seed": 1,
     "arch": None,  # None: vrft_lib.tiny.model.TINY_ARCH
     "instruct_rows": 6144,  # rows of the instruction mix, each used in both prompt modes
     "image_size": 56,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 
 from PIL import Image, ImageDraw
 
@@ -234,6 +235,12 @@ def _either_or(rng, colour, shape):
     return ["warm", "cool"], a, f"The shape is {colour}, a {a} colour, so the answer is {a}."
 
 
+# A question that ends by offering two words ("... positive or negative?"). The reasoning of such a row
+# opens by restating them, so that which line of reasoning follows is set by what is asked, not only
+# by how the picture looks.
+OFFERED = re.compile(r"(\w+) or (\w+)\?$")
+
+
 def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = None) -> dict:
     """One instruction example in the benchmark schema (images as PIL)."""
     kind = kind or KINDS[index % len(KINDS)]
@@ -397,6 +404,9 @@ def make_row(rng: random.Random, index: int, size: int = 56, kind: str | None = 
         rng.shuffle(choices)
         task = "multiple_choice"
         why = f"The image shows a {colour} {shape}, and {a} is one of the choices, so I pick that choice."
+    offered = OFFERED.search(q)
+    if offered:  # the reasoning opens with what the question asks to choose between (docs/data.md, d16)
+        why = f"The choice is {offered[1]} or {offered[2]}. {why}"
     return {
         "id": f"instruct-{index:06d}",
         "images": [img],
