@@ -62,7 +62,7 @@ def no_work(monkeypatch):
         return 0.0
 
     monkeypatch.setattr(runner, "execute_run", fake_run)
-    monkeypatch.setattr(runner, "ensure_tiny_base", lambda: "tiny")
+    monkeypatch.setattr(runner, "ensure_tiny_build", lambda name: "tiny")
     monkeypatch.setattr(runner, "render_report", lambda out: Path(out) / "report.html")
     return calls
 
@@ -314,7 +314,7 @@ def test_a_fault_during_a_study_is_one_paragraph_and_the_summary_is_written(
     tmp_path, monkeypatch, capsys, error, words
 ):
     params, out = _study(tmp_path), tmp_path / "out"
-    monkeypatch.setattr(runner, "ensure_tiny_base", lambda: "tiny")
+    monkeypatch.setattr(runner, "ensure_tiny_build", lambda name: "tiny")
 
     def fail(run, kernel_name="python3"):
         raise error
@@ -331,7 +331,7 @@ def test_a_fault_during_a_study_is_one_paragraph_and_the_summary_is_written(
 
 def test_sigterm_stops_a_study_like_ctrl_c_and_removes_the_kernel_files(tmp_path, monkeypatch, capsys):
     params, out = _study(tmp_path), tmp_path / "out"
-    monkeypatch.setattr(runner, "ensure_tiny_base", lambda: "tiny")
+    monkeypatch.setattr(runner, "ensure_tiny_build", lambda name: "tiny")
     runtime = []
 
     def killed(run, kernel_name="python3"):

@@ -69,7 +69,7 @@ def no_work(monkeypatch):
         return Path(out) / "report.html"
 
     monkeypatch.setattr(runner, "execute_run", fake_run)
-    monkeypatch.setattr(runner, "ensure_tiny_base", lambda: "tiny")
+    monkeypatch.setattr(runner, "ensure_tiny_build", lambda name: "tiny")
     monkeypatch.setattr(render, "render_page", fake_page)
     return calls
 

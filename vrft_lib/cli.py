@@ -34,7 +34,7 @@ def _cmd_tiny_base(ns) -> int:
             f"--seed {ns.seed}: a build seed is a whole number from 0 (the default base's is {RECIPE['seed']})."
         )
     # Another draw of the same recipe (initialisation, the mix's rows, their order), cached under a key
-    # of its own; a study runs on it with `model: <the printed path>`.
+    # of its own; a study runs on it with `model: tiny:<seed>` (or the printed path).
     print(ensure_tiny_base({**RECIPE, "seed": ns.seed}, force=ns.force))
     return 0
 
@@ -326,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed",
         type=int,
         help="build the same recipe with another seed (another draw of the base) and print its path; "
-        "use it as a study's `model:` (default: the recipe's seed, that of the default base)",
+        "a study or run names it `model: tiny:<seed>`, and `model: tiny:seed` puts each study seed on its own "
+        "build (default: the recipe's seed, that of the default base)",
     )
     s.set_defaults(func=_cmd_tiny_base)
     return p

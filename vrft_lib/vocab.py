@@ -42,3 +42,45 @@ NOTEBOOK_OF = {v: NOTEBOOK_OF_METHOD[m] for v, m in METHOD_OF.items()}
 REPORT_NOTEBOOK = "report.ipynb"
 TASK_KINDS = ("perception", "reasoning", "binary")  # what a benchmark tests (the findings group by it)
 TINY_MODEL = "tiny"  # the model name that means: the cached tiny instruct base (vrft_lib.tiny)
+# In a study file's `model:`: every study seed on its own build of the tiny base's recipe (tiny:0, tiny:1, ...)
+TINY_PER_SEED = "tiny:seed"
+TINY_SEED_MAX = 2**32 - 1  # the largest seed numpy and torch accept
+
+
+def is_tiny_name(name) -> bool:
+    """Whether a model name asks for a build of the tiny base: ``tiny``, ``tiny:<k>`` or ``tiny:seed``.
+
+    >>> [is_tiny_name(n) for n in ("tiny", "tiny:2", "tiny:seed", "tiny-vl", "Qwen/Qwen2.5-VL-7B-Instruct")]
+    [True, True, True, False, False]
+    """
+    return isinstance(name, str) and (name == TINY_MODEL or name.startswith(TINY_MODEL + ":"))
+
+
+def tiny_build_seed(name: str, where: str = "model") -> int | None:
+    """The build seed a tiny model name asks for: ``None`` for ``tiny`` (the default build, the recipe's
+    own seed), ``k`` for ``tiny:k`` (the same recipe built with seed ``k``: another draw of the base).
+
+    >>> tiny_build_seed("tiny"), tiny_build_seed("tiny:0"), tiny_build_seed("tiny:12")
+    (None, 0, 12)
+    >>> tiny_build_seed("tiny:one")
+    Traceback (most recent call last):
+    ...
+    vrft_lib.errors.ConfigError: model 'tiny:one': a build of the tiny base is named tiny (the default build)...
+    """
+    from .errors import ConfigError  # the errors module is a floor of its own; the vocabulary stays import-free
+
+    if name == TINY_MODEL:
+        return None
+    seed = name[len(TINY_MODEL) + 1 :]
+    if name == TINY_PER_SEED:
+        raise ConfigError(
+            f"{where} '{name}': '{TINY_PER_SEED}' puts each seed of a study on its own build, so it is for a "
+            f"study file's 'model:'. A run names one build: {TINY_MODEL} (the default) or {TINY_MODEL}:<k>."
+        )
+    if seed.isascii() and seed.isdigit() and int(seed) <= TINY_SEED_MAX:
+        return int(seed)
+    raise ConfigError(
+        f"{where} '{name}': a build of the tiny base is named {TINY_MODEL} (the default build) or "
+        f"{TINY_MODEL}:<k>, the same recipe built with seed k, a whole number from 0 to {TINY_SEED_MAX} "
+        f"(e.g. {TINY_MODEL}:0); in a study file, '{TINY_PER_SEED}' runs each study seed on its own build."
+    )

@@ -29,7 +29,7 @@ from ..reference import REFERENCES
 from ..runfolder import check_folder_name, config_diff, is_done, missing_run_outputs, run_id, run_path
 from ..trainer_args import batch_summary, resolve_trainer_args
 from ..values import read_config_text
-from ..vocab import PROMPT_MODES, TASK_KINDS, VARIANTS
+from ..vocab import PROMPT_MODES, TASK_KINDS, TINY_MODEL, TINY_PER_SEED, VARIANTS, is_tiny_name, tiny_build_seed
 from .claims import check_study_claims
 from .variants import (
     apply_overrides,
@@ -124,6 +124,9 @@ def check_study_fields(study: dict, source=None) -> None:
             f"{src}: model: a mapping must name the model in 'name_or_path' "
             "(e.g. {name_or_path: Qwen/Qwen2.5-VL-7B-Instruct, dtype: bfloat16})."
         )
+    name = model_name(study.get("model"))
+    if is_tiny_name(name) and name != TINY_PER_SEED:
+        tiny_build_seed(name, where=f"{src}: model")
     rft = study.get("rft") or {}
     if "rewards" in rft and (not isinstance(rft["rewards"], list) or not rft["rewards"]):
         raise ConfigError(
@@ -343,6 +346,25 @@ def study_path(study: dict, value: str, where: str) -> str:
     )
 
 
+def model_name(model) -> str | None:
+    """The name of a study's or run's ``model:``, given as a name or as a mapping with ``name_or_path``."""
+    return model.get("name_or_path") if isinstance(model, dict) else model
+
+
+def model_for_seed(model, seed: int):
+    """A run's ``model:`` from its study's: ``tiny:seed`` becomes the build of the run's own seed.
+
+    >>> model_for_seed("tiny:seed", 2), model_for_seed({"name_or_path": "tiny:seed"}, 0), model_for_seed("tiny", 2)
+    ('tiny:2', {'name_or_path': 'tiny:0'}, 'tiny')
+    """
+    model = copy.deepcopy(model)
+    if model_name(model) != TINY_PER_SEED:
+        return model
+    if isinstance(model, dict):
+        return {**model, "name_or_path": f"{TINY_MODEL}:{seed}"}
+    return f"{TINY_MODEL}:{seed}"
+
+
 def run_config_dict(study: dict, key: str, variant: str, seed: int) -> dict:
     """The run config (a dict) of one run of the study: the study's and the benchmark's settings for the
     variant's method, then the variant's own (:func:`~vrft_lib.plan.variants.apply_overrides`)."""
@@ -355,7 +377,7 @@ def run_config_dict(study: dict, key: str, variant: str, seed: int) -> dict:
         method=method,
         seed=seed,
         train_mode=study["train_mode"],
-        model=copy.deepcopy(study.get("model", "tiny")),
+        model=model_for_seed(study.get("model", TINY_MODEL), seed),
         data=copy.deepcopy(b["data"]),
     )
     if method == "grpo":

@@ -17,7 +17,7 @@ from IPython.display import Markdown
 
 from .. import __version__
 from ..plots import METHOD_LABELS, MODE_LABELS
-from ..vocab import PROMPT_MODES, TABLE_VARIANTS
+from ..vocab import PROMPT_MODES, TABLE_VARIANTS, TINY_MODEL, TINY_PER_SEED
 from .claims import CLAIM_GROUPS
 from .collect import UNREADABLE, variant_label
 from .findings import cell, cell_caveat, num
@@ -103,7 +103,7 @@ def summary_markdown(collected: dict) -> Markdown:
     finished = sum(1 for r in collected["runs"] if r["status"] == "finished")
     seeds = seeds_text(collected["seeds"])
     lines = [
-        f"Study **{md(collected['name'])}**: model {md(collected['model'] or 'not stated')} on "
+        f"Study **{md(collected['name'])}**: model {model_text(collected['model'])} on "
         f"{md(b or 'no benchmarks')}; {md(seeds)}. {variants_sentence(collected)} Every model is evaluated "
         f"without and with thinking. **{finished} of {len(collected['runs'])} runs finished.**"
     ]
@@ -119,6 +119,19 @@ def summary_markdown(collected: dict) -> Markdown:
     lines += unreadable_lines(collected)
     lines.append(f"Generated {dt.datetime.now().isoformat(timespec='seconds')} from {md(collected['study_dir'])}.")
     return Markdown("\n\n".join(lines))
+
+
+def model_text(model: str | None) -> str:
+    """The study's model as the summary names it (Markdown, escaped).
+
+    >>> model_text("tiny:seed")
+    'tiny:seed (each seed on its own build of the tiny base: seed k on tiny:k)'
+    >>> model_text(None), model_text("Qwen/Qwen2.5-VL-7B-Instruct")
+    ('not stated', 'Qwen/Qwen2.5-VL-7B-Instruct')
+    """
+    if model == TINY_PER_SEED:
+        return f"{md(model)} (each seed on its own build of the tiny base: seed k on {TINY_MODEL}:k)"
+    return md(model or "not stated")
 
 
 def variants_sentence(collected: dict) -> str:

@@ -54,7 +54,7 @@ from ..plan.spec import check_same_study, check_study_fields, notebooks_dir
 from ..runfolder import STUDY_FILE, STUDY_NAMES, check_owned, config_diff
 from ..tiny.resolve import check_cache_root
 from ..trainer_args import resolve_trainer_args
-from ..vocab import TINY_MODEL
+from ..vocab import is_tiny_name, tiny_build_seed
 
 HUB_PROBE_SECONDS = 3.0  # connection attempt to the hub for a hub id that is not cached
 
@@ -313,7 +313,8 @@ def _check_model_cached(name: str, where: str, cache: dict, cwd=None) -> None:
 
     if ("model", name) in cache:
         return
-    if name == TINY_MODEL:
+    if is_tiny_name(name):
+        tiny_build_seed(name, where)  # tiny or tiny:<k>, or a message now
         check_cache_root()  # the tiny base is built into $VRFT_CACHE: a folder, or a message now
         cache[("model", name)] = True
         return

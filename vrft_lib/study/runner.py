@@ -46,7 +46,7 @@ from ..files import (
 )
 from ..kernel import kernel_manager_class, private_kernel_dir
 from ..locks import LOCK_FILE, folder_lock, run_lock_path
-from ..plan.spec import PlannedRun, default_out, expand_study, load_study, notebooks_dir, select_runs
+from ..plan.spec import PlannedRun, default_out, expand_study, load_study, model_name, notebooks_dir, select_runs
 from ..provenance import peak_rss_mb
 from ..report.console import console_summary
 from ..report.render import render_report, report_up_to_date
@@ -60,9 +60,9 @@ from ..runfolder import (
     reopen_run,
     write_done,
 )
-from ..tiny import ensure_tiny_base
 from ..tiny.base import cache_root
-from ..vocab import TINY_MODEL
+from ..tiny.resolve import ensure_tiny_build
+from ..vocab import TINY_MODEL, is_tiny_name
 from .preflight import validate_study
 
 
@@ -270,8 +270,9 @@ def _run_pending(study: dict, out: Path, runs: list, force: bool, fail_fast: boo
         file=stream,
         flush=True,
     )
-    if any(r.parameters["run"].get("model") == TINY_MODEL for r in todo):
-        yield _build_tiny_base(stream)
+    builds = list(dict.fromkeys(n for r in todo if is_tiny_name(n := model_name(r.parameters["run"].get("model")))))
+    if builds:  # tiny, or tiny:<k> for each seed of a study run with `model: tiny:seed`
+        yield _build_tiny_base(stream, builds)
     # the overall bar advances by each run's expected cost, so its estimate of the time left
     # weighs a 160 s RFT run against a 7 s training-free one
     costs = {r.run_id: expected_cost(r.parameters) for r in todo}
@@ -304,11 +305,14 @@ def _needs_run(r: PlannedRun, force: bool, stream) -> bool:
     return False
 
 
-def _build_tiny_base(stream) -> Step:
+def _build_tiny_base(stream, builds: list[str]) -> Step:
+    """Build (once per machine) each build of the tiny base the runs name, before the first run."""
     t = time.perf_counter()
-    with naming_path(cache_root()):  # the cache's own writes name no file on a full disk
-        base = ensure_tiny_base()
-    print(f"[vrft] tiny instruct base: {base}", file=stream, flush=True)
+    for name in builds:
+        with naming_path(cache_root()):  # the cache's own writes name no file on a full disk
+            base = ensure_tiny_build(name)
+        shown = "" if name == TINY_MODEL else f" ({name})"
+        print(f"[vrft] tiny instruct base{shown}: {base}", file=stream, flush=True)
     return Step(TINY_BASE, seconds=round(time.perf_counter() - t, 2))
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..files import shown_path
 from ..models import locate_model
-from ..vocab import TINY_MODEL
-from .base import cache_root, ensure_tiny_base
+from ..vocab import is_tiny_name, tiny_build_seed
+from .base import RECIPE, cache_root, ensure_tiny_base
 
 CACHE_ENV = "VRFT_CACHE"
 
@@ -47,9 +47,28 @@ def check_cache_root() -> Path:
     return root
 
 
+def tiny_recipe(name: str) -> dict | None:
+    """The recipe a tiny model name builds: ``None`` (the default) for ``tiny``, the default recipe with
+    seed ``k`` for ``tiny:k``.
+
+    >>> tiny_recipe("tiny") is None, tiny_recipe("tiny:0")["seed"]
+    (True, 0)
+    """
+    seed = tiny_build_seed(name)
+    return None if seed is None else {**RECIPE, "seed": seed}
+
+
+def ensure_tiny_build(name: str) -> str:
+    """Path of the build of the tiny base that ``name`` (``tiny`` or ``tiny:<k>``) asks for, built on
+    first use into the cache (the default recipe built with another seed is cached under a key of its own)."""
+    recipe = tiny_recipe(name)
+    check_cache_root()
+    return ensure_tiny_base(recipe)
+
+
 def resolve_model_path(name_or_path: str) -> str:
-    """A loadable local path or hub id for a run's model: ``tiny`` means the cached tiny instruct base."""
-    if name_or_path == TINY_MODEL:
-        check_cache_root()
-        return ensure_tiny_base()
+    """A loadable local path or hub id for a run's model: ``tiny`` means the cached tiny instruct base,
+    ``tiny:<k>`` its recipe built with seed ``k``."""
+    if is_tiny_name(name_or_path):
+        return ensure_tiny_build(name_or_path)
     return locate_model(name_or_path)
