@@ -17,6 +17,8 @@ its own (``variants:`` in a study, see :mod:`vrft_lib.plan.variants` and docs/ex
 'rft.ipynb'
 """
 
+from .errors import ConfigError
+
 PROMPT_MODES = ("no_think", "think")
 METHODS = ("grpo", "sft", "none")
 NOTEBOOK_OF_METHOD = {"none": "training_free.ipynb", "sft": "sft.ipynb", "grpo": "rft.ipynb"}
@@ -67,8 +69,6 @@ def tiny_build_seed(name: str, where: str = "model") -> int | None:
     ...
     vrft_lib.errors.ConfigError: model 'tiny:one': a build of the tiny base is named tiny (the default build)...
     """
-    from .errors import ConfigError  # the errors module is a floor of its own; the vocabulary stays import-free
-
     if name == TINY_MODEL:
         return None
     seed = name[len(TINY_MODEL) + 1 :]
