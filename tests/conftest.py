@@ -9,6 +9,33 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 
 
+@pytest.fixture
+def no_work(monkeypatch):
+    """run_study without notebooks: each run only writes what a finished run holds; no report, no tiny
+    base built. Returns the list of the runs' ids in the order they ran."""
+    from pathlib import Path
+
+    from vrft_lib.files import write_json
+    from vrft_lib.runfolder import write_done
+    from vrft_lib.study import runner
+
+    calls = []
+
+    def fake_run(run, kernel_name="python3"):
+        calls.append(run.run_id)
+        d = Path(run.run_dir)
+        write_json({"modes": {}}, d / "eval" / "metrics.json")
+        (d / "eval" / "predictions.jsonl").write_text("")
+        write_done(d / "eval")
+        write_done(d, run_id=run.run_id)
+        return 0.0
+
+    monkeypatch.setattr(runner, "execute_run", fake_run)
+    monkeypatch.setattr(runner, "ensure_tiny_build", lambda name: "tiny")
+    monkeypatch.setattr(runner, "render_report", lambda out: Path(out) / "report.html")
+    return calls
+
+
 @pytest.fixture(scope="session")
 def tiny_base():
     """Path of the tiny instruct base (built once per machine into $VRFT_CACHE, then reused)."""

@@ -47,26 +47,6 @@ def _study(tmp_path, **extra) -> Path:
     return path
 
 
-@pytest.fixture
-def no_work(monkeypatch):
-    """run_study without notebooks: each run only writes what a finished run holds; no report."""
-    calls = []
-
-    def fake_run(run, kernel_name="python3"):
-        calls.append(run.run_id)
-        d = Path(run.run_dir)
-        write_json({"modes": {}}, d / "eval" / "metrics.json")
-        (d / "eval" / "predictions.jsonl").write_text("")
-        write_done(d / "eval")
-        write_done(d, run_id=run.run_id)
-        return 0.0
-
-    monkeypatch.setattr(runner, "execute_run", fake_run)
-    monkeypatch.setattr(runner, "ensure_tiny_build", lambda name: "tiny")
-    monkeypatch.setattr(runner, "render_report", lambda out: Path(out) / "report.html")
-    return calls
-
-
 # ----------------------------------------------------------------------------------------------
 # one writer per folder
 # ----------------------------------------------------------------------------------------------

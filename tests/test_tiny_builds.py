@@ -12,9 +12,7 @@ import yaml
 
 from vrft_lib import cli
 from vrft_lib.errors import ConfigError
-from vrft_lib.files import write_json
 from vrft_lib.plan.spec import expand_study, load_study
-from vrft_lib.runfolder import write_done
 from vrft_lib.study import runner
 from vrft_lib.study.preflight import validate_run
 from vrft_lib.tiny import resolve
@@ -69,34 +67,20 @@ def test_a_build_name_resolves_to_the_recipe_built_with_that_seed(monkeypatch, t
     assert recipe_key({**RECIPE, "seed": RECIPE["seed"]}) == recipe_key()  # tiny:<the recipe's seed> is tiny
 
 
-def test_the_study_builds_each_named_build_once_before_its_runs(tmp_path, monkeypatch):
-    built, ran = [], []
-
-    def fake_run(run, kernel_name="python3"):
-        ran.append((run.run_id, list(built)))
-        d = Path(run.run_dir)
-        write_json({"modes": {}}, d / "eval" / "metrics.json")
-        (d / "eval" / "predictions.jsonl").write_text("")
-        write_done(d / "eval")
-        write_done(d, run_id=run.run_id)
-        return 0.0
-
-    monkeypatch.setattr(runner, "execute_run", fake_run)
-    monkeypatch.setattr(runner, "ensure_tiny_build", lambda name: built.append(name) or f"/cache/{name}")
-    monkeypatch.setattr(runner, "render_report", lambda out: Path(out) / "report.html")
-    path = _study(
-        tmp_path,
-        seeds=[0, 1, 2],
-        benchmarks={**STUDY["benchmarks"], "synthetic_count": {"data": {"name": "synthetic_count", "eval_limit": 4}}},
-    )
+def test_the_study_builds_each_named_build_once_before_its_runs(tmp_path, monkeypatch, no_work):
+    # no_work lists the runs as they run; the builds go into the same list
+    monkeypatch.setattr(runner, "ensure_tiny_build", lambda name: no_work.append(name) or f"/cache/{name}")
+    count = {"synthetic_count": {"data": {"name": "synthetic_count", "eval_limit": 4}}}
+    path = _study(tmp_path, seeds=[0, 1, 2], benchmarks={**STUDY["benchmarks"], **count})
     stream = io.StringIO()
     runner.run_study(path, tmp_path / "out", stream=stream)
-    assert built == ["tiny:0", "tiny:1", "tiny:2"]  # each once, though two benchmarks use each
-    assert len(ran) == 6 and all(b == built for _, b in ran)  # all built before the first run
+    # each build once, though two benchmarks use each, and all of them before the first run
+    assert no_work[:3] == ["tiny:0", "tiny:1", "tiny:2"] and len(no_work) == 3 + 6
+    assert all("/" in run_id for run_id in no_work[3:])
     assert "[vrft] tiny instruct base (tiny:2): /cache/tiny:2" in stream.getvalue()
-    built.clear()
+    no_work.clear()
     runner.run_study(path, tmp_path / "out", stream=io.StringIO())
-    assert built == []  # every run finished: no build is asked for
+    assert no_work == []  # every run finished: no build is asked for, no run runs
 
 
 def test_the_cli_names_a_malformed_build_in_one_paragraph(tmp_path, capsys):
