@@ -28,14 +28,17 @@ def _cmd_tiny_base(ns) -> int:
         print(ensure_tiny_base(force=ns.force))
         return 0
     from .tiny.base import RECIPE
+    from .tiny.resolve import tiny_recipe
+    from .vocab import TINY_MODEL, TINY_SEED_MAX
 
-    if ns.seed < 0:
+    if not 0 <= ns.seed <= TINY_SEED_MAX:
         raise ConfigError(
-            f"--seed {ns.seed}: a build seed is a whole number from 0 (the default base's is {RECIPE['seed']})."
+            f"--seed {ns.seed}: a build seed is a whole number from 0 to {TINY_SEED_MAX} (the default base's "
+            f"is {RECIPE['seed']})."
         )
     # Another draw of the same recipe (initialisation, the mix's rows, their order), cached under a key
     # of its own; a study runs on it with `model: tiny:<seed>` (or the printed path).
-    print(ensure_tiny_base({**RECIPE, "seed": ns.seed}, force=ns.force))
+    print(ensure_tiny_base(tiny_recipe(f"{TINY_MODEL}:{ns.seed}"), force=ns.force))
     return 0
 
 
