@@ -67,6 +67,24 @@ def test_a_build_name_resolves_to_the_recipe_built_with_that_seed(monkeypatch, t
     assert recipe_key({**RECIPE, "seed": RECIPE["seed"]}) == recipe_key()  # tiny:<the recipe's seed> is tiny
 
 
+def test_a_changed_stand_in_question_is_a_new_base(monkeypatch):
+    # The tokenizer is trained on the stand-ins' texts: a cached base built before a question changed
+    # would hold another tokenizer than a fresh build, so the question is part of the cache key.
+    from vrft_lib.data import synthetic
+    from vrft_lib.tiny import base
+
+    base.corpus_digest.cache_clear()
+    before = recipe_key()
+    monkeypatch.setattr(synthetic, "BANNER_QUESTION", "Is this banner cheerful: positive or negative?")
+    base.corpus_digest.cache_clear()
+    try:
+        assert recipe_key() != before
+    finally:
+        monkeypatch.undo()
+        base.corpus_digest.cache_clear()
+    assert recipe_key() == before
+
+
 def test_the_study_builds_each_named_build_once_before_its_runs(tmp_path, monkeypatch, no_work):
     # no_work lists the runs as they run; the builds go into the same list
     monkeypatch.setattr(runner, "ensure_tiny_build", lambda name: no_work.append(name) or f"/cache/{name}")

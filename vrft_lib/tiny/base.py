@@ -3,8 +3,9 @@
 ``ensure_tiny_base()`` builds a random tiny Qwen2.5-VL (:func:`vrft_lib.tiny.model.build_tiny_model`),
 then teaches it the prompt format with a short SFT on the generic instruction mix of
 :mod:`vrft_lib.tiny.instruct_mix`, in both prompt modes. The result is cached under
-``$VRFT_CACHE`` (default ``~/.cache/vrft``) in a folder keyed by its recipe (and the source of the code
-that makes it), so it is built once per machine; a lock lets concurrent processes share one build.
+``$VRFT_CACHE`` (default ``~/.cache/vrft``) in a folder keyed by its recipe, the source of the code
+that makes it and the text its tokenizer learns from (the stand-ins' questions among them), so it is
+built once per machine and rebuilt when any of them changes; a lock lets concurrent processes share one build.
 
 Run ``vrft tiny-base`` to build it ahead of time and print its path.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -63,12 +65,25 @@ def cache_root() -> Path:
     return Path(os.environ.get("VRFT_CACHE", Path.home() / ".cache" / "vrft"))
 
 
+@functools.lru_cache(maxsize=1)
+def corpus_digest() -> str:
+    """SHA-256 of the text the tiny tokenizer is trained on (:func:`vrft_lib.tiny.model.default_tokenizer_corpus`).
+
+    The corpus holds the synthetic stand-ins' questions and answers, whose code is not among
+    ``_SOURCES``: a changed question makes a new tokenizer, so it must make a new key. Computed once
+    per process (a quarter of a second); ``corpus_digest.cache_clear()`` after patching a stand-in."""
+    from .model import default_tokenizer_corpus
+
+    return hashlib.sha256(json.dumps(default_tokenizer_corpus()).encode()).hexdigest()
+
+
 def recipe_key(recipe: dict | None = None) -> str:
-    """A short hash of the recipe and of the code that turns it into a model."""
+    """A short hash of the recipe, of the code that turns it into a model and of its tokenizer's corpus."""
     h = hashlib.sha256(json.dumps(recipe or RECIPE, sort_keys=True).encode())
     here = Path(__file__).resolve().parent.parent
     for name in _SOURCES:
         h.update((here / name).read_bytes())
+    h.update(corpus_digest().encode())
     return h.hexdigest()[:12]
 
 
