@@ -174,6 +174,8 @@ def main(argv=None) -> int:
         "wall_minutes": round(wall / 60, 2),
         "peak_memory_gb": round(mem.peak_total_mb / 1024, 3),
         "peak_process_memory_gb": round(mem.peak_process_mb / 1024, 3),
+        "peak_memory_at_seconds": mem.peak_at_seconds,  # into `make study`
+        "peak_memory_processes": mem.peak_breakdown,  # the tree at the peak's instant, largest first
         "overhead_fraction": stages["overhead_fraction"],
         "second_run_seconds": round(second_wall, 2),
         "stages": stages,
@@ -205,6 +207,10 @@ def main(argv=None) -> int:
             ["second run of the finished study", f"{second_wall:.1f} s", "seconds", ""],
         ],
         ["figure", "measured", "target", ""],
+    )
+    print(
+        f"\nat the peak ({mem.peak_at_seconds:.0f} s in): "
+        + ", ".join(f"{p['command']} {p['mb'] / 1024:.2f} GB" for p in mem.peak_breakdown[:4])
     )
     print()
     print_table(

@@ -75,17 +75,32 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _command(pid: int) -> str:
+    """A short name for a process: its command line's program and first arguments, paths cut to their
+    last part (``python -m ipykernel_launcher``, ``vrft study``)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return "?"
+    return " ".join(Path(a).name if "/" in a else a for a in args[:3]) or "?"
+
+
 class TreeMemory:
     """Samples the resident memory of a process and all its descendants (Linux ``/proc``).
 
     ``peak_total_mb`` is the largest sum over the tree at one instant (what the machine must hold);
-    ``peak_process_mb`` the largest single process.
+    ``peak_process_mb`` the largest single process; ``peak_breakdown`` the processes at the peak's
+    instant (``pid``, ``command``, ``mb``, largest first) and ``peak_at_seconds`` when it came.
     """
 
     def __init__(self, pid: int, interval: float = 0.2):
         self.pid, self.interval = pid, interval
         self.peak_total_mb = 0.0
         self.peak_process_mb = 0.0
+        self.peak_breakdown: list[dict] = []
+        self.peak_at_seconds = 0.0
+        self._t0 = time.perf_counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -99,9 +114,16 @@ class TreeMemory:
 
     def _run(self):
         while not self._stop.is_set():
-            sizes = [_rss_mb(p) for p in self._tree()]
+            tree = self._tree()
+            sizes = [_rss_mb(p) for p in tree]
             if sizes:
-                self.peak_total_mb = max(self.peak_total_mb, sum(sizes))
+                if sum(sizes) > self.peak_total_mb:
+                    self.peak_total_mb = sum(sizes)
+                    self.peak_at_seconds = round(time.perf_counter() - self._t0, 1)
+                    self.peak_breakdown = sorted(
+                        ({"pid": p, "command": _command(p), "mb": round(mb, 1)} for p, mb in zip(tree, sizes) if mb),
+                        key=lambda x: -x["mb"],
+                    )
                 self.peak_process_mb = max(self.peak_process_mb, max(sizes))
             time.sleep(self.interval)
 

@@ -1,6 +1,7 @@
 """The benchmark scripts measure what they claim (small sizes here; `make bench` runs them in full)."""
 
 import json
+import os
 
 import pytest
 
@@ -208,3 +209,21 @@ def test_base_probe_scores_each_stand_in_in_both_modes(tiny_base, tmp_path, monk
         assert c["rows"] == 4 and 0 <= c["accuracy"] <= 1 and 0.25 <= c["top_share"] <= 1
         assert sum(n for _, n in c["answers"]) <= 4
     assert "synthetic_count" in capsys.readouterr().out
+
+
+def test_tree_memory_names_the_processes_at_its_peak():
+    # A child that holds 150 MB for a moment: the peak's breakdown names it, with about that much.
+    import subprocess
+    import sys
+    import time
+
+    from perf.common import TreeMemory
+
+    code = "import time; b = bytearray(150 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(1.5)"
+    with TreeMemory(os.getpid(), interval=0.05) as mem:
+        child = subprocess.Popen([sys.executable, "-c", code])
+        child.wait()
+        time.sleep(0.1)
+    held = [p for p in mem.peak_breakdown if p["pid"] == child.pid]
+    assert held and held[0]["mb"] >= 140 and held[0]["command"].startswith("python")
+    assert mem.peak_total_mb >= sum(p["mb"] for p in mem.peak_breakdown) - 1 and mem.peak_at_seconds > 0
