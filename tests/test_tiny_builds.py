@@ -5,6 +5,7 @@ Unit-level: the builds are recorded, not made."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,19 @@ def test_the_cli_names_a_malformed_build_in_one_paragraph(tmp_path, capsys):
     assert cli.main(["study", str(_study(tmp_path, model="tiny:x")), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "model 'tiny:x': a build of the tiny base is named tiny" in err and "Traceback" not in err
+
+
+def test_a_dry_run_names_each_build_and_whether_it_is_cached(tmp_path, monkeypatch, capsys):
+    from vrft_lib.runfolder import write_done
+    from vrft_lib.tiny.resolve import tiny_build_state
+
+    monkeypatch.setenv("VRFT_CACHE", str(tmp_path / "cache"))
+    built = Path(tiny_build_state("tiny:2")["path"]).parent
+    write_done(built)  # build 2 is in the cache, build 0 is not
+    assert cli.main(["study", str(_study(tmp_path)), "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny base tiny:0: built first (about 5-6 min on 2 cores)" in out
+    assert f"tiny base tiny:2: cached, {built / 'model'}" in out
+    assert cli.main(["study", str(_study(tmp_path)), "--out", str(tmp_path / "out"), "--dry-run", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert [(b["name"], b["cached"]) for b in record["tiny_builds"]] == [("tiny:0", False), ("tiny:2", True)]

@@ -110,7 +110,9 @@ def selected_runs(study: dict, runs: list, only: str | None) -> list:
 
 
 def _cmd_study(ns) -> int:
-    from .plan.spec import default_out, expand_study, load_study, resolve_plan, variants_record
+    from .plan.spec import default_out, expand_study, load_study, resolve_plan, tiny_builds, variants_record
+    from .tiny.resolve import tiny_build_state
+    from .vocab import TINY_MODEL
 
     if ns.json and not (ns.dry_run or ns.status):
         raise ConfigError("--json prints the plan of --dry-run or the table of --status; add one of them.")
@@ -144,11 +146,17 @@ def _cmd_study(ns) -> int:
         # configs and the output folder only: a dry run is for a login node, with no GPU and no data
         validate_study(study, runs, out, force=ns.force, check_environment=False)
         plan = resolve_plan(runs)
+        todo = [r for r, p in zip(runs, plan) if p["status"] != "done"]  # as the study builds: for runs to run
+        builds = [tiny_build_state(name) for name in tiny_builds(todo)]
         if ns.json:
             record = {"study": study["name"], "out": str(out), "runs": plan, "variants": variants_record(study)}
-            print(json.dumps(record, indent=2, default=str))
+            print(json.dumps({**record, "tiny_builds": builds}, indent=2, default=str))
         else:
             print(f"study '{study['name']}' -> {out}: {len(plan)} runs")
+            for b in builds:
+                state = "cached" if b["cached"] else "built first (about 5-6 min on 2 cores)"
+                name = "" if b["name"] == TINY_MODEL else f" {b['name']}"
+                print(f"  tiny base{name}: {state}, {shown_path(b['path'])}")
             for line in variant_lines(variants_record(study)):
                 print(line)
             for p in plan:

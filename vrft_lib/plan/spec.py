@@ -351,6 +351,12 @@ def model_name(model) -> str | None:
     return model.get("name_or_path") if isinstance(model, dict) else model
 
 
+def tiny_builds(runs) -> list[str]:
+    """The builds of the tiny base that ``runs`` name (``tiny``, ``tiny:<k>``), once each, in run order."""
+    names = (model_name(r.parameters["run"].get("model")) for r in runs)
+    return list(dict.fromkeys(n for n in names if is_tiny_name(n)))
+
+
 def model_for_seed(model, seed: int):
     """A run's ``model:`` from its study's: ``tiny:seed`` becomes the build of the run's own seed.
 

@@ -46,7 +46,7 @@ from ..files import (
 )
 from ..kernel import kernel_manager_class, private_kernel_dir
 from ..locks import LOCK_FILE, folder_lock, run_lock_path
-from ..plan.spec import PlannedRun, default_out, expand_study, load_study, model_name, notebooks_dir, select_runs
+from ..plan.spec import PlannedRun, default_out, expand_study, load_study, notebooks_dir, select_runs, tiny_builds
 from ..provenance import peak_rss_mb
 from ..report.console import console_summary
 from ..report.render import render_report, report_up_to_date
@@ -62,7 +62,7 @@ from ..runfolder import (
 )
 from ..tiny.base import cache_root
 from ..tiny.resolve import ensure_tiny_build
-from ..vocab import TINY_MODEL, is_tiny_name
+from ..vocab import TINY_MODEL
 from .preflight import validate_study
 
 
@@ -270,7 +270,7 @@ def _run_pending(study: dict, out: Path, runs: list, force: bool, fail_fast: boo
         file=stream,
         flush=True,
     )
-    builds = list(dict.fromkeys(n for r in todo if is_tiny_name(n := model_name(r.parameters["run"].get("model")))))
+    builds = tiny_builds(todo)
     if builds:  # tiny, or tiny:<k> for each seed of a study run with `model: tiny:seed`
         yield _build_tiny_base(stream, builds)
     # the overall bar advances by each run's expected cost, so its estimate of the time left

@@ -66,6 +66,16 @@ def ensure_tiny_build(name: str) -> str:
     return ensure_tiny_base(recipe)
 
 
+def tiny_build_state(name: str) -> dict:
+    """Where the build ``name`` (``tiny`` or ``tiny:<k>``) is cached and whether it is built yet; builds
+    nothing and loads no model (a dry run's question)."""
+    from ..runfolder import is_done
+    from .base import recipe_key
+
+    folder = cache_root() / f"tiny-instruct-{recipe_key(tiny_recipe(name))}"
+    return {"name": name, "path": str(folder / "model"), "cached": is_done(folder)}
+
+
 def resolve_model_path(name_or_path: str) -> str:
     """A loadable local path or hub id for a run's model: ``tiny`` means the cached tiny instruct base,
     ``tiny:<k>`` its recipe built with seed ``k``."""
