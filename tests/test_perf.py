@@ -226,4 +226,4 @@ def test_tree_memory_names_the_processes_at_its_peak():
         time.sleep(0.1)
     held = [p for p in mem.peak_breakdown if p["pid"] == child.pid]
     assert held and held[0]["mb"] >= 140 and held[0]["command"].startswith("python")
-    assert mem.peak_total_mb >= sum(p["mb"] for p in mem.peak_breakdown) - 1 and mem.peak_at_seconds > 0
+    assert mem.peak_total_mb >= sum(p["mb"] for p in mem.peak_breakdown) - 1 and mem.peak_at_seconds >= 0

@@ -30,7 +30,7 @@ from ..provenance import provenance
 from ..runfolder import is_done, write_done
 from ..vocab import PROMPT_MODES
 from .instruct_mix import generate, option_classes
-from .model import TINY_ARCH, TINY_MARKER, build_tiny_model
+from .model import TINY_ARCH, TINY_MARKER, build_tiny_model, default_tokenizer_corpus
 
 RECIPE = {
     "version": 1,
@@ -72,8 +72,6 @@ def corpus_digest() -> str:
     The corpus holds the synthetic stand-ins' questions and answers, whose code is not among
     ``_SOURCES``: a changed question makes a new tokenizer, so it must make a new key. Computed once
     per process (a quarter of a second); ``corpus_digest.cache_clear()`` after patching a stand-in."""
-    from .model import default_tokenizer_corpus
-
     return hashlib.sha256(json.dumps(default_tokenizer_corpus()).encode()).hexdigest()
 
 

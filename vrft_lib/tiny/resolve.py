@@ -12,8 +12,9 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..files import shown_path
 from ..models import locate_model
+from ..runfolder import is_done
 from ..vocab import is_tiny_name, tiny_build_seed
-from .base import RECIPE, cache_root, ensure_tiny_base
+from .base import RECIPE, cache_root, ensure_tiny_base, recipe_key
 
 CACHE_ENV = "VRFT_CACHE"
 
@@ -69,9 +70,6 @@ def ensure_tiny_build(name: str) -> str:
 def tiny_build_state(name: str) -> dict:
     """Where the build ``name`` (``tiny`` or ``tiny:<k>``) is cached and whether it is built yet; builds
     nothing and loads no model (a dry run's question)."""
-    from ..runfolder import is_done
-    from .base import recipe_key
-
     folder = cache_root() / f"tiny-instruct-{recipe_key(tiny_recipe(name))}"
     return {"name": name, "path": str(folder / "model"), "cached": is_done(folder)}
 
